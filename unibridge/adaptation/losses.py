@@ -1,0 +1,65 @@
+"""Losses of language adaptation: masked LM at masked positions only, and the KL regulariser.
+
+KL regulariser (Pham et al. 2024, Eq. 9): D_KL(pi_UniBridge(h|x) || pi_PLM(h|x)). Hidden states
+are turned into distributions over the hidden axis with a (temperature-scaled) log-softmax and
+compared with a true KL on log-probabilities; the student (adapted model, target tokenizer)
+and the teacher (frozen base, its own tokenizer) are aligned at word level (mean of each
+word's sub-token states) or sentence level (mean pooling).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def word_pool(states: torch.Tensor, word_ids: torch.Tensor, n_words: int) -> torch.Tensor:
+    """Mean of the sub-token states of each word.
+
+    states (B, L, d), word_ids (B, L) int64 with -1 for special/padding positions ->
+    (B, n_words, d); words with no sub-token get zeros.
+    """
+    B, L, d = states.shape
+    idx = word_ids.clamp(min=-1) + 1  # bucket 0 collects ignored positions
+    idx = torch.where(word_ids >= n_words, torch.zeros_like(idx), idx)
+    sums = states.new_zeros(B, n_words + 1, d).scatter_add_(1, idx.unsqueeze(-1).expand(B, L, d), states)
+    counts = states.new_zeros(B, n_words + 1).scatter_add_(1, idx, torch.ones_like(idx, dtype=states.dtype))
+    return (sums / counts.clamp(min=1).unsqueeze(-1))[:, 1:]
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean pooling: states (B, L, d), mask (B, L) 0/1 -> (B, d)."""
+    m = mask.unsqueeze(-1).to(states.dtype)
+    return (states * m).sum(1) / m.sum(1).clamp(min=1)
+
+
+def kl_regulariser(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """KL(P_student || P_teacher) averaged over the compared rows.
+
+    student, teacher: (..., d) states at matching rows (words or sentences); P = softmax(h / T)
+    over the last axis. mask (...) selects the rows to compare (1 = compare). Returns a scalar
+    >= 0 which is exactly 0 when the two states are equal. Uses
+    ``F.kl_div(log_teacher, log_student, log_target=True)`` = sum p_s (log p_s - log p_t).
+    """
+    if student.shape != teacher.shape:
+        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in shape")
+    log_s = F.log_softmax(student / temperature, dim=-1)
+    log_t = F.log_softmax(teacher.detach() / temperature, dim=-1)
+    per_row = F.kl_div(log_t, log_s, log_target=True, reduction="none").sum(-1)
+    if mask is None:
+        return per_row.mean()
+    m = mask.to(per_row.dtype)
+    return (per_row * m).sum() / m.sum().clamp(min=1)
+
+
+def mlm_loss(head, states: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the MLM head at masked positions only.
+
+    states (B, L, d), labels (B, L) with -100 at unmasked positions. Logits are computed for the
+    N masked positions only ((N, V) instead of (B*L, V)). Returns 0 if nothing is masked.
+    """
+    sel = labels != -100
+    if not bool(sel.any()):
+        return states.sum() * 0.0
+    return F.cross_entropy(head(states[sel]), labels[sel])

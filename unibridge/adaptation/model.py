@@ -1,0 +1,87 @@
+"""Assembling the adapted model: base encoder + (new) embeddings + SeqBnInv language adapter + MLM head.
+
+The base is loaded as an ``adapters`` flexible-head model (``AutoAdapterModel``) so that the same
+object later carries task adapters and their heads. The MLM head is our own small module
+(dense -> GELU -> LayerNorm -> decoder tied to the *active* input embeddings) because the
+offline backbone ships none and the head must follow the target vocabulary; it computes
+logits only at the positions it is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+class MLMHead(nn.Module):
+    """Masked-LM head tied to an embedding matrix.
+
+    ``forward(hidden (N, d)) -> logits (N, V)`` where V is the tied embedding's row count.
+    The decoder weight *is* the embedding weight (same Parameter), so training the head
+    trains the embeddings when they require grad.
+    """
+
+    def __init__(self, embedding: nn.Embedding, layer_norm_eps: float = 1e-12):
+        super().__init__()
+        d = embedding.embedding_dim
+        self.dense = nn.Linear(d, d)
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(d, eps=layer_norm_eps)
+        self.embedding = embedding
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.act(self.dense(hidden)))
+        return h @ self.embedding.weight.T + self.bias
+
+
+def load_adapter_model(base_dir: str | Path):
+    """Load ``base_dir`` (a resolved backbone folder) as an ``adapters`` AutoAdapterModel in float32, eval mode."""
+    from adapters import AutoAdapterModel
+
+    model = AutoAdapterModel.from_pretrained(str(base_dir))
+    model.eval()
+    return model
+
+
+def attach_embeddings(model, name: str, tokenizer, weights: torch.Tensor) -> None:
+    """Register ``weights`` ((V_T, d) float32) as the model's embedding set ``name`` and activate it.
+
+    Raises ConfigError if the shape does not match ``len(tokenizer)`` x hidden size.
+    """
+    d = model.config.hidden_size
+    if weights.ndim != 2 or weights.shape != (len(tokenizer), d):
+        raise ConfigError(
+            f"embeddings '{name}' have shape {tuple(weights.shape)}, expected ({len(tokenizer)}, {d})"
+        )
+    if name in model.loaded_embeddings:
+        model.set_active_embeddings("default")
+        model.delete_embeddings(name)
+    model.add_embeddings(name, tokenizer)
+    with torch.no_grad():
+        model.get_input_embeddings().weight.copy_(weights.to(torch.float32))
+
+
+def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2) -> None:
+    """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible adapter)."""
+    from adapters import SeqBnInvConfig
+
+    model.add_adapter(
+        name,
+        config=SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",
+                              inv_adapter_reduction_factor=inv_reduction_factor),
+    )
+
+
+def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Last hidden states passed back through the inverse invertible adapter: (B, L, d).
+
+    This is the input of the MLM head, pi_UniBridge(h|x) of Pham et al. 2024 §2.3; with no
+    active invertible adapter it is the last Transformer layer's output.
+    """
+    out = model.base_model(input_ids=input_ids, attention_mask=attention_mask)
+    return model.base_model.invertible_adapters_forward(out.last_hidden_state, rev=True)

@@ -1,0 +1,91 @@
+"""Layout of a run directory: where each stage writes its artifact, and atomic writes.
+
+::
+
+    <run>/run.json                     recipe, base model, per-stage wall time
+    <run>/vocab/                       tokenizer (save_pretrained), spm.model, search.json, alp_curve.png
+    <run>/embeddings/                  embeddings.safetensors (initial E_T), report.json
+    <run>/adaptation/                  adapter/ (language adapter), embeddings.safetensors (trained E_T),
+                                       mlm_head.safetensors, history.json
+    <run>/sources/<lang>/              adapter/ (source language adapter), history.json
+    <run>/tasks/<task>/<lang>/         adapter/ (task adapter + head), history.json
+    <run>/harmony/weights.json         harmony weights and distances per source
+    <run>/evaluation/results.json      scores on the target test sets
+
+Every stage directory is written under a temporary name and renamed into place when complete,
+with a ``stage.json`` marker carrying the fingerprint of the settings that produced it; a stage
+whose marker matches is skipped on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import ConfigError
+
+MARKER = "stage.json"
+
+
+def default_run_dir(target: str) -> Path:
+    """``$UNIBRIDGE_RUNS/<target>`` if the variable is set, else ``./runs/<target>``."""
+    root = os.environ.get("UNIBRIDGE_RUNS")
+    return (Path(root) if root else Path("runs")) / target
+
+
+def find_run_dir(target: str, run_dir: str | Path | None = None) -> Path:
+    """The run directory of ``target``; raises ConfigError if it holds no finished run."""
+    d = Path(run_dir) if run_dir else default_run_dir(target)
+    if not (d / "run.json").is_file():
+        raise ConfigError(f"no finished run for '{target}' in {d}; run `unibridge run recipes/{target}.yaml` first")
+    return d
+
+
+def stage_done(path: Path, fingerprint: str) -> bool:
+    """True if ``path`` holds a finished stage produced with ``fingerprint``."""
+    m = path / MARKER
+    if not m.is_file():
+        return False
+    try:
+        return json.loads(m.read_text())["fingerprint"] == fingerprint
+    except (ValueError, KeyError):
+        return False
+
+
+@contextlib.contextmanager
+def stage_dir(path: Path, fingerprint: str, meta: dict | None = None):
+    """Yield a temporary directory beside ``path``; on success write the marker and rename it to
+    ``path`` (replacing an older version); on error remove it, leaving ``path`` untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        write_json(tmp / MARKER, {"fingerprint": fingerprint, **(meta or {})})
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))

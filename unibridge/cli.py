@@ -1,0 +1,168 @@
+"""The ``unibridge`` command.
+
+    unibridge run RECIPE [--profile P] [--run-dir D] [--stage S ...]
+    unibridge predict --target amh --task pos [--run-dir D] [--weights W] "sentence" ...
+    unibridge evaluate --target amh --task pos --test FILE [--run-dir D] [--weights W]
+    unibridge vocab CORPUS ... --out DIR [--base me5-small] [--v-i 7000 ...]
+
+Errors caused by the input (missing files, unknown languages, tasks or profiles, infeasible
+vocabulary sizes) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .errors import UniBridgeError
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    line = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt.format(*header), line, *(fmt.format(*map(str, r)) for r in rows)])
+
+
+def format_results(result) -> str:
+    """Scores (per task and weight strategy) and per-stage wall time as plain-text tables."""
+    rows = []
+    for task, s in result.scores.items():
+        metric = s["metric"]
+        for name, m in s["strategies"].items():
+            rows.append([task, name, metric, f"{100 * m[metric]:.2f}"])
+    out = [_table(rows, ["task", "weights", "metric", "score (%)"])] if rows else []
+    t = [[k, f"{v:.1f}", "cached" if k in result.cached else ""] for k, v in result.timings.items()]
+    t.append(["total", f"{sum(result.timings.values()):.1f}", ""])
+    out.append(_table(t, ["stage", "wall time (s)", ""]))
+    return "\n\n".join(out)
+
+
+def cmd_run(a) -> int:
+    from .config import Recipe
+    from .pipeline import run_recipe
+
+    recipe = Recipe.load(a.recipe, a.profile)
+    result = run_recipe(recipe, a.run_dir, only=a.stage)
+    print()
+    print(f"UniBridge run: target={recipe.target} profile={recipe.profile} base={recipe.base_model} "
+          f"run_dir={result.run_dir}")
+    print(format_results(result))
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from .inference import MultiSourcePredictor
+
+    p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
+    for text, labels in zip(a.texts, p.predict(a.texts)):
+        print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), labels)))
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from .inference import MultiSourcePredictor
+    from .tasks import get_task
+
+    spec = get_task(a.task)
+    sents = []
+    for f in a.test:
+        sents.extend(spec.read(f, limit=a.limit, label_map=a.label_map))
+    p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
+    scores = p.evaluate(sents)
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items()))
+    return 0
+
+
+def cmd_vocab(a) -> int:
+    from pathlib import Path
+
+    from .artifacts import write_json
+    from .backbones import load_backbone
+    from .data import read_text
+    from .vocab import plot_alp_curve, search_vocab_size, wrap_tokenizer
+
+    out = Path(a.out)
+    lines = read_text(a.corpus)
+    res = search_vocab_size(lines, v_i=a.v_i, v_m=a.v_m, delta=a.delta, eps=a.eps,
+                            sample_words=a.sample_words or None, workdir=out / "search")
+    _, base_tok = load_backbone(a.base) if a.base else (None, None)
+    if base_tok is not None:
+        wrap_tokenizer(Path(res.model_path), base_tok, out / "tokenizer")
+    plot_alp_curve(res, out / "alp_curve.png")
+    write_json(out / "search.json", res.to_dict())
+    print(_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}"] for p in res.curve],
+                 ["size", "ALP", "delta"]))
+    print(f"chosen vocabulary size: {res.vocab_size} -> {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
+                                 "languages (vocabulary search, embedding initialisation, language adaptation, "
+                                 "multi-source task adapters).")
+    ap.add_argument("-v", "--verbose", action="store_true", help="show library logs and full tracebacks")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run a recipe end to end (stages are cached in the run directory)")
+    r.add_argument("recipe", help="recipe YAML, e.g. recipes/amh.yaml")
+    r.add_argument("--profile", help="profile of the recipe: cpu, smoke, paper ...")
+    r.add_argument("--run-dir", help="run directory (default runs/<target>)")
+    r.add_argument("--stage", action="append", help="run only this stage (repeatable)")
+    r.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("predict", help="tag sentences with a finished run")
+    p.add_argument("texts", nargs="+", help="sentences (words separated by spaces)")
+    p.add_argument("--target", required=True)
+    p.add_argument("--task", required=True, help="pos or ner")
+    p.add_argument("--run-dir")
+    p.add_argument("--weights", default="harmony", help="harmony, uniform or single:<lang>")
+    p.set_defaults(fn=cmd_predict)
+
+    e = sub.add_parser("evaluate", help="score a finished run on a test file")
+    e.add_argument("--target", required=True)
+    e.add_argument("--task", required=True)
+    e.add_argument("--test", required=True, action="append", help="test file (relative to UNIBRIDGE_DATA or absolute)")
+    e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
+    e.add_argument("--limit", type=int)
+    e.add_argument("--run-dir")
+    e.add_argument("--weights", default="harmony")
+    e.set_defaults(fn=cmd_evaluate)
+
+    v = sub.add_parser("vocab", help="Algorithm 1 vocabulary-size search (ALP) and SentencePiece training")
+    v.add_argument("corpus", nargs="+")
+    v.add_argument("--out", required=True)
+    v.add_argument("--base", default="me5-small", help="base model whose special tokens the tokenizer copies")
+    v.add_argument("--v-i", type=int, default=7000)
+    v.add_argument("--v-m", type=int, default=60000)
+    v.add_argument("--delta", type=int, default=1000)
+    v.add_argument("--eps", type=float, default=5.0)
+    v.add_argument("--sample-words", type=int, default=128, help="words per ALP sample (0: one line per sample)")
+    v.set_defaults(fn=cmd_vocab)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    if not a.verbose:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        logging.getLogger("adapters").setLevel(logging.ERROR)
+        import warnings
+
+        warnings.filterwarnings("ignore")
+    try:
+        return a.fn(a)
+    except UniBridgeError as e:
+        if a.verbose:
+            raise
+        print(f"unibridge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unibridge: interrupted; finished stages are kept and the next run resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Frozen configuration dataclasses for every stage, and the :class:`Recipe` that holds them.
+
+A recipe is a YAML file naming a target language, a base model, the data of each stage and
+the stage settings. Profiles (``cpu``, ``smoke``, ``paper`` ...) are partial overrides merged
+onto the recipe's top level. Defaults for every setting live here and nowhere else; the
+paper's values (Tables 6-9 of Pham et al. 2024) are the dataclass defaults unless a
+comment says otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+TASKS = ("pos", "ner")
+
+
+def _from_dict(cls, data: dict | None, where: str):
+    """Build dataclass ``cls`` from ``data``; unknown keys raise ConfigError naming ``where``."""
+    data = dict(data or {})
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: {sorted(names)}")
+    return cls(**data)
+
+
+class _Config:
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None, where: str = ""):
+        return _from_dict(cls, data, where or cls.__name__)
+
+
+@dataclass(frozen=True)
+class VocabConfig(_Config):
+    """Stage 1: Algorithm 1 (Pham et al. 2024) with ALP (Zheng et al. 2021).
+
+    ``fixed_size`` skips the search (the "without vocabulary search" ablation uses 10000).
+    ``sample_words``: ALP samples are consecutive text packed into this many words (the
+    paper's 128); ``None`` scores each line as a sample.
+    """
+
+    v_i: int = 7000
+    v_m: int = 60000
+    delta: int = 1000
+    eps: float = 5.0
+    sample_words: int | None = 128
+    model_type: str = "unigram"
+    character_coverage: float = 0.9995
+    fixed_size: int | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig(_Config):
+    """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7)."""
+
+    method: str = "unibridge"
+    static_dim: int = 300
+    static_epochs: int = 3
+    min_count: int = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig(_Config):
+    """Optimisation settings shared by language-adapter and task-adapter training.
+
+    ``max_steps`` (if set) overrides ``epochs``; ``max_examples`` caps the training data.
+    """
+
+    epochs: float = 1.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    max_length: int = 128
+    max_examples: int | None = None
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+
+
+@dataclass(frozen=True)
+class AdaptationConfig(_Config):
+    """Stage 3: language adapter (SeqBnInv) + new embeddings, loss MLM + beta * KL (Table 8).
+
+    ``kl_level``: ``"word"`` compares mean sub-token states per word, ``"sentence"`` mean
+    pooling; ``kl_temperature`` divides the states before the softmax over the hidden axis.
+    """
+
+    reduction_factor: float = 2
+    inv_reduction_factor: float = 2
+    beta: float = 1.0
+    kl_level: str = "word"
+    kl_temperature: float = 1.0
+    mlm_probability: float = 0.15
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
+
+
+@dataclass(frozen=True)
+class SourceAdaptationConfig(_Config):
+    """Stage 4a: MAD-X language adapters for the source languages (base vocabulary, MLM only)."""
+
+    reduction_factor: float = 2
+    inv_reduction_factor: float = 2
+    mlm_probability: float = 0.15
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
+
+
+@dataclass(frozen=True)
+class TaskConfig(_Config):
+    """Stage 4b: one task adapter (SeqBn) per source language, stacked on its language adapter (Table 9)."""
+
+    reduction_factor: float = 16
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
+
+
+@dataclass(frozen=True)
+class HarmonyConfig(_Config):
+    """Stage 5: harmony weights w = softmax(d / temperature), d = 1 / mean L2 over K pairs."""
+
+    k: int = 10
+    temperature: float = 1.0
+    strategy: str = "harmony"
+
+
+@dataclass(frozen=True)
+class EvalConfig(_Config):
+    """Evaluation on the target test sets; ``max_examples`` caps each test set."""
+
+    batch_size: int = 32
+    max_examples: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec(_Config):
+    """Data of one source language: ``text`` for its language adapter, ``parallel`` (K pairs
+    with the target) for harmony weights, and labelled training files per task."""
+
+    text: tuple[str, ...] = ()
+    parallel: str | None = None
+    pos: tuple[str, ...] = ()
+    ner: tuple[str, ...] = ()
+    ner_label_map: str | None = None
+
+    def task_files(self, task: str) -> tuple[str, ...]:
+        return getattr(self, task)
+
+
+@dataclass(frozen=True)
+class TargetTaskSpec(_Config):
+    """Target-side evaluation data of one task."""
+
+    test: tuple[str, ...] = ()
+    label_map: str | None = None
+
+
+_STAGES = {
+    "vocab": VocabConfig,
+    "embeddings": EmbeddingConfig,
+    "adaptation": AdaptationConfig,
+    "source_adaptation": SourceAdaptationConfig,
+    "task": TaskConfig,
+    "harmony": HarmonyConfig,
+    "evaluation": EvalConfig,
+}
+_NESTED_TRAIN = ("adaptation", "source_adaptation", "task")
+
+
+def _as_tuple(v) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    return tuple(str(x) for x in v)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (over or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A target language's recipe, with one profile applied.
+
+    Build with :meth:`Recipe.load` (YAML file) or :meth:`Recipe.from_dict`. Raises
+    ConfigError on unknown keys, tasks or profiles.
+    """
+
+    target: str
+    base_model: str
+    mono: tuple[str, ...]
+    sources: dict[str, SourceSpec]
+    tasks: dict[str, TargetTaskSpec]
+    vocab: VocabConfig = VocabConfig()
+    embeddings: EmbeddingConfig = EmbeddingConfig()
+    adaptation: AdaptationConfig = AdaptationConfig()
+    source_adaptation: SourceAdaptationConfig = SourceAdaptationConfig()
+    task: TaskConfig = TaskConfig()
+    harmony: HarmonyConfig = HarmonyConfig()
+    evaluation: EvalConfig = EvalConfig()
+    mono_max_lines: int | None = None
+    seed: int = 42
+    profile: str | None = None
+    description: str = ""
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | Path, profile: str | None = None) -> "Recipe":
+        """Read a recipe YAML and apply ``profile``; raises ConfigError if the file is missing,
+        not valid YAML, or names an unknown profile."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"recipe not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"recipe {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"recipe {path} must be a YAML mapping")
+        return cls.from_dict(raw, profile=profile)
+
+    @classmethod
+    def from_dict(cls, raw: dict, profile: str | None = None) -> "Recipe":
+        raw = copy.deepcopy(raw)
+        profiles = raw.pop("profiles", {}) or {}
+        if profile is not None:
+            if profile not in profiles:
+                raise ConfigError(f"unknown profile '{profile}'; this recipe has: {sorted(profiles) or 'none'}")
+            raw = _deep_merge(raw, profiles[profile])
+        for key in ("target", "base_model", "mono", "sources", "tasks"):
+            if key not in raw:
+                raise ConfigError(f"recipe is missing the required key '{key}'")
+        from .data.languages import get_language  # validates language codes
+
+        get_language(raw["target"])
+        sources = {}
+        for code, spec in (raw.pop("sources") or {}).items():
+            get_language(code)
+            spec = dict(spec or {})
+            for k in ("text", "pos", "ner"):
+                if k in spec:
+                    spec[k] = _as_tuple(spec[k])
+            sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")
+        if not sources:
+            raise ConfigError("recipe names no source languages")
+        tasks = {}
+        for name, spec in (raw.pop("tasks") or {}).items():
+            if name not in TASKS:
+                raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
+            spec = dict(spec or {})
+            spec["test"] = _as_tuple(spec.get("test"))
+            tasks[name] = TargetTaskSpec.from_dict(spec, f"tasks.{name}")
+            if not any(s.task_files(name) for s in sources.values()):
+                raise ConfigError(f"task '{name}' has no training data in any source language")
+        stages = {}
+        for key, klass in _STAGES.items():
+            d = dict(raw.pop(key, None) or {})
+            if key in _NESTED_TRAIN:
+                default_train = getattr(klass(), "train").to_dict()
+                d["train"] = TrainConfig.from_dict(_deep_merge(default_train, d.get("train") or {}), f"{key}.train")
+            stages[key] = klass.from_dict(d, key)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"unknown recipe key(s): {unknown}")
+        raw["mono"] = _as_tuple(raw["mono"])
+        return cls(sources=sources, tasks=tasks, profile=profile, **stages, **raw)
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (JSON/YAML serialisable); ``from_dict(to_dict())`` round-trips."""
+        d = dataclasses.asdict(self)
+        d.pop("profile")
+        return json.loads(json.dumps(d))
+
+    def fingerprint(self, *keys: str) -> str:
+        """sha256 (16 hex chars) of the named parts of the recipe; stage caches key on it."""
+        d = self.to_dict()
+        part = {k: d[k] for k in keys} if keys else d
+        return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]

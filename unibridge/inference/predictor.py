@@ -1,0 +1,142 @@
+"""Multi-source inference: one forward pass through ``Stack(lang_t, Parallel(*task_adapters))``.
+
+y_hat = sum_s w_s * logits_s (Pham et al. 2024 Eq. 13), word-level labels from each word's first
+sub-token.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from adapters.composition import Parallel, Stack
+from safetensors.torch import load_file
+from tqdm.auto import tqdm
+
+from ..artifacts import find_run_dir, read_json
+from ..errors import ConfigError
+from ..tasks.definitions import get_task
+from ..tasks.tagging import collate_tagged, encode_tagged
+from ..tasks.train import task_adapter_name
+from .weights import resolve_weights
+
+
+def task_setup(lang: str, heads: list[str]):
+    """The adapter composition of a multi-source pass: Stack(lang, Parallel(*heads)) (or Stack(lang, head))."""
+    return Stack(lang, Parallel(*heads)) if len(heads) > 1 else Stack(lang, heads[0])
+
+
+@torch.no_grad()
+def source_logits(model, input_ids, attention_mask, lang: str, heads: list[str], mode: str = "parallel") -> torch.Tensor:
+    """Per-source logits (S, B, L, C) for task adapters ``heads`` stacked on language adapter ``lang``.
+
+    ``mode="parallel"``: one forward pass with Parallel composition (the batch is replicated
+    inside the model after the embeddings). ``mode="sequential"``: S separate Stack passes (what
+    MAD-X-style code does); both give the same logits.
+    """
+    if mode == "parallel":
+        model.set_active_adapters(task_setup(lang, heads))
+        model.active_head = heads if len(heads) > 1 else heads[0]
+        out = model(input_ids=input_ids, attention_mask=attention_mask)
+        outs = list(out) if len(heads) > 1 else [out]
+        return torch.stack([o.logits for o in outs])
+    if mode == "sequential":
+        res = []
+        for h in heads:
+            model.set_active_adapters(Stack(lang, h))
+            model.active_head = h
+            res.append(model(input_ids=input_ids, attention_mask=attention_mask).logits)
+        return torch.stack(res)
+    raise ValueError(f"mode must be 'parallel' or 'sequential', got {mode!r}")
+
+
+class MultiSourcePredictor:
+    """Word-level tagger for a target language from a finished run.
+
+    ``MultiSourcePredictor(target="amh", task="pos").predict(["..."])`` loads the base model, the
+    target embeddings and language adapter, and the task adapter + head of every source, then
+    runs one Parallel pass per batch. ``weights``: ``"harmony"`` (default, stored by the run),
+    ``"uniform"``, ``"single:<lang>"`` or a mapping; ``sources`` restricts the source set.
+    Raises ConfigError if the run, task or a source is missing.
+    """
+
+    def __init__(self, target: str, task: str, *, run_dir: str | Path | None = None,
+                 weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256):
+        from transformers import AutoTokenizer
+
+        from ..adaptation.model import attach_embeddings, load_adapter_model
+        from ..backbones import resolve_backbone
+
+        self.run_dir = find_run_dir(target, run_dir)
+        self.target, self.task = target, get_task(task)
+        run = read_json(self.run_dir / "run.json")
+        trained = run.get("sources", {}).get(task)
+        if not trained:
+            raise ConfigError(f"the run in {self.run_dir} has no '{task}' task adapters")
+        self.sources = list(sources) if sources else list(trained)
+        unknown = [s for s in self.sources if s not in trained]
+        if unknown:
+            raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")
+        harmony_file = self.run_dir / "harmony" / "weights.json"
+        harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
+        self.weights = resolve_weights(weights, self.sources, harmony)
+        self.max_length = max_length
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.run_dir / "vocab" / "tokenizer"))
+        self.model = load_adapter_model(resolve_backbone(run["base_model"]))
+        emb = load_file(str(self.run_dir / "adaptation" / "embeddings.safetensors"))["weight"]
+        attach_embeddings(self.model, target, self.tokenizer, emb)
+        self.model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=target, with_head=False)
+        self.heads = []
+        for s in self.sources:
+            name = task_adapter_name(task, s)
+            self.model.load_adapter(str(self.run_dir / "tasks" / task / s / "adapter"), load_as=name)
+            self.heads.append(name)
+        self.model.eval()
+        self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
+
+    def _batches(self, sentences: list[list[str]], batch_size: int, progress: bool):
+        items = [encode_tagged(self.tokenizer, words, None, {}, self.max_length) for words in sentences]
+        for i in tqdm(range(0, len(items), batch_size), desc=f"predict {self.task.name}", disable=not progress,
+                      unit="batch"):
+            chunk = items[i:i + batch_size]
+            yield chunk, collate_tagged(chunk, self.tokenizer.pad_token_id)
+
+    def predict(self, texts: list[str] | list[list[str]], *, batch_size: int = 32, return_probs: bool = False,
+                return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
+        """Labels for each text (a string split on whitespace, or a list of words).
+
+        Returns ``list[list[str]]`` (one label per word); with ``return_probs`` or
+        ``return_source_logits`` a list of dicts ``{"words", "labels", "probs" (n_words, C),
+        "source_logits" {lang: (n_words, C)}}``. Words beyond ``max_length`` sub-tokens get "O"
+        (ner) or "X" (pos).
+        """
+        if isinstance(texts, str):
+            raise TypeError("predict() takes a list of texts, not a single string")
+        sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
+        labels = self.task.labels
+        results = []
+        for chunk, batch in self._batches(sentences, batch_size, progress):
+            per_src = source_logits(self.model, batch["input_ids"], batch["attention_mask"], self.target,
+                                    self.heads, mode=mode)
+            combined = (per_src * self._w).sum(0)
+            for j, item in enumerate(chunk):
+                first = torch.tensor(item["first"], dtype=torch.long)
+                logit = combined[j, first]
+                n_words = len(sentences[len(results)])
+                pred = [labels[k] for k in logit.argmax(-1).tolist()]
+                pred += ["O" if self.task.name == "ner" else "X"] * (n_words - len(pred))
+                if return_probs or return_source_logits:
+                    res = {"words": sentences[len(results)], "labels": pred}
+                    if return_probs:
+                        res["probs"] = torch.softmax(logit, -1)
+                    if return_source_logits:
+                        res["source_logits"] = {s: per_src[k, j, first] for k, s in enumerate(self.sources)}
+                    results.append(res)
+                else:
+                    results.append(pred)
+        return results
+
+    def evaluate(self, sentences, *, batch_size: int = 32, progress: bool = True) -> dict:
+        """Score TaggedSentences with the task's metric (accuracy for pos, seqeval F1 for ner)."""
+        pred = self.predict([s.tokens for s in sentences], batch_size=batch_size, progress=progress)
+        return self.task.metric([list(s.tags) for s in sentences], pred)

@@ -1,0 +1,404 @@
+"""Run a :class:`~unibridge.config.Recipe` stage by stage, caching each stage in the run directory.
+
+Stages: ``vocab`` -> ``embeddings`` -> ``adaptation`` -> ``sources`` (source language adapters and
+task adapters) -> ``harmony`` -> ``evaluation``. Each stage (and each source adapter / task adapter
+inside ``sources``) is written atomically with a fingerprint of the settings it depends on; a
+second run skips every stage whose fingerprint still matches, so an interrupted run resumes at
+the first unfinished stage and editing one setting reruns only what depends on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .artifacts import read_json, stage_dir, stage_done, write_json
+from .config import Recipe
+from .errors import DataError
+
+log = logging.getLogger("unibridge")
+
+STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")
+
+
+@dataclass
+class RunResult:
+    """Outcome of a pipeline run: scores per task and weight strategy, wall time per stage (s)."""
+
+    run_dir: Path
+    scores: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    cached: list = field(default_factory=list)
+
+
+def _say(msg: str) -> None:
+    print(f"[unibridge] {msg}", flush=True)
+
+
+class Pipeline:
+    """The five UniBridge stages for one recipe.
+
+    ``Pipeline(recipe, run_dir).run()`` -> RunResult. Models are loaded lazily and shared
+    between stages of one run.
+    """
+
+    def __init__(self, recipe: Recipe, run_dir: str | Path):
+        self.recipe = recipe
+        self.run_dir = Path(run_dir)
+        self._base_dir = None
+        self._base_tok = None
+        self._model = None
+        self._mono = None
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+    # ------------------------------------------------------------------ shared inputs
+    @property
+    def base_dir(self) -> Path:
+        if self._base_dir is None:
+            from .backbones import resolve_backbone
+
+            self._base_dir = resolve_backbone(self.recipe.base_model)
+        return self._base_dir
+
+    @property
+    def base_tokenizer(self):
+        if self._base_tok is None:
+            from transformers import AutoTokenizer
+
+            self._base_tok = AutoTokenizer.from_pretrained(str(self.base_dir))
+        return self._base_tok
+
+    @property
+    def mono(self) -> list[str]:
+        if self._mono is None:
+            from .data import read_text
+
+            lines = read_text(list(self.recipe.mono), limit=self.recipe.mono_max_lines)
+            if not lines:
+                raise DataError(f"the target corpus {list(self.recipe.mono)} is empty")
+            self._mono = lines
+        return self._mono
+
+    def target_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.run_dir / "vocab" / "tokenizer"))
+
+    def _fp(self, *keys: str, extra: str = "") -> str:
+        return self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys) + extra
+
+    def stage_fingerprint(self, stage: str) -> str | None:
+        """Fingerprint of the settings a stage depends on (None for ``sources``, cached per adapter)."""
+        chain = {"vocab": ("vocab",), "embeddings": ("vocab", "embeddings"),
+                 "adaptation": ("vocab", "embeddings", "adaptation"),
+                 "harmony": ("vocab", "embeddings", "adaptation", "source_adaptation", "harmony", "sources")}
+        if stage in chain:
+            return self._fp(*chain[stage])
+        if stage == "evaluation":
+            return self._fp(extra=self.recipe.fingerprint())
+        return None
+
+    def check_inputs(self) -> None:
+        """Resolve every data file the recipe names before any work starts (DataError if one is missing)."""
+        from .data import resolve_data_paths
+
+        r = self.recipe
+        resolve_data_paths(list(r.mono))
+        for s, spec in r.sources.items():
+            for p in (*spec.text, *spec.pos, *spec.ner, *((spec.parallel,) if spec.parallel else ())):
+                for part in p.split("|"):
+                    resolve_data_paths(part)
+        for t in r.tasks.values():
+            resolve_data_paths(list(t.test))
+
+    # ------------------------------------------------------------------ stage 1
+    def stage_vocab(self) -> None:
+        from .vocab import plot_alp_curve, search_vocab_size, train_sentencepiece, wrap_tokenizer
+
+        cfg = self.recipe.vocab
+        with stage_dir(self.run_dir / "vocab", self.stage_fingerprint("vocab")) as d:
+            if cfg.fixed_size:
+                model_path = train_sentencepiece(self.mono, cfg.fixed_size, d / "spm", model_type=cfg.model_type,
+                                                 character_coverage=cfg.character_coverage)
+                info = {"vocab_size": cfg.fixed_size, "searched": False}
+            else:
+                res = search_vocab_size(self.mono, v_i=cfg.v_i, v_m=cfg.v_m, delta=cfg.delta, eps=cfg.eps,
+                                        sample_words=cfg.sample_words, model_type=cfg.model_type,
+                                        character_coverage=cfg.character_coverage, workdir=d / "search")
+                model_path = Path(res.model_path)
+                info = {"searched": True, **res.to_dict()}
+                plot_alp_curve(res, d / "alp_curve.png")
+            final = d / "spm.model"
+            if model_path.resolve() != final.resolve():
+                final.write_bytes(Path(model_path).read_bytes())
+            tok = wrap_tokenizer(final, self.base_tokenizer, d / "tokenizer")
+            info["tokenizer_size"] = len(tok)
+            write_json(d / "search.json", info)
+        _say(f"vocabulary: {info.get('vocab_size')} pieces ({len(tok)} with special tokens)")
+
+    # ------------------------------------------------------------------ stage 2
+    def stage_embeddings(self) -> None:
+        from transformers import AutoModel
+
+        from .embeddings import StaticConfig, initialize_embeddings
+
+        cfg = self.recipe.embeddings
+        base = AutoModel.from_pretrained(str(self.base_dir))
+        src = base.get_input_embeddings().weight.detach().clone()
+        del base
+        with stage_dir(self.run_dir / "embeddings", self.stage_fingerprint("embeddings")) as d:
+            res = initialize_embeddings(
+                cfg.method, source_embeddings=src, source_tokenizer=self.base_tokenizer,
+                target_tokenizer=self.target_tokenizer(), corpus=self.mono,
+                config=StaticConfig(dim=cfg.static_dim, epochs=cfg.static_epochs, min_count=cfg.min_count),
+                seed=self.recipe.seed, workdir=self.run_dir / "cache" / "static")
+            save_file({"weight": res.embeddings.contiguous()}, str(d / "embeddings.safetensors"))
+            write_json(d / "report.json", {"method": cfg.method, "counts": res.report,
+                                           "details": _jsonable(res.details)})
+        _say(f"embeddings ({cfg.method}): {res.report}")
+
+    # ------------------------------------------------------------------ model
+    def model(self):
+        """The shared adapter model: base + target embeddings (loaded lazily)."""
+        if self._model is None:
+            from .adaptation.model import load_adapter_model
+
+            self._model = load_adapter_model(self.base_dir)
+        return self._model
+
+    def _ensure_target(self, model, trained: bool) -> None:
+        from .adaptation.model import attach_embeddings
+
+        t = self.recipe.target
+        src = self.run_dir / ("adaptation" if trained else "embeddings") / "embeddings.safetensors"
+        attach_embeddings(model, t, self.target_tokenizer(), load_file(str(src))["weight"])
+        if trained and t not in model.adapters_config:
+            model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=t, with_head=False)
+
+    def _ensure_adapter(self, model, name: str, path: Path, with_head: bool = False) -> None:
+        if name not in model.adapters_config:
+            model.load_adapter(str(path), load_as=name, with_head=with_head)
+
+    # ------------------------------------------------------------------ stage 3
+    def stage_adaptation(self) -> None:
+        from .adaptation.model import add_language_adapter
+        from .adaptation.train import train_language_adapter
+
+        cfg, t = self.recipe.adaptation, self.recipe.target
+        model = self.model()
+        if t in model.adapters_config:
+            model.delete_adapter(t)
+        self._ensure_target(model, trained=False)
+        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor)
+        with stage_dir(self.run_dir / "adaptation", self.stage_fingerprint("adaptation")) as d:
+            head, hist = train_language_adapter(
+                model, self.target_tokenizer(), self.mono, t, cfg=cfg.train, mlm_probability=cfg.mlm_probability,
+                train_embeddings=True, beta=cfg.beta, base_tokenizer=self.base_tokenizer, kl_level=cfg.kl_level,
+                kl_temperature=cfg.kl_temperature, seed=self.recipe.seed, output_dir=str(d / "trainer"))
+            model.save_adapter(str(d / "adapter"), t, with_head=False)
+            emb = model.get_input_embeddings().weight.detach().clone().contiguous()
+            save_file({"weight": emb}, str(d / "embeddings.safetensors"))
+            save_file({k: v.detach().clone().contiguous() for k, v in head.state_dict().items()
+                       if not k.startswith("embedding.")}, str(d / "mlm_head.safetensors"))
+            write_json(d / "history.json", hist)
+            _rm(d / "trainer")
+        self._ensure_target(model, trained=True)
+
+    # ------------------------------------------------------------------ stage 4
+    def _source_texts(self, lang: str) -> list[str]:
+        from .data import read_text
+
+        spec = self.recipe.sources[lang]
+        if spec.text:
+            return read_text(list(spec.text))
+        sents = []
+        for task in ("pos", "ner"):
+            for s in self._task_data(lang, task):
+                sents.append(" ".join(s.tokens))
+        return sents
+
+    def _task_data(self, lang: str, task: str):
+        from .tasks import get_task
+
+        spec = self.recipe.sources[lang]
+        out = []
+        for p in spec.task_files(task):
+            out.extend(get_task(task).read(p, limit=self.recipe.task.train.max_examples,
+                                           label_map=spec.ner_label_map if task == "ner" else None))
+        return out
+
+    def stage_sources(self) -> None:
+        from .adaptation.model import add_language_adapter
+        from .adaptation.train import train_language_adapter
+        from .tasks import get_task, train_task_adapter
+        from .tasks.train import task_adapter_name
+
+        r = self.recipe
+        model = self.model()
+        model.set_active_embeddings("default")
+        for lang in r.sources:
+            d_lang = self.run_dir / "sources" / lang
+            fp = self._fp("source_adaptation", extra=f":{lang}:{r.fingerprint('sources')}")
+            if not stage_done(d_lang, fp):
+                _say(f"source language adapter '{lang}'")
+                if lang in model.adapters_config:
+                    model.delete_adapter(lang)
+                cfg = r.source_adaptation
+                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor)
+                with stage_dir(d_lang, fp) as d:
+                    _, hist = train_language_adapter(
+                        model, self.base_tokenizer, self._source_texts(lang), lang, cfg=cfg.train,
+                        mlm_probability=cfg.mlm_probability, train_embeddings=False, beta=0.0,
+                        seed=r.seed, output_dir=str(d / "trainer"))
+                    model.save_adapter(str(d / "adapter"), lang, with_head=False)
+                    write_json(d / "history.json", hist)
+                    _rm(d / "trainer")
+        for task in r.tasks:
+            spec = get_task(task)
+            for lang, src in r.sources.items():
+                if not src.task_files(task):
+                    continue
+                d_task = self.run_dir / "tasks" / task / lang
+                fp = self._fp("source_adaptation", "task", extra=f":{task}:{lang}:{r.fingerprint('sources')}")
+                if stage_done(d_task, fp):
+                    continue
+                _say(f"task adapter '{task}' on '{lang}'")
+                self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+                name = task_adapter_name(task, lang)
+                if name in model.adapters_config:
+                    model.delete_adapter(name)
+                    model.delete_head(name)
+                with stage_dir(d_task, fp) as d:
+                    hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), spec, lang,
+                                              cfg=r.task, seed=r.seed, output_dir=str(d / "trainer"))
+                    model.save_adapter(str(d / "adapter"), name, with_head=True)
+                    write_json(d / "history.json", hist)
+                    _rm(d / "trainer")
+
+    # ------------------------------------------------------------------ stage 5
+    def _pairs(self, lang: str, k: int) -> list[tuple[str, str]]:
+        from .data import read_alignment_file, read_parallel
+
+        p = self.recipe.sources[lang].parallel
+        if not p:
+            raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights")
+        if "|" in p:  # "target_file|source_file": line-aligned text
+            tgt, src = p.split("|", 1)
+            return read_parallel(tgt, src, limit=k)
+        return read_alignment_file(p)[:k]
+
+    def stage_harmony(self) -> None:
+        from .inference.weights import harmony_weights
+
+        r = self.recipe
+        model = self.model()
+        self._ensure_target(model, trained=True)
+        for lang in r.sources:
+            self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+        with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
+            res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
+                                  target_adapter=r.target, pairs={s: self._pairs(s, r.harmony.k) for s in r.sources},
+                                  k=r.harmony.k, temperature=r.harmony.temperature)
+            write_json(d / "weights.json", res)
+        _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
+
+    # ------------------------------------------------------------------ evaluation
+    def stage_evaluation(self) -> dict:
+        from .inference.predictor import MultiSourcePredictor
+        from .inference.weights import resolve_weights
+        from .tasks import get_task
+
+        r = self.recipe
+        self._write_run_json()
+        self._model = None  # the predictor loads exactly what a user would
+        scores = {}
+        with stage_dir(self.run_dir / "evaluation", self.stage_fingerprint("evaluation")) as d:
+            for task, tspec in r.tasks.items():
+                spec = get_task(task)
+                gold = []
+                for p in tspec.test:
+                    gold.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
+                pred = MultiSourcePredictor(r.target, task, run_dir=self.run_dir, weights=r.harmony.strategy)
+                out = pred.predict([s.tokens for s in gold], batch_size=r.evaluation.batch_size,
+                                   return_source_logits=True, progress=True)
+                gold_tags = [list(s.tags) for s in gold]
+                strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources)}
+                strategies.update({f"single:{s}": resolve_weights(f"single:{s}", pred.sources) for s in pred.sources})
+                task_scores = {}
+                for name, w in strategies.items():
+                    labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
+                    task_scores[name] = spec.metric(gold_tags, labels)
+                scores[task] = {"metric": spec.main_metric, "n_test": len(gold), "weights": pred.weights,
+                                "strategies": task_scores}
+            write_json(d / "results.json", scores)
+        return scores
+
+    # ------------------------------------------------------------------ driver
+    def _write_run_json(self, timings: dict | None = None) -> None:
+        f = self.run_dir / "run.json"
+        prev = read_json(f) if f.is_file() else {}
+        r = self.recipe
+        write_json(f, {"target": r.target, "base_model": r.base_model, "profile": r.profile,
+                       "recipe": r.to_dict(), "sources": {t: [s for s, sp in r.sources.items() if sp.task_files(t)]
+                                                          for t in r.tasks},
+                       "timings": {**prev.get("timings", {}), **(timings or {})}})
+
+    def run(self, only: list[str] | None = None) -> RunResult:
+        """Run the stages in order (``only`` restricts to named stages); returns the RunResult."""
+        self.check_inputs()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        result = RunResult(self.run_dir)
+        for stage in STAGES:
+            if only and stage not in only:
+                continue
+            fp = self.stage_fingerprint(stage)
+            if fp is not None and stage_done(self.run_dir / stage, fp):
+                result.cached.append(stage)
+                result.timings[stage] = 0.0
+                if stage == "evaluation":
+                    result.scores = read_json(self.run_dir / "evaluation" / "results.json")
+                _say(f"stage {stage}: cached")
+                continue
+            _say(f"stage {stage}")
+            t0 = time.perf_counter()
+            out = getattr(self, f"stage_{stage}")()
+            result.timings[stage] = round(time.perf_counter() - t0, 1)
+            if stage == "evaluation":
+                result.scores = out
+        self._write_run_json(result.timings)
+        return result
+
+
+def _combine(out: dict, weights: dict[str, float], spec, n_words: int) -> list[str]:
+    logits = sum(weights[s] * l for s, l in out["source_logits"].items())
+    pred = [spec.labels[k] for k in logits.argmax(-1).tolist()]
+    return pred + ["O" if spec.name == "ner" else "X"] * (n_words - len(pred))
+
+
+def _rm(p: Path) -> None:
+    import shutil
+
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return x.tolist() if x.numel() < 64 else f"tensor{tuple(x.shape)}"
+    return x if isinstance(x, (int, float, str, bool, type(None))) else str(x)
+
+
+def run_recipe(recipe: Recipe, run_dir: str | Path | None = None, only: list[str] | None = None) -> RunResult:
+    """Run ``recipe`` into ``run_dir`` (default ``runs/<target>``); see :class:`Pipeline`."""
+    from .artifacts import default_run_dir
+
+    return Pipeline(recipe, run_dir or default_run_dir(recipe.target)).run(only)
