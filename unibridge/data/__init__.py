@@ -1,0 +1,69 @@
+"""Data access: a data root, readers for the project's file formats, shared label sets and
+language codes.
+
+>>> from unibridge.data import read_conllu, get_language
+>>> sents = read_conllu("ud/UD_Amharic-ATT/am_att-ud-test.conllu")   # relative to UNIBRIDGE_DATA
+"""
+
+from .labels import (
+    CONLL,
+    DEFAULT_NER_MAP,
+    MASAKHANER,
+    NER_LABELS,
+    NER_MAPPINGS,
+    NER_TYPES,
+    NLI_LABELS,
+    STOCKMARK_JA,
+    UPOS_TAGS,
+    get_ner_mapping,
+    is_valid_iob2,
+    map_ner_tag,
+    to_iob2,
+)
+from .languages import LANGUAGES, Language, get_language, known_languages
+from .readers import (
+    NLIExample,
+    TaggedSentence,
+    read_alignment_file,
+    read_conllu,
+    read_iob,
+    read_nli_tsv,
+    read_parallel,
+    read_stockmark_json,
+    read_text,
+    split_sentences,
+)
+from .root import data_root, resolve_data_path, resolve_data_paths
+
+__all__ = [
+    "CONLL",
+    "DEFAULT_NER_MAP",
+    "LANGUAGES",
+    "Language",
+    "MASAKHANER",
+    "NER_LABELS",
+    "NER_MAPPINGS",
+    "NER_TYPES",
+    "NLIExample",
+    "NLI_LABELS",
+    "STOCKMARK_JA",
+    "TaggedSentence",
+    "UPOS_TAGS",
+    "data_root",
+    "get_language",
+    "get_ner_mapping",
+    "is_valid_iob2",
+    "known_languages",
+    "map_ner_tag",
+    "read_alignment_file",
+    "read_conllu",
+    "read_iob",
+    "read_nli_tsv",
+    "read_parallel",
+    "read_stockmark_json",
+    "read_text",
+    "resolve_data_path",
+    "resolve_data_paths",
+    "split_sentences",
+    "to_iob2",
+]

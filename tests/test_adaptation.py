@@ -1,0 +1,123 @@
+"""Language adaptation: KL regulariser, word pooling, MLM at masked positions, what trains."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from unibridge.adaptation.losses import kl_regulariser, masked_mean, mlm_loss, word_pool
+from unibridge.adaptation.model import MLMHead, add_language_adapter, encoder_states, load_adapter_model
+from unibridge.adaptation.train import encode_words, teacher_states, train_language_adapter
+from unibridge.config import TrainConfig
+from unibridge.errors import DataError
+
+
+def test_kl_zero_for_identical_and_positive_otherwise():
+    h = torch.randn(3, 5, 8)
+    assert kl_regulariser(h, h.clone()).item() == pytest.approx(0.0, abs=1e-7)
+    assert kl_regulariser(h, h + 0.5 * torch.randn_like(h)).item() > 1e-3
+    # a constant shift along the hidden axis leaves the softmax unchanged -> KL 0
+    assert kl_regulariser(h, h + 3.0).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_kl_exact_value_and_direction():
+    s = torch.tensor([[0.0, math.log(3.0)]])  # p_s = (1/4, 3/4)
+    t = torch.tensor([[0.0, 0.0]])  # p_t = (1/2, 1/2)
+    expected = 0.25 * math.log(0.25 / 0.5) + 0.75 * math.log(0.75 / 0.5)  # KL(p_s || p_t)
+    assert kl_regulariser(s, t).item() == pytest.approx(expected, rel=1e-6)
+    # mask: rows with mask 0 do not count
+    s2, t2 = torch.cat([s, torch.randn(1, 2)]), torch.cat([t, torch.randn(1, 2)])
+    assert kl_regulariser(s2, t2, torch.tensor([1.0, 0.0])).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_kl_gradient_flows_to_student_only():
+    s = torch.randn(2, 4, requires_grad=True)
+    t = torch.randn(2, 4, requires_grad=True)
+    kl_regulariser(s, t).backward()
+    assert s.grad is not None and s.grad.abs().sum() > 0
+    assert t.grad is None
+
+
+def test_word_pool_exact():
+    states = torch.arange(12, dtype=torch.float32).view(1, 6, 2)
+    word_ids = torch.tensor([[-1, 0, 0, 1, 2, -1]])
+    pooled = word_pool(states, word_ids, 3)
+    assert torch.equal(pooled[0, 0], (states[0, 1] + states[0, 2]) / 2)
+    assert torch.equal(pooled[0, 1], states[0, 3])
+    assert torch.equal(pooled[0, 2], states[0, 4])
+    assert torch.equal(masked_mean(states, torch.tensor([[0, 1, 1, 0, 0, 0]]))[0], pooled[0, 0])
+
+
+def test_mlm_loss_uses_only_masked_positions():
+    emb = torch.nn.Embedding(20, 8)
+    head = MLMHead(emb)
+    states = torch.randn(2, 5, 8)
+    labels = torch.full((2, 5), -100)
+    labels[0, 1], labels[1, 3] = 4, 7
+    got = mlm_loss(head, states, labels)
+    full = F.cross_entropy(head(states).view(-1, 20), labels.view(-1), ignore_index=-100)
+    assert got.item() == pytest.approx(full.item(), rel=1e-6)
+    assert mlm_loss(head, states, torch.full((2, 5), -100)).item() == 0.0
+    assert head.embedding.weight is emb.weight  # decoder tied to the embeddings
+
+
+def test_encode_words_counts_complete_words(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    e = encode_words(tok, ["hello", "world", "again"], max_length=64)
+    assert e.n_words == 3 and e.word_ids[0] == -1 and e.word_ids[-1] == -1
+    short = encode_words(tok, ["internationalisation"] * 10, max_length=8)
+    assert len(short.input_ids) == 8 and short.n_words < 10
+
+
+def test_training_updates_only_adapter_embeddings_and_head(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    texts = ["ሰላም ለዓለም እንደምን ነህ", "the cat sat on the mat", "a b c d e f g"] * 4
+    head, hist = train_language_adapter(model, tok, texts, "xx", cfg=TrainConfig(max_steps=3, batch_size=4,
+                                        learning_rate=1e-2, max_length=16), beta=1.0, base_tokenizer=tok,
+                                        output_dir="/tmp/unibridge-test-trainer")
+    changed = {n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())}
+    assert any("adapters.xx" in n for n in changed)
+    assert any("invertible_adapters.xx" in n for n in changed)
+    assert any("word_embeddings" in n for n in changed)  # embeddings train
+    frozen = [n for n in changed if "adapters" not in n and "word_embeddings" not in n]
+    assert frozen == [], f"frozen base parameters changed: {frozen[:3]}"
+    assert hist and all(h["kl_loss"] >= 0 for h in hist)
+
+
+def test_teacher_states_ignore_adapters_and_restore_setup(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    words = [["hello", "world"], ["one", "two", "three"]]
+    plain = teacher_states(model, tok, words, max_length=16, level="word")
+    add_language_adapter(model, "xx")
+    for n, p in model.named_parameters():
+        if "adapters.xx" in n:
+            torch.nn.init.normal_(p, std=0.5)
+    model.set_active_adapters("xx")
+    again = teacher_states(model, tok, words, max_length=16, level="word")
+    assert [t.shape for t in plain] == [(2, 32), (3, 32)]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, again))
+    assert str(model.active_adapters) == str(model.active_adapters) and model.active_adapters is not None
+    enc = tok(["hello world"], return_tensors="pt")
+    assert not torch.allclose(encoder_states(model, enc["input_ids"], enc["attention_mask"]).mean(1),
+                              again[0].mean(0, keepdim=True), atol=1e-4)
+
+
+def test_empty_corpus_is_a_data_error(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx")
+    with pytest.raises(DataError, match="empty"):
+        train_language_adapter(model, tok, ["", "   "], "xx", cfg=TrainConfig(max_steps=1))
