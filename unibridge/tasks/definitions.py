@@ -73,8 +73,10 @@ def _read_pos(path, limit=None, label_map=None):
 
 
 def _read_ner(path, limit=None, label_map=None):
-    from ..data import read_iob
+    from ..data import get_ner_mapping, read_iob
 
+    if isinstance(label_map, str):
+        label_map = get_ner_mapping(label_map)
     return read_iob(path, limit=limit, label_map=label_map)
 
 

@@ -1,0 +1,126 @@
+"""End to end on a tiny config-built backbone and real (truncated) data: every stage, caching,
+the predictor, and the CLI's handling of bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import needs_data
+from unibridge.config import Recipe
+from unibridge.pipeline import STAGES, Pipeline
+
+pytestmark = needs_data
+
+
+def tiny_recipe(base) -> dict:
+    return {
+        "target": "amh", "base_model": str(base), "seed": 1, "mono_max_lines": 600,
+        "mono": ["mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"],
+        "sources": {
+            "en": {"text": "parallel/flores200_devtest/devtest/eng_Latn.devtest",
+                   "parallel": "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt",
+                   "pos": "ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ner": "ner/wikiann_babelscape/en/val.conllu"},
+            "ru": {"parallel": "parallel/flores200_devtest/devtest/amh_Ethi.devtest|"
+                               "parallel/flores200_devtest/devtest/rus_Cyrl.devtest",
+                   "pos": "ud/UD_Russian-GSD/ru_gsd-ud-dev.conllu"},
+        },
+        "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu"},
+                  "ner": {"test": "ner/masakhaner/amh/test.txt", "label_map": "masakhaner"}},
+        "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
+        "embeddings": {"method": "unibridge", "static_dim": 16, "static_epochs": 1},
+        "adaptation": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
+        "source_adaptation": {"train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "evaluation": {"max_examples": 12, "batch_size": 8},
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_base, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), run_dir).run()
+    return run_dir, result
+
+
+def test_all_stages_write_their_artifacts(finished_run):
+    run_dir, result = finished_run
+    assert list(result.timings) == list(STAGES)
+    search = json.loads((run_dir / "vocab" / "search.json").read_text())
+    assert search["vocab_size"] == 800  # Algorithm 1: one step past v_i, then Delta < eps stops it
+    report = json.loads((run_dir / "embeddings" / "report.json").read_text())["counts"]
+    assert sum(report.values()) == search["tokenizer_size"]
+    weights = json.loads((run_dir / "harmony" / "weights.json").read_text())["weights"]
+    assert set(weights) == {"en", "ru"} and sum(weights.values()) == pytest.approx(1.0)
+    for task in ("pos", "ner"):
+        s = result.scores[task]
+        assert s["n_test"] == 12
+        assert set(s["strategies"]) == {"harmony", "uniform", *(f"single:{x}" for x in
+                                        (["en", "ru"] if task == "pos" else ["en"]))}
+        assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
+    assert not list(run_dir.glob(".*tmp"))  # nothing half-written left behind
+
+
+def test_second_run_skips_finished_stages(finished_run, tiny_base):
+    run_dir, first = finished_run
+    again = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), run_dir).run()
+    assert set(again.cached) == {"vocab", "embeddings", "adaptation", "harmony", "evaluation"}
+    assert again.scores == json.loads(json.dumps(first.scores))
+
+
+def test_predictor_matches_sequential_passes_and_uses_weights(finished_run):
+    from unibridge import MultiSourcePredictor
+
+    run_dir, _ = finished_run
+    p = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir)
+    texts = ["ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ", "አበበ በሶ በላ"]
+    labels = p.predict(texts)
+    assert [len(l) for l in labels] == [4, 3]
+    assert p.predict(texts, mode="sequential") == labels
+    rich = p.predict(texts, return_probs=True, return_source_logits=True)
+    assert rich[0]["probs"].shape == (4, 17)
+    assert float(rich[0]["probs"].sum(-1).sub(1).abs().max()) < 1e-5
+    combined = sum(p.weights[s] * rich[0]["source_logits"][s] for s in p.sources)
+    assert [p.task.labels[i] for i in combined.argmax(-1).tolist()] == labels[0]
+    single = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="single:ru")
+    assert single.weights == {"en": 0.0, "ru": 1.0}
+
+
+def _cli(*args, env_extra=None):
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "unibridge.cli", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"mono": ["mono/does-not-exist.txt"]}, "data file not found"),
+    ({"target": "zzz"}, "unknown language code 'zzz'"),
+    ({"tasks": {"srl": {"test": "x"}}}, "unknown task 'srl'"),
+])
+def test_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path, tiny_base, change, needle):
+    recipe = {**tiny_recipe(tiny_base), **change}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    run_dir = tmp_path / "run"
+    res = _cli("run", str(path), "--run-dir", str(run_dir))
+    assert res.returncode == 2
+    err = res.stderr.strip().splitlines()
+    assert len(err) == 1 and needle in err[0] and "Traceback" not in res.stderr
+    assert not run_dir.exists() or not any(run_dir.iterdir())
+
+
+def test_cli_infeasible_vocab_size_and_empty_corpus(tmp_path, tiny_base):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    for change, needle in [({"vocab": {"fixed_size": 900000}}, "vocab"), ({"mono": [str(empty)]}, "empty")]:
+        path = tmp_path / "r.yaml"
+        path.write_text(yaml.safe_dump({**tiny_recipe(tiny_base), **change}))
+        run_dir = tmp_path / "run"
+        res = _cli("run", str(path), "--run-dir", str(run_dir))
+        assert res.returncode == 2, res.stderr[-2000:]
+        err = res.stderr.strip().splitlines()
+        assert len(err) == 1 and needle in err[0].lower() and "Traceback" not in res.stderr
+        assert not (run_dir / "vocab").exists() and not list(run_dir.glob(".*tmp"))
