@@ -1,0 +1,28 @@
+"""Stage 1: target vocabulary — ALP (Zheng et al. 2021), Algorithm 1 of Pham et al. 2024,
+SentencePiece training and wrapping as a ``transformers`` fast tokenizer."""
+
+from unibridge.vocab.alp import alp, pack_samples
+from unibridge.vocab.search import (
+    Algorithm1Outcome,
+    CurvePoint,
+    VocabSearchResult,
+    algorithm1,
+    plot_alp_curve,
+    search_vocab_size,
+    train_sentencepiece,
+)
+from unibridge.vocab.tokenizer import tokenizer_style, wrap_tokenizer
+
+__all__ = [
+    "alp",
+    "pack_samples",
+    "Algorithm1Outcome",
+    "CurvePoint",
+    "VocabSearchResult",
+    "algorithm1",
+    "plot_alp_curve",
+    "search_vocab_size",
+    "train_sentencepiece",
+    "tokenizer_style",
+    "wrap_tokenizer",
+]

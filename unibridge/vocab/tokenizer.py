@@ -1,0 +1,158 @@
+"""Wrap a target SentencePiece model as a ``transformers`` fast tokenizer shaped like the base model's.
+
+The adapted model should see inputs built like its pre-training inputs, so the target
+tokenizer copies the base tokenizer's special tokens and post-processing:
+
+* XLM-R style (base ``cls_token == "<s>"``): ``<s> … </s>``, pair ``<s> A </s></s> B </s>``,
+  fairseq ids ``<s>``=0 ``<pad>``=1 ``</s>``=2 ``<unk>``=3, SentencePiece piece i≥3 → id i+1,
+  ``<mask>`` last — the conversion transformers applies to XLM-R's own ``.model``.
+* BERT style (base ``cls_token == "[CLS]"``): ``[CLS] … [SEP]``, pair ``[CLS] A [SEP] B [SEP]``
+  with token type ids, ids ``[PAD]``=0 ``[UNK]``=1 ``[CLS]``=2 ``[SEP]``=3 ``[MASK]``=4,
+  SentencePiece piece i≥3 → id i+2.
+
+Both segment text exactly like the SentencePiece model (same pieces and scores, its
+normalisation charsmap, ``▁`` Metaspace pre-tokenisation), so ``word_ids()`` and
+``is_split_into_words=True`` work as with any fast tokenizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from unibridge.errors import ConfigError, DataError
+
+__all__ = ["wrap_tokenizer", "tokenizer_style"]
+
+_SPECIAL_LAYOUT = (("<unk>", 2), ("<s>", 3), ("</s>", 3))  # (piece, sentencepiece type) at ids 0..2
+
+
+def tokenizer_style(base_tokenizer) -> str:
+    """``"xlmr"`` if ``base_tokenizer.cls_token == "<s>"``, ``"bert"`` if ``"[CLS]"``; else ConfigError."""
+    cls = getattr(base_tokenizer, "cls_token", None)
+    if cls == "<s>":
+        return "xlmr"
+    if cls == "[CLS]":
+        return "bert"
+    raise ConfigError(
+        f"cannot match the base tokenizer's special tokens: cls_token={cls!r} "
+        "(supported: '<s>' for XLM-R style, '[CLS]' for BERT style)"
+    )
+
+
+def _load_proto(spm_model: Path):
+    from transformers.convert_slow_tokenizer import import_protobuf
+
+    model_pb2 = import_protobuf()
+    proto = model_pb2.ModelProto()
+    try:
+        proto.ParseFromString(spm_model.read_bytes())
+    except Exception as exc:  # protobuf's DecodeError
+        raise DataError(f"{spm_model} is not a SentencePiece model file ({exc})") from None
+    layout = tuple((p.piece, p.type) for p in proto.pieces[:3])
+    if layout != _SPECIAL_LAYOUT:
+        raise ConfigError(
+            f"{spm_model}: expected <unk>, <s>, </s> at ids 0-2 and no <pad> piece "
+            "(train it with unibridge.vocab.train_sentencepiece)"
+        )
+    return proto
+
+
+def _common_kwargs(base_tokenizer) -> dict:
+    kw: dict = {"clean_up_tokenization_spaces": False}
+    mml = getattr(base_tokenizer, "model_max_length", None)
+    if isinstance(mml, int) and mml < 10**9:
+        kw["model_max_length"] = mml
+    for name in ("padding_side", "truncation_side"):
+        val = getattr(base_tokenizer, name, None)
+        if val in ("left", "right"):
+            kw[name] = val
+    names = getattr(base_tokenizer, "model_input_names", None)
+    if names:
+        kw["model_input_names"] = list(names)
+    return kw
+
+
+def _bert_backend(spm_model: Path, proto):
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import BPE, Unigram
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = [(tok, 0.0) for tok in specials] + [(p.piece, p.score) for p in proto.pieces[3:]]
+    model_type = proto.trainer_spec.model_type
+    if model_type == 1:  # unigram
+        model = Unigram(vocab, unk_id=1, byte_fallback=False)
+    elif model_type == 2:  # bpe
+        from transformers.convert_slow_tokenizer import generate_merges
+
+        ids = {tok: i for i, (tok, _) in enumerate(vocab)}
+        merges = generate_merges(ids, vocab)
+        model = BPE(ids, merges, unk_token="[UNK]", fuse_unk=True, byte_fallback=False, dropout=None)
+    else:
+        raise ConfigError(f"{spm_model}: BERT-style wrapping supports unigram and bpe models only")
+    tok = Tokenizer(model)
+    norms = [normalizers.Strip(left=False, right=True), normalizers.Replace(Regex(" {2,}"), "▁")]
+    charsmap = proto.normalizer_spec.precompiled_charsmap
+    if charsmap:
+        norms.insert(0, normalizers.Precompiled(charsmap))
+    tok.normalizer = normalizers.Sequence(norms)
+    scheme = "always" if proto.normalizer_spec.add_dummy_prefix else "never"
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme)
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials[:4]])
+    tok.add_special_tokens([AddedToken("[MASK]", special=True, normalized=False, lstrip=True)])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS]:0 $A:0 [SEP]:0",
+        pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
+    )
+    return tok
+
+
+def wrap_tokenizer(spm_model: Path | str, base_tokenizer, out_dir: Path | str | None = None):
+    """Wrap the target SentencePiece model as a ``PreTrainedTokenizerFast`` matching ``base_tokenizer``.
+
+    The style is detected from ``base_tokenizer.cls_token`` (``"<s>"`` → XLM-R, ``"[CLS]"`` →
+    BERT; see the module docstring for the id layouts). ``model_max_length``, padding /
+    truncation sides and ``model_input_names`` are copied from the base tokenizer. The design
+    follows the paper's target tokenizer (Pham et al. 2024, §3) and transformers' own
+    SentencePiece conversion of XLM-R.
+
+    Args:
+        spm_model: ``.model`` file with ``<unk>``, ``<s>``, ``</s>`` at ids 0-2, as written by
+            :func:`unibridge.vocab.train_sentencepiece`.
+        base_tokenizer: the base model's tokenizer (only its special-token style and settings
+            are read).
+        out_dir: if given, ``save_pretrained(out_dir)``; ``AutoTokenizer.from_pretrained(out_dir)``
+            then reloads a tokenizer producing identical ids.
+
+    Returns:
+        ``XLMRobertaTokenizerFast`` (XLM-R style; vocabulary = pieces + 2) or
+        ``PreTrainedTokenizerFast`` (BERT style; vocabulary = pieces + 2).
+
+    Raises:
+        DataError: missing or unreadable model file.
+        ConfigError: unsupported base style, or a model with a different special-piece layout.
+    """
+    spm_model = Path(spm_model)
+    if not spm_model.is_file():
+        raise DataError(f"SentencePiece model not found: {spm_model}")
+    style = tokenizer_style(base_tokenizer)
+    proto = _load_proto(spm_model)
+    kw = _common_kwargs(base_tokenizer)
+    if style == "xlmr":
+        from transformers import XLMRobertaTokenizerFast
+
+        tokenizer = XLMRobertaTokenizerFast(vocab_file=str(spm_model), **kw)
+    else:
+        from transformers import PreTrainedTokenizerFast
+
+        tokenizer = PreTrainedTokenizerFast(
+            tokenizer_object=_bert_backend(spm_model, proto),
+            unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+            mask_token="[MASK]", **kw,
+        )
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(str(out_dir))
+    return tokenizer
