@@ -1,0 +1,26 @@
+"""Target-vocabulary embedding initialisation (stage 2 of UniBridge).
+
+Importing this package registers every built-in initializer: ``unibridge`` (Eq. 2–8 of Pham
+et al. 2024), ``random`` (Xavier normal) and ``script`` (REINIT-SCRIPT+IDENT, Downey et al.
+2023). Use :func:`initialize_embeddings` with a method name.
+"""
+
+from unibridge.embeddings.registry import (InitResult, available_initializers,
+                                           canonical_token, get_initializer,
+                                           initialize_embeddings, lexical_overlap,
+                                           register_initializer, special_token_map)
+from unibridge.embeddings.static import (StaticConfig, StaticSpace, mutual_argmax, procrustes,
+                                         train_static_space)
+from unibridge.embeddings.script import (ScriptStats, sample_script_normal, script_statistics,
+                                         token_script)
+# Importing the plug-in modules registers them ("script" registers in script.py).
+from unibridge.embeddings import random_init, unibridge_init  # noqa: F401
+from unibridge.embeddings.unibridge_init import combine_rows
+
+__all__ = [
+    "InitResult", "StaticConfig", "StaticSpace", "ScriptStats", "available_initializers",
+    "canonical_token", "combine_rows", "get_initializer", "initialize_embeddings",
+    "lexical_overlap", "mutual_argmax", "procrustes", "register_initializer",
+    "sample_script_normal", "script_statistics", "special_token_map", "token_script",
+    "train_static_space",
+]

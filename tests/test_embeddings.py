@@ -1,0 +1,333 @@
+"""Tests of unibridge.embeddings: registry, static spaces, UniBridge / random / script init."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from unibridge.embeddings import (InitResult, StaticConfig, available_initializers,
+                                  combine_rows, get_initializer, initialize_embeddings,
+                                  lexical_overlap, mutual_argmax, procrustes,
+                                  register_initializer, sample_script_normal,
+                                  script_statistics, special_token_map, token_script,
+                                  train_static_space)
+from unibridge.embeddings.registry import canonical_token
+from unibridge.errors import ConfigError, DataError
+
+DATA = Path("/work/shared/data")
+AMH = DATA / "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"
+ENG = DATA / "ud/UD_English-EWT/en_ewt-ud-train.conllu"
+D = 16
+
+pytestmark = pytest.mark.skipif(not (AMH.exists() and ENG.exists()),
+                                reason="shared text data not available")
+
+
+def _amharic(n: int, skip: int = 0) -> list[str]:
+    lines = [x.strip() for x in AMH.read_text(encoding="utf-8").splitlines() if x.strip()]
+    return lines[skip:skip + n]
+
+
+def _english(n: int, skip: int = 0) -> list[str]:
+    out = [ln[len("# text = "):].strip() for ln in ENG.read_text(encoding="utf-8").splitlines()
+           if ln.startswith("# text = ")]
+    return out[skip:skip + n]
+
+
+def _sp_tokenizer(lines: list[str], vocab: int, prefix: Path):
+    import sentencepiece as spm
+    from transformers import XLMRobertaTokenizerFast
+
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_prefix=str(prefix),
+                                   vocab_size=vocab, model_type="unigram",
+                                   character_coverage=1.0, hard_vocab_limit=False,
+                                   minloglevel=2, num_threads=1)
+    return XLMRobertaTokenizerFast(vocab_file=str(prefix) + ".model")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("emb")
+    corpus = _amharic(300)
+    tgt = _sp_tokenizer(corpus + _english(300), 500, tmp / "tgt")
+    src = _sp_tokenizer(_english(600, skip=300) + _amharic(300, skip=300), 700, tmp / "src")
+    E_S = torch.randn(len(src), D, generator=torch.Generator().manual_seed(1))
+    cfg = StaticConfig(dim=16, epochs=3, threads=1)
+    res = initialize_embeddings("unibridge", source_embeddings=E_S, source_tokenizer=src,
+                                target_tokenizer=tgt, corpus=corpus, config=cfg, seed=0,
+                                workdir=tmp / "cache")
+    return dict(tmp=tmp, corpus=corpus, tgt=tgt, src=src, E_S=E_S, cfg=cfg, res=res)
+
+
+def _sparsemax_ref(z: np.ndarray) -> np.ndarray:
+    """Sparsemax of Martins & Astudillo (2016), one row at a time (reference)."""
+    out = np.zeros_like(z, dtype=np.float64)
+    for r, row in enumerate(z.astype(np.float64)):
+        s = np.sort(row)[::-1]
+        cs = np.cumsum(s)
+        k = np.arange(1, len(s) + 1)
+        support = 1 + k * s > cs
+        kz = k[support][-1]
+        tau = (cs[kz - 1] - 1) / kz
+        out[r] = np.maximum(row - tau, 0)
+    return out
+
+
+# ---------------------------------------------------------------- registry and errors
+
+
+def test_registry_lists_plugins_and_rejects_unknown(setup):
+    assert {"unibridge", "random", "script"} <= set(available_initializers())
+    with pytest.raises(ConfigError, match="unibridge"):
+        get_initializer("nope")
+    with pytest.raises(ConfigError):
+        initialize_embeddings("nope", source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+                              target_tokenizer=setup["tgt"], corpus=setup["corpus"])
+
+
+def test_duplicate_registration_raises():
+    with pytest.raises(ValueError):
+        register_initializer("random")(lambda **kw: None)
+
+
+def test_source_rows_mismatch_raises(setup):
+    bad = setup["E_S"][:-5]
+    for method in ("random", "unibridge"):
+        with pytest.raises(ConfigError):
+            initialize_embeddings(method, source_embeddings=bad, source_tokenizer=setup["src"],
+                                  target_tokenizer=setup["tgt"], corpus=setup["corpus"])
+
+
+def test_empty_corpus_and_bad_config_raise(setup):
+    kw = dict(source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+              target_tokenizer=setup["tgt"])
+    for method in ("random", "unibridge", "script"):
+        with pytest.raises(DataError):
+            initialize_embeddings(method, corpus=["", "   "], **kw)
+    with pytest.raises(ConfigError):
+        initialize_embeddings("unibridge", corpus=setup["corpus"], config={"dim": 3}, **kw)
+    with pytest.raises(ConfigError):
+        StaticConfig(dim=0)
+    with pytest.raises(ConfigError):
+        StaticConfig.from_dict({"dims": 3})
+
+
+# ---------------------------------------------------------------- pure building blocks
+
+
+def test_procrustes_recovers_rotation():
+    g = torch.Generator().manual_seed(0)
+    Q, _ = torch.linalg.qr(torch.randn(20, 20, generator=g, dtype=torch.float64))
+    X = torch.randn(200, 20, generator=g, dtype=torch.float64)
+    W = procrustes(X, X @ Q)
+    assert torch.allclose(W, Q, atol=1e-8)
+    assert torch.allclose(W.T @ W, torch.eye(20, dtype=torch.float64), atol=1e-8)
+    Wf = procrustes(X.float(), (X @ Q).float())
+    assert Wf.dtype == torch.float32 and torch.allclose(Wf.double(), Q, atol=1e-4)
+
+
+def test_mutual_argmax_known_answer_and_chunking():
+    g = torch.Generator().manual_seed(0)
+    S = torch.randn(50, 8, generator=g)
+    # Rows 0..9 of T are noisy copies of S[perm[0..9]]; rows 10..14 are near-duplicates of
+    # row 0's partner, so only the closest of them can be mutual.
+    perm = torch.randperm(50, generator=g)
+    T = S[perm[:10]] + 0.01 * torch.randn(10, 8, generator=g)
+    expected = {(i, int(perm[i])) for i in range(10)}
+    T = torch.cat([T, S[perm[0]] + 0.2 * torch.randn(5, 8, generator=g)])
+    for chunk in (3, 7, 4096):
+        assert set(mutual_argmax(T, S, chunk=chunk)) == expected
+    # Against a dense brute force on random data.
+    A, B = torch.randn(37, 5, generator=g), torch.randn(41, 5, generator=g)
+    C = torch.nn.functional.normalize(A, dim=1) @ torch.nn.functional.normalize(B, dim=1).T
+    brute = [(i, int(C[i].argmax())) for i in range(37) if int(C[:, C[i].argmax()].argmax()) == i]
+    assert mutual_argmax(A, B, chunk=4) == brute
+    assert mutual_argmax(A[:0], B) == []
+
+
+def test_combine_rows_sparsemax_weights():
+    g = torch.Generator().manual_seed(0)
+    F_al, E_al = torch.randn(30, 6, generator=g), torch.randn(30, 4, generator=g)
+    F_rest = torch.randn(9, 6, generator=g)
+    E, W = combine_rows(F_rest, F_al, E_al, chunk=4)
+    cos = torch.nn.functional.normalize(F_rest, dim=1) @ torch.nn.functional.normalize(F_al, dim=1).T
+    w_ref = torch.from_numpy(_sparsemax_ref(cos.numpy())).float()
+    Wd = W.to_dense()
+    assert torch.allclose(Wd, w_ref, atol=1e-6)
+    assert torch.allclose(Wd.sum(1), torch.ones(9), atol=1e-6)
+    assert (Wd == 0).any() and (Wd > 0).any()
+    assert torch.allclose(E, w_ref @ E_al, atol=1e-5)
+
+
+@pytest.mark.parametrize("token,script", [
+    ("\u2581ሰማያዊ", "ETHIOPIC"), ("\u2581hello", "LATIN"), ("##ing", "LATIN"),
+    ("Москва", "CYRILLIC"), ("中国", "CJK"), ("한국어", "HANGUL"), ("مرحبا", "ARABIC"),
+    ("नमस्ते", "DEVANAGARI"), ("தமிழ்", "TAMIL"), ("Ελλάδα", "GREEK"), ("\u2581", "COMMON"),
+    ("2024", "COMMON"), ("።", "COMMON"), (",", "COMMON"), ("ि", "DEVANAGARI")])
+def test_token_script(token, script):
+    assert token_script(token) == script
+
+
+def test_script_normal_statistics_and_sampling():
+    g = torch.Generator().manual_seed(0)
+    toks = {i: t for i, t in enumerate(["abc", "def", "ghi", "ሰማ", "ያዊ", "中"])}
+    E = torch.zeros(6, 3)
+    E[:3] = torch.tensor([[1.0, 0, 0], [3.0, 0, 0], [5.0, 0, 0]])
+    E[3:5] = torch.tensor([[-10.0, 1, 1], [-10.0, 3, 1]])
+    E[5] = torch.tensor([100.0, 100, 100])
+    st = script_statistics(E, toks)
+    m, s = st.params("LATIN")
+    assert torch.allclose(m, torch.tensor([3.0, 0, 0])) and torch.allclose(s[0], torch.tensor(8 / 3) ** 0.5)
+    m, s = st.params("ETHIOPIC")
+    assert torch.allclose(m, torch.tensor([-10.0, 2, 1])) and torch.allclose(s, torch.tensor([0.0, 1, 0]))
+    # CJK has one token (< 2): the all-vocabulary normal; unknown scripts too.
+    assert torch.equal(st.params("CJK")[0], st.global_mean)
+    assert torch.equal(st.params("HANGUL")[0], st.global_mean)
+    rows = sample_script_normal(["ሀ"] * 4000, st, g)
+    assert rows.dtype == torch.float32 and rows.shape == (4000, 3)
+    assert torch.allclose(rows.mean(0), torch.tensor([-10.0, 2, 1]), atol=0.05)
+    assert torch.allclose(rows[:, 0], torch.full((4000,), -10.0))
+
+
+def test_bert_style_canonicalisation_and_special_roles(setup, tmp_path):
+    from transformers import BertTokenizerFast
+
+    tgt = setup["tgt"]
+    pieces = [t for t in tgt.get_vocab() if t not in tgt.all_special_tokens]
+    starts = [t for t in pieces if t.startswith("\u2581") and len(t) > 1][:20]
+    conts = [t for t in pieces if not t.startswith("\u2581")][:20]
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [t[1:] for t in starts] + \
+        ["##" + t for t in conts] + ["zzzq", "##qqqz"]
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(dict.fromkeys(words)) + "\n", encoding="utf-8")
+    bert = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=False)
+    assert canonical_token("##ing", "wordpiece") == "ing"
+    assert canonical_token("the", "wordpiece") == "\u2581the"
+    ov = lexical_overlap(bert, tgt)
+    tv, bv = tgt.get_vocab(), bert.get_vocab()
+    for t in starts:
+        assert ov[tv[t]] == bv[t[1:]]
+    for t in conts:
+        assert ov[tv[t]] == bv["##" + t]
+    assert len(ov) == len(set(starts) | set(conts))
+    sm = special_token_map(bert, tgt)
+    assert sm[tv["<s>"]] == bv["[CLS]"] and sm[tv["</s>"]] == bv["[SEP]"]
+    assert sm[tv["<pad>"]] == bv["[PAD]"] and sm[tv["<unk>"]] == bv["[UNK]"]
+    assert sm[tv["<mask>"]] == bv["[MASK]"]
+
+
+# ---------------------------------------------------------------- UniBridge init
+
+
+def test_unibridge_report_and_shapes(setup):
+    res, tgt = setup["res"], setup["tgt"]
+    assert isinstance(res, InitResult)
+    assert res.embeddings.shape == (len(tgt), D) and res.embeddings.dtype == torch.float32
+    assert sum(res.report.values()) == len(tgt)
+    for key in ("special", "overlap", "aligned", "combined", "fallback"):
+        assert res.report[key] > 0, res.report
+    assert res.details["n_anchors"] > 0
+    assert res.details["anchor_cos_after"] > res.details["anchor_cos_before"]
+    assert torch.isfinite(res.embeddings).all()
+
+
+def test_unibridge_overlap_special_and_semantic_rows_copied(setup):
+    res, src, tgt, E_S = setup["res"], setup["src"], setup["tgt"], setup["E_S"]
+    ov = lexical_overlap(src, tgt)
+    assert len(ov) == res.report["overlap"]
+    for t, s in ov.items():
+        assert torch.equal(res.embeddings[t], E_S[s])
+    sv, tv = src.get_vocab(), tgt.get_vocab()
+    for tok in ("<s>", "</s>", "<pad>", "<unk>", "<mask>"):
+        assert torch.equal(res.embeddings[tv[tok]], E_S[sv[tok]])
+    pairs = res.details["semantic_pairs"]
+    assert len(pairs) == res.report["aligned"]
+    assert len({t for t, _ in pairs}) == len(pairs) == len({s for _, s in pairs})
+    for t, s in pairs:
+        assert t not in ov and s not in set(ov.values())
+        assert torch.equal(res.embeddings[t], E_S[s])
+
+
+def test_unibridge_combined_rows_are_sparsemax_sums(setup):
+    res = setup["res"]
+    F_T = res.details["static_target"]
+    al, comb = res.details["aligned_ids"], res.details["combined_ids"]
+    assert len(comb) == res.report["combined"]
+    Fa = torch.nn.functional.normalize(F_T.lookup(al.tolist()), dim=1)
+    Fr = torch.nn.functional.normalize(F_T.lookup(comb.tolist()), dim=1)
+    w = torch.from_numpy(_sparsemax_ref((Fr @ Fa.T).numpy())).float()
+    assert torch.allclose(w.sum(1), torch.ones(len(comb)), atol=1e-5)
+    assert (w == 0).sum() > 0
+    expected = w @ res.embeddings[al]
+    assert torch.allclose(res.embeddings[comb], expected, atol=1e-5)
+    E2, W2 = combine_rows(F_T.lookup(comb.tolist()), F_T.lookup(al.tolist()),
+                          res.embeddings[al], chunk=7)
+    assert torch.allclose(W2.to_dense(), w, atol=1e-5)
+    assert torch.equal(E2, res.embeddings[comb]) or torch.allclose(E2, expected, atol=1e-5)
+
+
+def test_unibridge_fallback_rows_and_determinism(setup):
+    res = setup["res"]
+    fb = res.details["fallback_ids"]
+    F_T = res.details["static_target"]
+    assert len(fb) == res.report["fallback"]
+    assert all(int(i) not in F_T for i in fb)
+    again = initialize_embeddings("unibridge", source_embeddings=setup["E_S"],
+                                  source_tokenizer=setup["src"], target_tokenizer=setup["tgt"],
+                                  corpus=setup["corpus"], config=setup["cfg"], seed=0,
+                                  workdir=setup["tmp"] / "cache")
+    assert torch.equal(again.embeddings, res.embeddings)
+    other = initialize_embeddings("unibridge", source_embeddings=setup["E_S"],
+                                  source_tokenizer=setup["src"], target_tokenizer=setup["tgt"],
+                                  corpus=setup["corpus"], config=setup["cfg"], seed=1,
+                                  workdir=setup["tmp"] / "cache")
+    keep = torch.ones(len(res.embeddings), dtype=torch.bool)
+    keep[fb] = False
+    assert torch.equal(other.embeddings[keep], res.embeddings[keep])
+    assert not torch.equal(other.embeddings[fb], res.embeddings[fb])
+
+
+def test_static_space_cache(setup, monkeypatch):
+    import fasttext
+
+    cache = setup["tmp"] / "cache"
+    assert len(list(cache.glob("static-*.npz"))) == 2
+    monkeypatch.setattr(fasttext, "train_unsupervised",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    sp = train_static_space(setup["corpus"], setup["tgt"], setup["cfg"], workdir=cache)
+    assert torch.equal(sp.vectors, setup["res"].details["static_target"].vectors)
+    assert sp.vectors.dtype == torch.float32 and sp.vectors.shape[1] == 16
+
+
+# ---------------------------------------------------------------- random / script init
+
+
+def test_random_init_determinism_and_specials(setup):
+    kw = dict(source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+              target_tokenizer=setup["tgt"], corpus=setup["corpus"])
+    a = initialize_embeddings("random", seed=3, **kw)
+    b = initialize_embeddings("random", seed=3, **kw)
+    c = initialize_embeddings("random", seed=4, **kw)
+    assert torch.equal(a.embeddings, b.embeddings)
+    assert not torch.equal(a.embeddings, c.embeddings)
+    assert sum(a.report.values()) == len(setup["tgt"]) and a.report["special"] == 5
+    sm = special_token_map(setup["src"], setup["tgt"])
+    for t, s in sm.items():
+        assert torch.equal(a.embeddings[t], setup["E_S"][s])
+    rest = torch.ones(len(a.embeddings), dtype=torch.bool)
+    rest[list(sm)] = False
+    std = float(a.embeddings[rest].std())
+    assert abs(std - a.details["std"]) / a.details["std"] < 0.1
+
+
+def test_script_init(setup):
+    kw = dict(source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+              target_tokenizer=setup["tgt"], corpus=setup["corpus"])
+    a = initialize_embeddings("script", seed=0, **kw)
+    assert torch.equal(a.embeddings, initialize_embeddings("script", seed=0, **kw).embeddings)
+    assert sum(a.report.values()) == len(setup["tgt"])
+    for t, s in lexical_overlap(setup["src"], setup["tgt"]).items():
+        assert torch.equal(a.embeddings[t], setup["E_S"][s])

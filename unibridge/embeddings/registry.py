@@ -1,0 +1,252 @@
+"""Registry of embedding initializers and the helpers they share.
+
+An initializer is a function registered by name with :func:`register_initializer`; it takes the
+keyword arguments of :func:`initialize_embeddings` (except ``method``) and returns an
+:class:`InitResult`. Adding a method is one new module that registers itself on import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import torch
+
+from unibridge.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from unibridge.embeddings.static import StaticConfig
+
+REPORT_KEYS = ("special", "overlap", "aligned", "combined", "fallback")
+SP_SPACE = "\u2581"
+
+
+@dataclass
+class InitResult:
+    """Output of an initializer.
+
+    ``embeddings``: float32 ``(V_T, d)``. ``report``: row counts per category
+    (``special``, ``overlap``, ``aligned``, ``combined``, ``fallback``; they sum to V_T).
+    ``details``: method-specific extras (anchor counts, alignment quality, weights ...).
+    """
+
+    embeddings: torch.Tensor
+    report: dict[str, int]
+    details: dict = field(default_factory=dict)
+
+
+Initializer = Callable[..., InitResult]
+_REGISTRY: dict[str, Initializer] = {}
+
+
+def register_initializer(name: str) -> Callable[[Initializer], Initializer]:
+    """Decorator registering an initializer under ``name``.
+
+    Raises:
+        ValueError: if ``name`` is already registered (a programming error, not user input).
+    """
+
+    def deco(fn: Initializer) -> Initializer:
+        if name in _REGISTRY:
+            raise ValueError(f"initializer {name!r} is already registered")
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def available_initializers() -> list[str]:
+    """Sorted names of the registered initializers."""
+    return sorted(_REGISTRY)
+
+
+def get_initializer(name: str) -> Initializer:
+    """The initializer registered as ``name``.
+
+    Raises:
+        ConfigError: unknown name (the message lists the available ones).
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"unknown embedding initializer {name!r}; available: "
+                          f"{', '.join(available_initializers())}") from None
+
+
+def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, source_tokenizer,
+                          target_tokenizer, corpus: list[str],
+                          config: "StaticConfig | None" = None, seed: int = 0,
+                          workdir: Path | None = None) -> InitResult:
+    """Initialise a target-vocabulary embedding matrix with the named method.
+
+    Args:
+        method: a name from :func:`available_initializers` (``"unibridge"``, ``"random"``,
+            ``"script"`` ...).
+        source_embeddings: ``(V_S', d)`` input embeddings of the base model, V_S' ≥ the source
+            tokenizer's vocabulary size (extra padding rows are ignored); cast to float32.
+        source_tokenizer / target_tokenizer: ``transformers`` fast tokenizers.
+        corpus: target-language raw text lines.
+        config: static-space settings (:class:`~unibridge.embeddings.static.StaticConfig`).
+        seed: seeds every random draw; same inputs and seed give the same matrix.
+        workdir: cache directory for trained static spaces (none: no caching).
+    Returns:
+        :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = target vocabulary size.
+    Raises:
+        ConfigError: unknown method, bad config, source rows fewer than the source vocabulary.
+        DataError: empty corpus.
+    Source: Section 2.2 (Eq. 2–8) of Pham et al. (2024) for ``"unibridge"``.
+    """
+    fn = get_initializer(method)
+    res = fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
+             target_tokenizer=target_tokenizer, corpus=corpus, config=config, seed=seed,
+             workdir=workdir)
+    v_t = vocab_size(target_tokenizer)
+    if res.embeddings.shape != (v_t, source_embeddings.shape[1]):
+        raise RuntimeError(f"initializer {method!r} returned shape {tuple(res.embeddings.shape)}")
+    if sum(res.report.get(k, 0) for k in REPORT_KEYS) != v_t:
+        raise RuntimeError(f"initializer {method!r} report does not sum to {v_t}: {res.report}")
+    return res
+
+
+# ----------------------------------------------------------------------------------------
+# Helpers shared by initializers
+# ----------------------------------------------------------------------------------------
+
+
+def vocab_size(tokenizer) -> int:
+    """Rows needed to embed every id of ``tokenizer`` (max id + 1)."""
+    vocab = tokenizer.get_vocab()
+    return max(vocab.values()) + 1 if vocab else 0
+
+
+def check_inputs(source_embeddings, source_tokenizer, target_tokenizer, corpus, config):
+    """Validate the common initializer arguments and normalise them.
+
+    Returns:
+        ``(E_S float32 (V_S', d), corpus lines without blank lines, StaticConfig)``.
+    Raises:
+        ConfigError: not a 2-D tensor, fewer rows than the source vocabulary, bad tokenizer or
+            config type. DataError: corpus not a list of str, or no non-blank line.
+    """
+    from unibridge.embeddings.static import StaticConfig
+
+    if not isinstance(source_embeddings, torch.Tensor) or source_embeddings.dim() != 2:
+        raise ConfigError("source_embeddings must be a 2-D tensor (V_S, d)")
+    if not source_embeddings.is_floating_point():
+        raise ConfigError("source_embeddings must be a floating-point tensor")
+    for name, tok in (("source_tokenizer", source_tokenizer),
+                      ("target_tokenizer", target_tokenizer)):
+        if not hasattr(tok, "get_vocab"):
+            raise ConfigError(f"{name} must be a transformers tokenizer (no get_vocab())")
+    v_s = vocab_size(source_tokenizer)
+    if source_embeddings.shape[0] < v_s:
+        raise ConfigError(f"source embeddings have {source_embeddings.shape[0]} rows but the "
+                          f"source tokenizer has {v_s} ids; they do not belong together")
+    if vocab_size(target_tokenizer) == 0:
+        raise ConfigError("target tokenizer has an empty vocabulary")
+    if isinstance(corpus, (str, bytes)) or not all(isinstance(x, str) for x in corpus):
+        raise DataError("corpus must be a list of text lines (str)")
+    lines = [x.strip() for x in corpus if x and x.strip()]
+    if not lines:
+        raise DataError("the target corpus is empty (no non-blank lines)")
+    if config is None:
+        config = StaticConfig()
+    elif not isinstance(config, StaticConfig):
+        raise ConfigError(f"config must be a StaticConfig, got {type(config).__name__}")
+    return source_embeddings.detach().to(torch.float32), lines, config
+
+
+def tokenizer_style(tokenizer) -> str:
+    """``"wordpiece"`` (BERT "##" continuations) or ``"sentencepiece"`` ("▁" word starts)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and type(backend.model).__name__ == "WordPiece":
+        return "wordpiece"
+    vocab = tokenizer.get_vocab()
+    n_hash = sum(1 for t in vocab if t.startswith("##"))
+    n_sp = sum(1 for t in vocab if t.startswith(SP_SPACE))
+    return "wordpiece" if n_hash > n_sp else "sentencepiece"
+
+
+def canonical_token(token: str, style: str) -> str:
+    """Vocabulary entry in SentencePiece form: WordPiece ``##x`` → ``x``, ``x`` → ``▁x``."""
+    if style == "wordpiece":
+        return token[2:] if token.startswith("##") and len(token) > 2 else SP_SPACE + token
+    return token
+
+
+_ROLE_FALLBACK = {"cls_token": ("cls_token", "bos_token"), "bos_token": ("bos_token", "cls_token"),
+                  "sep_token": ("sep_token", "eos_token"), "eos_token": ("eos_token", "sep_token"),
+                  "pad_token": ("pad_token",), "unk_token": ("unk_token",),
+                  "mask_token": ("mask_token",)}
+
+
+def special_token_ids(tokenizer) -> list[int]:
+    """Sorted ids of ``tokenizer.all_special_tokens`` present in its vocabulary."""
+    vocab = tokenizer.get_vocab()
+    return sorted({vocab[t] for t in tokenizer.all_special_tokens if t in vocab})
+
+
+def special_token_map(source_tokenizer, target_tokenizer) -> dict[int, int]:
+    """``{target_id: source_id}`` for every target special token, matched by role.
+
+    cls/bos, sep/eos, pad, unk and mask map to the source token of the same role (cls↔bos and
+    sep↔eos stand in for each other); other specials map to the identical source string if
+    any, else to the source unk (else the first source special).
+    """
+    s_vocab, t_vocab = source_tokenizer.get_vocab(), target_tokenizer.get_vocab()
+    s_specials = special_token_ids(source_tokenizer)
+    s_unk = s_vocab.get(getattr(source_tokenizer, "unk_token", None) or "", None)
+    default = s_unk if s_unk is not None else (s_specials[0] if s_specials else 0)
+    out: dict[int, int] = {}
+    for role, prefs in _ROLE_FALLBACK.items():
+        t_tok = getattr(target_tokenizer, role, None)
+        if not t_tok or t_tok not in t_vocab or t_vocab[t_tok] in out:
+            continue
+        for pref in prefs:
+            s_tok = getattr(source_tokenizer, pref, None)
+            if s_tok and s_tok in s_vocab:
+                out[t_vocab[t_tok]] = s_vocab[s_tok]
+                break
+    for t_tok in target_tokenizer.all_special_tokens:
+        t_id = t_vocab.get(t_tok)
+        if t_id is not None and t_id not in out:
+            out[t_id] = s_vocab.get(t_tok, default)
+    return out
+
+
+def lexical_overlap(source_tokenizer, target_tokenizer) -> dict[int, int]:
+    """``{target_id: source_id}`` for non-special tokens in V_T ∩ V_S (Eq. 2 of Pham et al.).
+
+    Tokens are compared in SentencePiece form (see :func:`canonical_token`), so an XLM-R-style
+    target vocabulary overlaps correctly with a BERT-style source one.
+    """
+    s_style, t_style = tokenizer_style(source_tokenizer), tokenizer_style(target_tokenizer)
+    s_special = set(special_token_ids(source_tokenizer))
+    t_special = set(special_token_ids(target_tokenizer))
+    s_canon: dict[str, int] = {}
+    for tok, i in sorted(source_tokenizer.get_vocab().items(), key=lambda kv: kv[1]):
+        if i not in s_special:
+            s_canon.setdefault(canonical_token(tok, s_style), i)
+    out: dict[int, int] = {}
+    for tok, i in target_tokenizer.get_vocab().items():
+        if i in t_special:
+            continue
+        j = s_canon.get(canonical_token(tok, t_style))
+        if j is not None:
+            out[i] = j
+    return dict(sorted(out.items()))
+
+
+def id_to_token(tokenizer) -> dict[int, str]:
+    """``{id: token}`` of the full vocabulary."""
+    return {i: t for t, i in tokenizer.get_vocab().items()}
+
+
+def source_script_stats(source_embeddings: torch.Tensor, source_tokenizer):
+    """Script-wise normals of the source embeddings over its non-special tokens."""
+    from unibridge.embeddings.script import script_statistics
+
+    specials = set(special_token_ids(source_tokenizer))
+    toks = {i: t for i, t in id_to_token(source_tokenizer).items() if i not in specials}
+    return script_statistics(source_embeddings, toks)
