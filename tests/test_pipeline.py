@@ -30,7 +30,7 @@ def tiny_recipe(base) -> dict:
         "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu"},
                   "ner": {"test": "ner/masakhaner/amh/test.txt", "label_map": "masakhaner"}},
         "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
-        "embeddings": {"method": "unibridge", "static_dim": 16, "static_epochs": 1},
+        "embeddings": {"method": "unibridge", "static_dim": 32, "static_epochs": 1},
         "adaptation": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
         "source_adaptation": {"train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
         "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},

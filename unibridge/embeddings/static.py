@@ -166,8 +166,12 @@ def train_static_space(lines: list[str], tokenizer, config: StaticConfig | None 
                     bucket=0 if config.maxn == 0 else config.bucket, verbose=0)
                 break
             except RuntimeError as e:
-                if "NaN" not in str(e) or attempt == config.retries:
+                if "NaN" not in str(e):
                     raise
+                if attempt == config.retries:
+                    raise ConfigError(
+                        f"fastText diverged (NaN) training a {config.dim}-dim static space; "
+                        "dimensions below 32 diverge on token-level corpora, use static_dim >= 32") from None
                 lr /= 2
     finally:
         os.unlink(path)
