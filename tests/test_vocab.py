@@ -279,7 +279,7 @@ def test_wrap_rejects_unknown_style(amh_model):
     class Base:
         cls_token = "<cls>"
 
-    with pytest.raises(ConfigError, match="cls_token"):
+    with pytest.raises(ConfigError, match="CLS/BOS token"):
         wrap_tokenizer(amh_model, Base())
     with pytest.raises(DataError):
         wrap_tokenizer(Path("/nonexistent.model"), Base())

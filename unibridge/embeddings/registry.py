@@ -157,7 +157,7 @@ def check_inputs(source_embeddings, source_tokenizer, target_tokenizer, corpus, 
     return source_embeddings.detach().to(torch.float32), lines, config
 
 
-def tokenizer_style(tokenizer) -> str:
+def piece_convention(tokenizer) -> str:
     """``"wordpiece"`` (BERT "##" continuations) or ``"sentencepiece"`` ("▁" word starts)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and type(backend.model).__name__ == "WordPiece":
@@ -221,7 +221,7 @@ def lexical_overlap(source_tokenizer, target_tokenizer) -> dict[int, int]:
     Tokens are compared in SentencePiece form (see :func:`canonical_token`), so an XLM-R-style
     target vocabulary overlaps correctly with a BERT-style source one.
     """
-    s_style, t_style = tokenizer_style(source_tokenizer), tokenizer_style(target_tokenizer)
+    s_style, t_style = piece_convention(source_tokenizer), piece_convention(target_tokenizer)
     s_special = set(special_token_ids(source_tokenizer))
     t_special = set(special_token_ids(target_tokenizer))
     s_canon: dict[str, int] = {}

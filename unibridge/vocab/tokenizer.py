@@ -19,24 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from unibridge.backbones import tokenizer_style
 from unibridge.errors import ConfigError, DataError
 
 __all__ = ["wrap_tokenizer", "tokenizer_style"]
 
 _SPECIAL_LAYOUT = (("<unk>", 2), ("<s>", 3), ("</s>", 3))  # (piece, sentencepiece type) at ids 0..2
-
-
-def tokenizer_style(base_tokenizer) -> str:
-    """``"xlmr"`` if ``base_tokenizer.cls_token == "<s>"``, ``"bert"`` if ``"[CLS]"``; else ConfigError."""
-    cls = getattr(base_tokenizer, "cls_token", None)
-    if cls == "<s>":
-        return "xlmr"
-    if cls == "[CLS]":
-        return "bert"
-    raise ConfigError(
-        f"cannot match the base tokenizer's special tokens: cls_token={cls!r} "
-        "(supported: '<s>' for XLM-R style, '[CLS]' for BERT style)"
-    )
 
 
 def _load_proto(spm_model: Path):
