@@ -90,30 +90,27 @@ class TrainConfig(_Config):
 
 
 @dataclass(frozen=True)
-class AdaptationConfig(_Config):
-    """Stage 3: language adapter (SeqBnInv) + new embeddings, loss MLM + beta * KL (Table 8).
-
-    ``kl_level``: ``"word"`` compares mean sub-token states per word, ``"sentence"`` mean
-    pooling; ``kl_temperature`` divides the states before the softmax over the hidden axis.
-    """
+class SourceAdaptationConfig(_Config):
+    """Stage 4a: MAD-X language adapters for the source languages (base vocabulary, MLM only):
+    SeqBn adapter + NICE invertible adapter (Table 8 of Pham et al. 2024)."""
 
     reduction_factor: float = 2
     inv_reduction_factor: float = 2
-    beta: float = 1.0
-    kl_level: str = "word"
-    kl_temperature: float = 1.0
     mlm_probability: float = 0.15
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
 
 
 @dataclass(frozen=True)
-class SourceAdaptationConfig(_Config):
-    """Stage 4a: MAD-X language adapters for the source languages (base vocabulary, MLM only)."""
+class AdaptationConfig(SourceAdaptationConfig):
+    """Stage 3: the target language adapter + new embeddings, loss MLM + beta * KL (Table 8).
 
-    reduction_factor: float = 2
-    inv_reduction_factor: float = 2
-    mlm_probability: float = 0.15
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
+    ``kl_level``: ``"word"`` compares mean sub-token states per word, ``"sentence"`` mean
+    pooling; ``kl_temperature`` divides the states before the softmax over the hidden axis.
+    """
+
+    beta: float = 1.0
+    kl_level: str = "word"
+    kl_temperature: float = 1.0
 
 
 @dataclass(frozen=True)
