@@ -30,7 +30,7 @@ def tiny_recipe(base) -> dict:
         "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu"},
                   "ner": {"test": "ner/masakhaner/amh/test.txt", "label_map": "masakhaner"}},
         "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
-        "embeddings": {"method": "unibridge", "static_dim": 32, "static_epochs": 1},
+        "embeddings": {"method": "unibridge", "static_dim": 64, "static_epochs": 1},
         "adaptation": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
         "source_adaptation": {"train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
         "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
@@ -124,3 +124,16 @@ def test_cli_infeasible_vocab_size_and_empty_corpus(tmp_path, tiny_base):
         err = res.stderr.strip().splitlines()
         assert len(err) == 1 and needle in err[0].lower() and "Traceback" not in res.stderr
         assert not (run_dir / "vocab").exists() and not list(run_dir.glob(".*tmp"))
+
+
+def test_cli_predict_prints_word_tag_pairs(finished_run):
+    run_dir, _ = finished_run
+    res = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir), "አበበ በሶ በላ")
+    assert res.returncode == 0, res.stderr[-2000:]
+    pairs = res.stdout.strip().split()
+    from unibridge.data import UPOS_TAGS
+
+    assert [p.split("/")[0] for p in pairs] == ["አበበ", "በሶ", "በላ"]
+    assert all(p.split("/")[1] in UPOS_TAGS for p in pairs)
+    missing = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir / "nope"), "x")
+    assert missing.returncode == 2 and "no finished run" in missing.stderr

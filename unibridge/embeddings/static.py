@@ -171,7 +171,7 @@ def train_static_space(lines: list[str], tokenizer, config: StaticConfig | None 
                 if attempt == config.retries:
                     raise ConfigError(
                         f"fastText diverged (NaN) training a {config.dim}-dim static space; "
-                        "dimensions below 32 diverge on token-level corpora, use static_dim >= 32") from None
+                        "small dimensions diverge on token-level corpora, use static_dim >= 64") from None
                 lr /= 2
     finally:
         os.unlink(path)
