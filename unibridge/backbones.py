@@ -46,6 +46,7 @@ __all__ = [
     "build_me5_small",
     "resolve_backbone",
     "load_backbone",
+    "load_tokenizer",
     "tokenizer_style",
     "make_tiny_backbone",
 ]
@@ -309,15 +310,15 @@ def _me5_tokenizer(tokenizer_json: Path | None = None, model_max_length: int = 5
     )
 
 
-def _load_tokenizer(folder: Path):
-    """``AutoTokenizer`` for a model folder.
+def load_tokenizer(folder: str | Path):
+    """``AutoTokenizer`` for a model or tokenizer folder (base models and target tokenizers alike).
 
     ``fix_mistral_regex=False`` only silences a spurious transformers 4.57.x warning that
     flags every locally saved tokenizer; it changes nothing for non-Mistral tokenizers.
     """
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(folder, fix_mistral_regex=False)
+    return AutoTokenizer.from_pretrained(str(folder), fix_mistral_regex=False)
 
 
 _TOKENIZER_CACHE: dict[tuple, Any] = {}
@@ -340,7 +341,7 @@ def _source_tokenizer(source: str):
     stamp = max((p.stat().st_mtime_ns for p in folder.glob("*token*")), default=0)
     key = (str(folder.resolve()), stamp)
     if key not in _TOKENIZER_CACHE:
-        _TOKENIZER_CACHE[key] = _load_tokenizer(folder)
+        _TOKENIZER_CACHE[key] = load_tokenizer(folder)
     return _TOKENIZER_CACHE[key]
 
 
@@ -601,7 +602,7 @@ def load_backbone(name: str, *, adapter_model: bool = False):
     from transformers import AutoModel
 
     folder = resolve_backbone(name)
-    tokenizer = _load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder)
     if adapter_model:
         from adapters import AutoAdapterModel
 

@@ -69,9 +69,9 @@ class Pipeline:
     @property
     def base_tokenizer(self):
         if self._base_tok is None:
-            from transformers import AutoTokenizer
+            from .backbones import load_tokenizer
 
-            self._base_tok = AutoTokenizer.from_pretrained(str(self.base_dir))
+            self._base_tok = load_tokenizer(self.base_dir)
         return self._base_tok
 
     @property
@@ -86,9 +86,9 @@ class Pipeline:
         return self._mono
 
     def target_tokenizer(self):
-        from transformers import AutoTokenizer
+        from .backbones import load_tokenizer
 
-        return AutoTokenizer.from_pretrained(str(self.run_dir / "vocab" / "tokenizer"))
+        return load_tokenizer(self.run_dir / "vocab" / "tokenizer")
 
     def _fp(self, *keys: str, extra: str = "") -> str:
         return self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys) + extra

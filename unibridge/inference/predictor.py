@@ -62,10 +62,8 @@ class MultiSourcePredictor:
 
     def __init__(self, target: str, task: str, *, run_dir: str | Path | None = None,
                  weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256):
-        from transformers import AutoTokenizer
-
         from ..adaptation.model import attach_embeddings, load_adapter_model
-        from ..backbones import resolve_backbone
+        from ..backbones import load_tokenizer, resolve_backbone
 
         self.run_dir = find_run_dir(target, run_dir)
         self.target, self.task = target, get_task(task)
@@ -81,7 +79,7 @@ class MultiSourcePredictor:
         harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
         self.weights = resolve_weights(weights, self.sources, harmony)
         self.max_length = max_length
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.run_dir / "vocab" / "tokenizer"))
+        self.tokenizer = load_tokenizer(self.run_dir / "vocab" / "tokenizer")
         self.model = load_adapter_model(resolve_backbone(run["base_model"]))
         emb = load_file(str(self.run_dir / "adaptation" / "embeddings.safetensors"))["weight"]
         attach_embeddings(self.model, target, self.tokenizer, emb)
