@@ -180,13 +180,27 @@ def sample_script_normal(target_tokens: list[str], stats: ScriptStats,
     return mean + std * z
 
 
+def fill_script_fallback(E_T: torch.Tensor, done: torch.Tensor, E_S: torch.Tensor, source_tokenizer,
+                         target_tokenizer, seed: int) -> torch.Tensor:
+    """Fill the rows of ``E_T`` (V_T, d) not marked in ``done`` (V_T,) bool from the script-wise
+    normal of the source embeddings ``E_S``, in place; returns the filled row ids (n,) int64.
+    Deterministic under ``seed``. Downey et al. (2023), REINIT-SCRIPT."""
+    from unibridge.embeddings.registry import id_to_token, source_script_stats, vocab_size
+
+    fb = torch.nonzero(~done).squeeze(1)
+    if len(fb):
+        stats = source_script_stats(E_S[:vocab_size(source_tokenizer)], source_tokenizer)
+        t_tok = id_to_token(target_tokenizer)
+        g = torch.Generator().manual_seed(int(seed))
+        E_T[fb] = sample_script_normal([t_tok.get(int(i), "") for i in fb], stats, g)
+    return fb
+
+
 def _register() -> None:
     from pathlib import Path
 
-    from unibridge.embeddings.registry import (InitResult, check_inputs, id_to_token,
-                                               lexical_overlap, register_initializer,
-                                               source_script_stats, special_token_map,
-                                               vocab_size)
+    from unibridge.embeddings.registry import (InitResult, check_inputs, lexical_overlap,
+                                               register_initializer, special_token_map, vocab_size)
 
     @register_initializer("script")
     def script_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
@@ -212,12 +226,7 @@ def _register() -> None:
                 t = torch.tensor(list(mapping), dtype=torch.long)
                 E_T[t] = E_S[torch.tensor(list(mapping.values()), dtype=torch.long)]
                 done[t] = True
-        fb = torch.nonzero(~done).squeeze(1)
-        if len(fb):
-            stats = source_script_stats(E_S[:vocab_size(source_tokenizer)], source_tokenizer)
-            t_tok = id_to_token(target_tokenizer)
-            g = torch.Generator().manual_seed(int(seed))
-            E_T[fb] = sample_script_normal([t_tok.get(int(i), "") for i in fb], stats, g)
+        fb = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed)
         report = {"special": len(specials), "overlap": len(overlap), "aligned": 0,
                   "combined": 0, "fallback": int(len(fb))}
         return InitResult(E_T, report, {})

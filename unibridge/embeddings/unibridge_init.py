@@ -19,12 +19,11 @@ from pathlib import Path
 import torch
 from entmax import sparsemax
 
-from unibridge.embeddings.registry import (InitResult, check_inputs, id_to_token,
-                                           lexical_overlap, register_initializer,
-                                           source_script_stats, special_token_ids,
+from unibridge.embeddings.registry import (InitResult, check_inputs, lexical_overlap,
+                                           register_initializer, special_token_ids,
                                            special_token_map, vocab_size)
-from unibridge.embeddings.script import sample_script_normal
-from unibridge.embeddings.static import (StaticSpace, mutual_argmax, normalize_rows, procrustes,
+from unibridge.embeddings.script import fill_script_fallback
+from unibridge.embeddings.static import (mutual_argmax, normalize_rows, procrustes,
                                          train_static_space)
 
 
@@ -188,12 +187,7 @@ def unibridge_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_
 
     # Fall-back: script-wise normal of the source embeddings.
     t5 = time.perf_counter()
-    fb_ids = torch.nonzero(~done).squeeze(1)
-    if len(fb_ids):
-        stats = source_script_stats(E_S[:vocab_size(source_tokenizer)], source_tokenizer)
-        t_tok = id_to_token(target_tokenizer)
-        g = torch.Generator().manual_seed(int(seed))
-        E_T[fb_ids] = sample_script_normal([t_tok.get(int(i), "") for i in fb_ids], stats, g)
+    fb_ids = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed)
     timings["fallback_s"] = time.perf_counter() - t5
     timings["total_without_static_s"] = time.perf_counter() - t0 - timings["static_s"]
 
