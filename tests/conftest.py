@@ -10,12 +10,13 @@ import pytest
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 os.environ.setdefault("UNIBRIDGE_DATA", str(DEFAULT_DATA))
+DATA = Path(os.environ["UNIBRIDGE_DATA"])
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 def data_available() -> bool:
-    return Path(os.environ["UNIBRIDGE_DATA"]).is_dir()
+    return DATA.is_dir()
 
 
 needs_data = pytest.mark.skipif(not data_available(), reason="UNIBRIDGE_DATA not present")

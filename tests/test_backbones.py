@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from unibridge.backbones import (
 )
 from unibridge.errors import ConfigError, DataError
 
-DATA_ROOT = Path(os.environ.get("UNIBRIDGE_DATA", "/work/shared/data"))
+from tests.conftest import DATA as DATA_ROOT
 FLORES = DATA_ROOT / "parallel" / "flores200_devtest" / "devtest"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +30,7 @@ from unibridge.data import (
 )
 from unibridge.errors import ConfigError, DataError
 
-DATA = Path(os.environ.get("UNIBRIDGE_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+from tests.conftest import DATA
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -17,7 +17,7 @@ from unibridge.embeddings import (InitResult, StaticConfig, available_initialize
 from unibridge.embeddings.registry import canonical_token
 from unibridge.errors import ConfigError, DataError
 
-DATA = Path("/work/shared/data")
+from tests.conftest import DATA
 AMH = DATA / "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"
 ENG = DATA / "ud/UD_English-EWT/en_ewt-ud-train.conllu"
 D = 16

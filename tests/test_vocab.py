@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sentencepiece as spm
 
+from tests.conftest import DATA
 from unibridge.errors import ConfigError, DataError, VocabSizeError
 from unibridge.vocab import (
     VocabSearchResult,
@@ -22,7 +23,7 @@ from unibridge.vocab import (
     wrap_tokenizer,
 )
 
-AMH = Path("/work/shared/data/mono/masakhane_ner_text_by_language/amharic/amharic_news.txt")
+AMH = DATA / "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"
 E5_TOKENIZER = (
     Path(__file__).resolve().parents[1]
     / ".venv/lib/python3.11/site-packages/semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"

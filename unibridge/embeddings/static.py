@@ -10,7 +10,10 @@ code compares the unaligned spaces directly).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,8 +31,11 @@ class StaticConfig:
     Paper values: ``dim`` 300, ``epochs`` 3, skip-gram, ``min_count`` 1. Character n-grams
     (``minn``..``maxn`` into ``bucket`` hashed rows) are on by default: without them fastText
     0.9.3 intermittently diverges ("Encountered NaN") on small token-level corpora, and the
-    bucket is kept at 200k rows (240 MB at dim 300) instead of fastText's 2M (2.4 GB). A run
-    that still diverges is retried with half the learning rate (at most ``retries`` times).
+    bucket is kept at 200k rows (240 MB at dim 300) instead of fastText's 2M (2.4 GB). Each
+    model trains in a fresh interpreter (``_fasttext_job.py``): inside a process that has
+    already done other numeric work, fastText 0.9.3 diverged in 2 of 3 test-suite runs,
+    in a fresh one never. A run that still diverges is retried with half the learning rate
+    (at most ``retries`` times).
     fastText's Python API always uses its fixed seed; ``threads`` > 1 makes training
     non-deterministic (``threads=1`` is reproducible), and cached spaces are reused as-is.
     """
@@ -135,8 +141,6 @@ def train_static_space(lines: list[str], tokenizer, config: StaticConfig | None 
         :class:`StaticSpace` with one vector per distinct non-special piece of the corpus.
     Source: static embeddings F^T / F^S of Pham et al. (2024, §2.2).
     """
-    import fasttext
-
     config = config or StaticConfig()
     cache = None
     if workdir is not None:
@@ -149,45 +153,35 @@ def train_static_space(lines: list[str], tokenizer, config: StaticConfig | None 
                                torch.from_numpy(z["counts"]))
     vocab = tokenizer.get_vocab()
     special = set(tokenizer.all_special_tokens)
-    fd, path = tempfile.mkstemp(suffix=".txt", dir=workdir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with tempfile.TemporaryDirectory(dir=workdir) as tmpdir:
+        corpus = os.path.join(tmpdir, "pieces.txt")
+        with open(corpus, "w", encoding="utf-8") as f:
             for pieces in tokenize_pieces(tokenizer, lines):
                 if pieces:
                     f.write(" ".join(pieces))
                     f.write("\n")
-        lr = config.lr
-        for attempt in range(config.retries + 1):
-            try:
-                model = fasttext.train_unsupervised(
-                    path, model="skipgram", dim=config.dim, epoch=config.epochs,
-                    minCount=config.min_count, thread=config.threads, ws=config.window,
-                    minn=config.minn, maxn=config.maxn, lr=lr, neg=config.neg,
-                    bucket=0 if config.maxn == 0 else config.bucket, verbose=0)
-                break
-            except RuntimeError as e:
-                if "NaN" not in str(e):
-                    raise
-                if attempt == config.retries:
-                    raise ConfigError(
-                        f"fastText diverged (NaN) training a {config.dim}-dim static space; "
-                        "small dimensions diverge on token-level corpora, use static_dim >= 64") from None
-                lr /= 2
-    finally:
-        os.unlink(path)
-    words, freqs = model.get_words(include_freq=True)
-    inp = model.get_input_matrix()
+        out = os.path.join(tmpdir, "vectors.npz")
+        params = dict(dim=config.dim, epoch=config.epochs, minCount=config.min_count,
+                      thread=config.threads, ws=config.window, minn=config.minn,
+                      maxn=config.maxn, neg=config.neg, lr=config.lr, retries=config.retries,
+                      bucket=0 if config.maxn == 0 else config.bucket)
+        job = subprocess.run([sys.executable, str(Path(__file__).with_name("_fasttext_job.py")),
+                              corpus, out, json.dumps(params)], capture_output=True, text=True)
+        if job.returncode == 3:
+            raise ConfigError(
+                f"fastText diverged (NaN) training a {config.dim}-dim static space "
+                f"{config.retries + 1} times; lower static lr or raise static_dim")
+        if job.returncode != 0:
+            raise RuntimeError(f"fastText training failed: {job.stderr.strip()[-2000:]}")
+        with np.load(out, allow_pickle=False) as z:
+            words, freqs, inp = z["words"].tolist(), z["freqs"], z["vectors"]
     keep = [(vocab[w], r, int(freqs[r])) for r, w in enumerate(words)
             if w in vocab and w not in special]
     keep.sort()
     ids = np.array([k[0] for k in keep], dtype=np.int64)
-    if config.maxn == 0:
-        vecs = np.ascontiguousarray(inp[[k[1] for k in keep]], dtype=np.float32)
-    else:
-        vecs = np.stack([model.get_word_vector(words[k[1]]) for k in keep]).astype(np.float32)
+    vecs = np.ascontiguousarray(inp[[k[1] for k in keep]], dtype=np.float32)
     vecs = vecs.reshape(len(keep), config.dim)
     counts = np.array([k[2] for k in keep], dtype=np.int64)
-    del model, inp
     if cache is not None:
         tmp = cache.with_suffix(".tmp.npz")
         np.savez(tmp, ids=ids, vectors=vecs, counts=counts)
