@@ -16,9 +16,13 @@ from unibridge.vocab import (
     VocabSearchResult,
     algorithm1,
     alp,
+    default_character_coverage,
+    fast_algorithm1,
+    full_curve,
     pack_samples,
     plot_alp_curve,
     search_vocab_size,
+    split_heldout,
     train_sentencepiece,
     wrap_tokenizer,
 )
@@ -284,3 +288,179 @@ def test_wrap_rejects_unknown_style(amh_model):
         wrap_tokenizer(amh_model, Base())
     with pytest.raises(DataError):
         wrap_tokenizer(Path("/nonexistent.model"), Base())
+
+
+# --------------------------------------------------------------------------- fast and full searches
+
+
+def _batched(values: dict[int, float], calls: list[list[int]], feasible: int | None = None):
+    """score_many over a fixed curve; records every batch; refuses sizes above ``feasible``."""
+
+    def score_many(sizes: list[int]):
+        calls.append(list(sizes))
+        out = []
+        for v in sizes:
+            if feasible is not None and v > feasible:
+                err = VocabSizeError(f"too large: {v}")
+                err.feasible_max = feasible
+                out.append(err)
+            else:
+                out.append(values[v])
+        return out
+
+    return score_many
+
+
+def _power_curve(c: float, b: float, v_i=7000, v_m=60000, delta=1000) -> dict[int, float]:
+    """ALP with gains Δ_k = c·v_k^(−b): concave on the grid."""
+    vals, a = {}, -200.0
+    for v in range(v_i, v_m + delta, delta):
+        if v > v_i:
+            a += c * v ** (-b)
+        vals[v] = a
+    vals[v_m] = vals.get(v_m, a)
+    return vals
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3, 8])
+def test_fast_search_equals_algorithm1_on_concave_curves(workers):
+    import random
+
+    rng = random.Random(0)
+    for _ in range(60):
+        c, b = rng.uniform(1e2, 1e9), rng.uniform(0.5, 2.5)
+        eps = rng.choice([0.1, 1.0, 5.0, 20.0])
+        vals = _power_curve(c, b)
+        ref = algorithm1(_curve_fn(vals, []), eps=eps)
+        calls: list[list[int]] = []
+        out = fast_algorithm1(_batched(vals, calls), eps=eps, workers=workers)
+        assert (out.vocab_size, out.stopped_by) == (ref.vocab_size, ref.stopped_by)
+        assert not out.fell_back
+        assert all(len(batch) <= max(2, workers) for batch in calls)
+        assert len(calls) == out.rounds
+        built = {p.vocab_size for p in out.curve}
+        if out.stopped_by == "epsilon":  # the stop is backed by the two sizes it compares
+            assert {out.vocab_size, out.vocab_size - 1000} <= built
+            point = next(p for p in out.curve if p.vocab_size == out.vocab_size)
+            assert point.delta is not None and point.delta <= eps
+
+
+def test_fast_search_needs_fewer_rounds_than_the_scan():
+    # gains 2000/k² on a grid starting at k = 7: Δ ≤ 5 from v = 20000 on (Δ_20 = 5.0)
+    vals = {7000 + 1000 * k: -sum(2e9 / (7000 + 1000 * j) ** 2 for j in range(k, 54)) for k in range(54)}
+    ref = algorithm1(_curve_fn(vals, []))
+    out = fast_algorithm1(_batched(vals, []), workers=2)
+    assert out.vocab_size == ref.vocab_size
+    assert out.rounds * 2 < ref.rounds
+    assert len(out.curve) < len(ref.curve)
+
+
+def test_fast_search_falls_back_to_the_scan_when_gains_are_not_monotone():
+    # gains 30, 20, 2, 25, 25, 25, 1 ...: Algorithm 1 stops at the first gain ≤ ε, index 3 (9000+1000)
+    gains = [30.0, 20.0, 2.0, 25.0, 25.0, 25.0, 1.0] + [0.5] * 40
+    vals, a = {7000: 0.0}, 0.0
+    for k, g in enumerate(gains, start=1):
+        a += g
+        vals[7000 + 1000 * k] = a
+    ref = algorithm1(_curve_fn(vals, []), v_m=40000)
+    assert ref.vocab_size == 10000
+    out = fast_algorithm1(_batched(vals, []), v_m=40000, workers=2)
+    assert (out.vocab_size, out.stopped_by) == (10000, "epsilon")
+    # the stretch 9000 → 10000 → 13000 is convex: no concavity certificate, the scan decides
+    gains2 = [30.0, 20.0, 10.0, 9.0, 8.0, 7.0, 6.0, 5.5, 9.0, 9.0, 9.0, 9.0, 1.0] + [0.5] * 30
+    vals2, a = {7000: 0.0}, 0.0
+    for k, g in enumerate(gains2, start=1):
+        a += g
+        vals2[7000 + 1000 * k] = a
+    ref2 = algorithm1(_curve_fn(vals2, []), v_m=50000)
+    out2 = fast_algorithm1(_batched(vals2, []), v_m=50000, workers=4)
+    assert (out2.vocab_size, out2.stopped_by) == (ref2.vocab_size, ref2.stopped_by) == (20000, "epsilon")
+    assert out2.fell_back
+
+
+def test_fast_and_full_cap_at_the_feasible_maximum(caplog):
+    vals = {v: float(v) for v in range(7000, 60001, 500)}  # gain 1000 per step: never stops by ε
+    for fn in (fast_algorithm1, full_curve):
+        with caplog.at_level(logging.WARNING, logger="unibridge.vocab.search"):
+            out = fn(_batched(vals, [], feasible=12500), workers=2)
+        assert (out.vocab_size, out.stopped_by) == (12500, "feasible_max")
+        assert out.feasible_max == 12500 and out.effective_v_m == 12500
+        assert "feasible maximum 12500" in caplog.text
+    full = full_curve(_batched(vals, [], feasible=12500), workers=3)
+    assert [p.vocab_size for p in full.curve] == [7000, 8000, 9000, 10000, 11000, 12000, 12500]
+    with pytest.raises(VocabSizeError, match="v_i=7000 is too large"):
+        fast_algorithm1(_batched(vals, [], feasible=5000))
+
+
+def test_full_curve_covers_the_grid_and_decides_like_algorithm1():
+    vals = _power_curve(3e6, 1.2, v_m=30000)
+    calls: list[list[int]] = []
+    out = full_curve(_batched(vals, calls), v_m=30000, eps=1.0, workers=4)
+    ref = algorithm1(_curve_fn(vals, []), v_m=30000, eps=1.0)
+    assert (out.vocab_size, out.stopped_by) == (ref.vocab_size, ref.stopped_by)
+    assert [p.vocab_size for p in out.curve] == list(range(7000, 30001, 1000))
+    assert all(len(b) <= 4 for b in calls) and out.rounds == len(calls) == 6
+
+
+def test_split_heldout_and_character_coverage():
+    lines = ["a", " ", "b", "c", "d", "e"]
+    assert split_heldout(lines, 0.0) == (["a", "b", "c", "d", "e"],) * 2
+    assert split_heldout(lines, 0.2) == (["a", "b", "c", "d"], ["e"])
+    assert split_heldout(lines, 0.5) == (["a", "b"], ["c", "d", "e"])
+    with pytest.raises(ConfigError):
+        split_heldout(lines, 1.0)
+    with pytest.raises(DataError):
+        split_heldout(["a"], 0.5)
+    assert default_character_coverage(["東京は日本の首都です", "ひらがな"]) == 0.9995
+    assert default_character_coverage(["안녕하세요 세계"]) == 0.9995
+    assert default_character_coverage(["ሰኞ እለት በስታንፎርድ", "hello world 東京"]) == 1.0
+
+
+def test_search_strategies_agree_and_resume_from_cache(tmp_path):
+    lines = _amh_lines()[:1500]
+    grid = dict(v_i=1000, v_m=3500, delta=250, eps=15.0, progress=False)
+    scan = search_vocab_size(lines, workdir=tmp_path / "scan", strategy="scan", **grid)
+    fast = search_vocab_size(lines, workdir=tmp_path / "fast", strategy="fast", workers=2, **grid)
+    full = search_vocab_size(lines, workdir=tmp_path / "full", strategy="full", workers=2, **grid)
+    assert (scan.vocab_size, scan.stopped_by) == (2750, "epsilon")  # gains 52.9 39.7 … 17.3, 7.8
+    assert fast.vocab_size == full.vocab_size == scan.vocab_size
+    by_size = {p.vocab_size: p.alp for p in full.curve}
+    for p in scan.curve + fast.curve:  # one-thread trainings: identical models, identical ALP
+        assert p.alp == by_size[p.vocab_size]
+    assert len(full.curve) == 11 and scan.workers == 1
+    # a second search over the same directory reads every score back instead of training
+    stamps = {m: m.stat().st_mtime_ns for m in (tmp_path / "full").glob("spm_*.model")}
+    again = search_vocab_size(lines, workdir=tmp_path / "full", strategy="full", workers=2, **grid)
+    assert [(p.vocab_size, p.alp) for p in again.curve] == [(p.vocab_size, p.alp) for p in full.curve]
+    assert {m: m.stat().st_mtime_ns for m in (tmp_path / "full").glob("spm_*.model")} == stamps
+    # other ALP samples: the cache key changes, so nothing stale is reused
+    held = search_vocab_size(lines, workdir=tmp_path / "full", strategy="scan", heldout_fraction=0.1, **grid)
+    assert held.heldout_fraction == 0.1
+    assert held.curve[0].alp != full.curve[0].alp
+
+
+def test_search_rejects_bad_options(tmp_path):
+    with pytest.raises(ConfigError, match="strategy"):
+        search_vocab_size(TINY, workdir=tmp_path, strategy="bisect", progress=False)
+    with pytest.raises(ConfigError, match="workers"):
+        search_vocab_size(TINY, workdir=tmp_path, workers=0, progress=False)
+
+
+def test_cli_vocab_writes_tokenizer_plot_and_curve(tmp_path, xlmr_base):
+    from unibridge.backbones import load_tokenizer
+    from unibridge.cli import main
+
+    corpus = tmp_path / "amh.txt"
+    corpus.write_text("\n".join(_amh_lines()[:1500]), encoding="utf-8")
+    out = tmp_path / "out"
+    rc = main(["vocab", str(corpus), "--out", str(out), "--v-i", "1000", "--v-m", "3000", "--delta", "500",
+               "--eps", "40", "--no-progress"])
+    assert rc == 0
+    rec = json.loads((out / "search.json").read_text())
+    assert rec["vocab_size"] in {p["vocab_size"] for p in rec["curve"]}
+    assert (out / "alp_curve.png").stat().st_size > 1000
+    tok = load_tokenizer(out / "tokenizer")
+    sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
+    assert sp.get_piece_size() == rec["vocab_size"] and len(tok) == rec["vocab_size"] + 2
+    text = _clean_texts(sp)[0]
+    assert tok(text).input_ids[1:-1] == [i + 1 for i in sp.encode(text)]

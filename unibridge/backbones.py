@@ -47,6 +47,7 @@ __all__ = [
     "resolve_backbone",
     "load_backbone",
     "load_tokenizer",
+    "backbone_tokenizer",
     "tokenizer_style",
     "make_tiny_backbone",
 ]
@@ -324,8 +325,16 @@ def load_tokenizer(folder: str | Path):
 _TOKENIZER_CACHE: dict[tuple, Any] = {}
 
 
-def _source_tokenizer(source: str):
-    """Tokenizer of a backbone name, cached per process (read-only use in this module)."""
+def backbone_tokenizer(source: str):
+    """The tokenizer of a backbone name, without loading (or building) its model.
+
+    ``"me5-small"`` reads the offline tokenizer package directly when the model folder is not
+    built yet; other names resolve as in :func:`resolve_backbone`. Cached per process: treat
+    the returned tokenizer as read-only.
+
+    Raises:
+        ConfigError: the name cannot be resolved.
+    """
     if source == ME5_SMALL:
         built = cache_root() / "backbones" / ME5_SMALL
         if _is_complete(built):
@@ -658,7 +667,7 @@ def make_tiny_backbone(
     if isinstance(tokenizer_source, PreTrainedTokenizerBase):
         tokenizer = tokenizer_source
     else:
-        tokenizer = _source_tokenizer(str(tokenizer_source))
+        tokenizer = backbone_tokenizer(str(tokenizer_source))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     config = BertConfig(

@@ -77,25 +77,34 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_vocab(a) -> int:
+    import shutil
     from pathlib import Path
 
     from .artifacts import write_json
-    from .backbones import load_backbone
+    from .backbones import backbone_tokenizer
     from .data import read_text
     from .vocab import plot_alp_curve, search_vocab_size, wrap_tokenizer
 
     out = Path(a.out)
     lines = read_text(a.corpus)
     res = search_vocab_size(lines, v_i=a.v_i, v_m=a.v_m, delta=a.delta, eps=a.eps,
-                            sample_words=a.sample_words or None, workdir=out / "search")
-    _, base_tok = load_backbone(a.base) if a.base else (None, None)
-    if base_tok is not None:
-        wrap_tokenizer(Path(res.model_path), base_tok, out / "tokenizer")
+                            sample_words=a.sample_words or None, per_token=a.per_token,
+                            model_type=a.model_type, character_coverage=a.character_coverage,
+                            heldout_fraction=a.heldout, strategy=a.strategy, workers=a.workers,
+                            seed=a.seed, workdir=out / "search", progress=not a.no_progress)
+    shutil.copyfile(res.model_path, out / "spm.model")
+    if a.base:
+        wrap_tokenizer(out / "spm.model", backbone_tokenizer(a.base), out / "tokenizer")
     plot_alp_curve(res, out / "alp_curve.png")
     write_json(out / "search.json", res.to_dict())
-    print(_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}"] for p in res.curve],
-                 ["size", "ALP", "delta"]))
-    print(f"chosen vocabulary size: {res.vocab_size} -> {out}")
+    print(_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}", f"{p.seconds:.1f}"]
+                  for p in res.curve], ["size", "ALP", "gain", "seconds"]))
+    cap = f", feasible maximum {res.feasible_max}" if res.feasible_max is not None else ""
+    print(f"chosen vocabulary size: {res.vocab_size} (stopped by {res.stopped_by}{cap}; {len(res.curve)} "
+          f"trainings in {res.rounds} rounds, {res.seconds:.1f} s, strategy {res.strategy}"
+          f"{', fell back to the scan' if res.fell_back else ''})")
+    print(f"wrote {out / 'spm.model'}, {out / 'alp_curve.png'}, {out / 'search.json'}"
+          + (f", {out / 'tokenizer'}/" if a.base else ""))
     return 0
 
 
@@ -134,12 +143,24 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("vocab", help="Algorithm 1 vocabulary-size search (ALP) and SentencePiece training")
     v.add_argument("corpus", nargs="+")
     v.add_argument("--out", required=True)
-    v.add_argument("--base", default="me5-small", help="base model whose special tokens the tokenizer copies")
+    v.add_argument("--base", default="me5-small",
+                   help="base model whose special tokens the tokenizer copies ('' to skip wrapping)")
     v.add_argument("--v-i", type=int, default=7000)
     v.add_argument("--v-m", type=int, default=60000)
     v.add_argument("--delta", type=int, default=1000)
     v.add_argument("--eps", type=float, default=5.0)
     v.add_argument("--sample-words", type=int, default=128, help="words per ALP sample (0: one line per sample)")
+    v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
+    v.add_argument("--heldout", type=float, default=0.0, metavar="FRACTION",
+                   help="score ALP on the last FRACTION of lines, trained without them")
+    v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
+    v.add_argument("--character-coverage", type=float, help="default: 0.9995 for CJK text, else 1.0")
+    v.add_argument("--strategy", default="fast", choices=["fast", "scan", "full"],
+                   help="fast: Algorithm 1's answer with concurrent trainings; scan: one size at a time; "
+                        "full: every size up to the cap")
+    v.add_argument("--workers", type=int, help="concurrent trainings (default: cores, at most 8)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)
     return ap
 

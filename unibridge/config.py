@@ -49,7 +49,12 @@ class VocabConfig(_Config):
 
     ``fixed_size`` skips the search (the "without vocabulary search" ablation uses 10000).
     ``sample_words``: ALP samples are consecutive text packed into this many words (the
-    paper's 128); ``None`` scores each line as a sample.
+    paper's 128); ``None`` scores each line as a sample. ``per_token``: ALP per token
+    instead of per sample. ``heldout_fraction``: score ALP on the last fraction of lines,
+    trained without them (0: on the training text, as the paper does).
+    ``character_coverage``: None = 0.9995 for CJK text, 1.0 otherwise. ``strategy``:
+    ``fast`` (same answer as Algorithm 1 in fewer rounds of concurrent trainings),
+    ``scan`` (Algorithm 1 one size at a time) or ``full`` (the whole curve, then Algorithm 1).
     """
 
     v_i: int = 7000
@@ -57,8 +62,11 @@ class VocabConfig(_Config):
     delta: int = 1000
     eps: float = 5.0
     sample_words: int | None = 128
+    per_token: bool = False
+    heldout_fraction: float = 0.0
     model_type: str = "unigram"
-    character_coverage: float = 0.9995
+    character_coverage: float | None = None
+    strategy: str = "fast"
     fixed_size: int | None = None
 
 

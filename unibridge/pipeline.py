@@ -129,8 +129,10 @@ class Pipeline:
                 info = {"vocab_size": cfg.fixed_size, "searched": False}
             else:
                 res = search_vocab_size(self.mono, v_i=cfg.v_i, v_m=cfg.v_m, delta=cfg.delta, eps=cfg.eps,
-                                        sample_words=cfg.sample_words, model_type=cfg.model_type,
-                                        character_coverage=cfg.character_coverage, workdir=d / "search")
+                                        sample_words=cfg.sample_words, per_token=cfg.per_token,
+                                        heldout_fraction=cfg.heldout_fraction, model_type=cfg.model_type,
+                                        character_coverage=cfg.character_coverage, strategy=cfg.strategy,
+                                        workdir=d / "search")
                 model_path = Path(res.model_path)
                 info = {"searched": True, **res.to_dict()}
                 plot_alp_curve(res, d / "alp_curve.png")

@@ -2,15 +2,18 @@
 SentencePiece training and wrapping as a ``transformers`` fast tokenizer."""
 
 from unibridge.vocab.alp import alp, pack_samples
+from unibridge.vocab.plot import plot_alp_curve
 from unibridge.vocab.search import (
     Algorithm1Outcome,
     CurvePoint,
     VocabSearchResult,
     algorithm1,
-    plot_alp_curve,
+    fast_algorithm1,
+    full_curve,
     search_vocab_size,
-    train_sentencepiece,
+    split_heldout,
 )
+from unibridge.vocab.trainer import TrainingCorpus, default_character_coverage, train_sentencepiece
 from unibridge.vocab.tokenizer import tokenizer_style, wrap_tokenizer
 
 __all__ = [
@@ -20,6 +23,11 @@ __all__ = [
     "CurvePoint",
     "VocabSearchResult",
     "algorithm1",
+    "fast_algorithm1",
+    "full_curve",
+    "split_heldout",
+    "TrainingCorpus",
+    "default_character_coverage",
     "plot_alp_curve",
     "search_vocab_size",
     "train_sentencepiece",
