@@ -4,22 +4,26 @@ Corpus: all Amharic text under $UNIBRIDGE_DATA/mono (MasakhaNER raw news text an
 MasakhaNEWS dev/test articles split into sentences), ALP on 128-word samples (the paper's).
 
 (a) early-stopping search (v_i 7000, δ 1000, ε 5.0, v_m 60000):
-    naive  - one size after another, each a SentencePiece training from the text plus an ALP
-             computed line by line in Python (what a direct transcription of Algorithm 1 does);
-    fast   - ``search_vocab_size(strategy="fast")``: concurrent one-thread trainings from a
-             corpus file written once, batched ALP, concavity-certified search.
-    Both train with one thread per model, so they see bit-identical models and ALPs; the
-    naive loop with every core per training is timed as well (``naive_mt``, slightly
-    different models, see unibridge/vocab/trainer.py).
-(b) the full curve up to SentencePiece's feasible maximum: the naive loop over every size
-    against ``strategy="full"``.
+    naive  - one size after another, each a SentencePiece training from the list of lines
+             plus an ALP computed sample by sample in Python (a direct transcription of
+             Algorithm 1);
+    fast   - ``search_vocab_size(strategy="fast")``: one-thread trainings from a corpus file
+             written once, one per core in flight, batched ALP; exact on any curve;
+    bisect - ``strategy="bisect"``: the concavity-certified search (falls back to the fast
+             scan when the gains it sees are not monotone).
+    All train each model with one thread, so they see bit-identical models and ALPs; without
+    ``--quick`` the naive loop with every core per training (SentencePiece's multi-threaded
+    trainer, slightly different models) is timed as well.
+(b) the full curve up to SentencePiece's feasible maximum: the naive loop continued from
+    where (a) stopped (its first sizes are (a)'s trainings, timed there) against
+    ``strategy="full"``.
 The chosen size with sentences as ALP samples is read off the same models (the training
 text is the same; only the ALP samples differ) and both curves are plotted.
 
     python benchmarks/vocab_search.py [--quick]
 
-``--quick`` skips ``naive_mt``. Writes benchmarks/results/vocab_search.{json,png}; the last
-line printed is ``RESULT vocab_search ...``.
+Writes benchmarks/results/vocab_search.{json,png}; the last line printed is
+``RESULT vocab_search ...``.
 """
 
 from __future__ import annotations
@@ -60,9 +64,9 @@ def naive_alp(model: Path, samples: list[str]) -> float:
     return sum(math.log(counts[i] / total) for ids in seqs for i in ids) / len(samples)
 
 
-def naive_loop(lines: list[str], samples: list[str], workdir: Path, threads: int, full: bool):
-    """Algorithm 1 (or every size up to the feasible maximum) one training after another."""
-    seconds: dict[int, float] = {}
+def naive_scorer(lines: list[str], samples: list[str], workdir: Path, threads: int,
+                 seconds: dict[int, float]):
+    """size → ALP: train from the list of lines, then the per-sample Python ALP; times each size."""
 
     def score_at(v: int) -> float:
         t0 = time.perf_counter()
@@ -71,21 +75,34 @@ def naive_loop(lines: list[str], samples: list[str], workdir: Path, threads: int
         seconds[v] = time.perf_counter() - t0
         return a
 
+    return score_at
+
+
+def naive_loop(lines: list[str], samples: list[str], workdir: Path, threads: int):
+    """Algorithm 1 one training after another: (outcome, wall seconds, seconds per size)."""
+    seconds: dict[int, float] = {}
     t0 = time.perf_counter()
-    if full:
-        curve, v = {}, GRID["v_i"]
-        while True:
-            try:
-                curve[v] = score_at(v)
-            except VocabSizeError as exc:
-                if exc.feasible_max not in curve:
-                    curve[exc.feasible_max] = score_at(exc.feasible_max)
-                break
-            v += GRID["delta"]
-        out = algorithm1(lambda s: curve[s] if s in curve else _refuse(max(curve)), **GRID)
-    else:
-        out = algorithm1(score_at, **GRID)
+    out = algorithm1(naive_scorer(lines, samples, workdir, threads, seconds), **GRID)
     return out, time.perf_counter() - t0, seconds
+
+
+def naive_full_curve(lines, samples, workdir: Path, early) -> tuple[dict[int, float], float]:
+    """Every size up to the feasible maximum, one after another, continuing the early-stopping
+    loop ``early`` = (outcome, seconds, seconds per size): (curve, total seconds)."""
+    out, _, seconds = early
+    curve = {p.vocab_size: p.alp for p in out.curve}
+    score_at = naive_scorer(lines, samples, workdir, 1, seconds)
+    v = max(curve) + GRID["delta"]
+    t0 = time.perf_counter()
+    while True:
+        try:
+            curve[v] = score_at(v)
+        except VocabSizeError as exc:
+            if exc.feasible_max not in curve:
+                curve[exc.feasible_max] = score_at(exc.feasible_max)
+            break
+        v += GRID["delta"]
+    return curve, time.perf_counter() - t0 + sum(early[2][p.vocab_size] for p in out.curve)
 
 
 def _refuse(feasible: int):
@@ -121,7 +138,7 @@ def plot(curves: dict[str, dict[int, float]], chosen: dict[str, int], eps: float
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="skip the multi-threaded naive baseline")
+    ap.add_argument("--quick", action="store_true", help="skip the multi-threaded naive baseline (< 3 min)")
     args = ap.parse_args()
     lines = read_text(AMHARIC)
     samples = pack_samples(lines, 128)
@@ -135,33 +152,42 @@ def main() -> int:
                  "grid": GRID}
     try:
         # (a) early-stopping search
-        naive, t_naive, sec = naive_loop(lines, samples, tmp / "naive", threads=1, full=False)
+        early = naive_loop(lines, samples, tmp / "naive", threads=1)
+        naive, t_naive, sec = early
         print(f"naive loop: {naive.vocab_size} ({naive.stopped_by}) in {t_naive:.1f}s, "
               f"{len(naive.curve)} trainings", flush=True)
-        fast = search_vocab_size(lines, workdir=tmp / "fast", strategy="fast", progress=False, **GRID)
-        print(f"fast search: {fast.vocab_size} ({fast.stopped_by}) in {fast.seconds:.1f}s, "
-              f"{len(fast.curve)} trainings in {fast.rounds} rounds", flush=True)
-        same = int((naive.vocab_size, naive.stopped_by) == (fast.vocab_size, fast.stopped_by))
+        runs = {}
+        for strategy in ("fast", "bisect"):
+            r = search_vocab_size(lines, workdir=tmp / strategy, strategy=strategy, progress=False, **GRID)
+            runs[strategy] = r
+            print(f"{strategy} search: {r.vocab_size} ({r.stopped_by}) in {r.seconds:.1f}s, "
+                  f"{len(r.curve)} trainings, {r.workers} at a time"
+                  f"{', fell back to the scan' if r.fell_back else ''}", flush=True)
+        fast = runs["fast"]
+        naive_alps = {p.vocab_size: p.alp for p in naive.curve}
         res["early_stopping"] = {
             "naive": {"vocab_size": naive.vocab_size, "stopped_by": naive.stopped_by,
                       "seconds": t_naive, "trainings": len(naive.curve),
-                      "seconds_per_size": sec},
-            "fast": {"vocab_size": fast.vocab_size, "stopped_by": fast.stopped_by,
-                     "seconds": fast.seconds, "trainings": len(fast.curve), "rounds": fast.rounds,
-                     "workers": fast.workers, "fell_back": fast.fell_back,
-                     "sizes": [p.vocab_size for p in fast.curve]},
-            "same_size": same, "ratio": t_naive / fast.seconds,
-            "alp_identical": all(abs(p.alp - q.alp) < 1e-9 for p in fast.curve
-                                 for q in naive.curve if p.vocab_size == q.vocab_size),
+                      "seconds_per_size": dict(sec)},
+            **{name: {"vocab_size": r.vocab_size, "stopped_by": r.stopped_by, "seconds": r.seconds,
+                      "trainings": len(r.curve), "workers": r.workers, "fell_back": r.fell_back,
+                      "sizes": [p.vocab_size for p in r.curve],
+                      "same_size": int((r.vocab_size, r.stopped_by) == (naive.vocab_size, naive.stopped_by)),
+                      "ratio": t_naive / r.seconds}
+               for name, r in runs.items()},
+            "same_size": int((naive.vocab_size, naive.stopped_by) == (fast.vocab_size, fast.stopped_by)),
+            "ratio": t_naive / fast.seconds,
+            "alp_identical": int(all(p.alp == naive_alps[p.vocab_size] for r in runs.values()
+                                     for p in r.curve if p.vocab_size in naive_alps)),
         }
         if not args.quick:
-            mt, t_mt, _ = naive_loop(lines, samples, tmp / "naive_mt", threads=cores, full=False)
+            mt, t_mt, _ = naive_loop(lines, samples, tmp / "naive_mt", threads=cores)
             print(f"naive loop, {cores} threads per training: {mt.vocab_size} in {t_mt:.1f}s", flush=True)
             res["early_stopping"]["naive_mt"] = {"vocab_size": mt.vocab_size, "seconds": t_mt,
                                                  "ratio_vs_fast": t_mt / fast.seconds}
         # (b) the full curve up to the feasible maximum
-        naive_full, t_nf, _ = naive_loop(lines, samples, tmp / "naive_full", threads=1, full=True)
-        print(f"naive full curve: {len(naive_full.curve)} sizes in {t_nf:.1f}s", flush=True)
+        naive_curve, t_nf = naive_full_curve(lines, samples, tmp / "naive", early)
+        print(f"naive full curve: {len(naive_curve)} sizes in {t_nf:.1f}s", flush=True)
         full = search_vocab_size(lines, workdir=tmp / "full", strategy="full", progress=False, **GRID)
         print(f"full curve: {len(full.curve)} sizes up to {full.effective_v_m} in {full.seconds:.1f}s",
               flush=True)
@@ -173,8 +199,8 @@ def main() -> int:
                                  **GRID)
         res["full_curve"] = {
             "naive_seconds": t_nf, "fast_seconds": full.seconds, "ratio": t_nf / full.seconds,
-            "sizes": len(full.curve), "feasible_max": full.feasible_max,
-            "naive_vocab_size": naive_full.vocab_size, "fast_vocab_size": full.vocab_size,
+            "sizes": len(full.curve), "naive_sizes": len(naive_curve), "feasible_max": full.feasible_max,
+            "vocab_size": full.vocab_size, "alp_identical": int(naive_curve == curve128),
             "alp_128_words": curve128, "alp_sentences": curve_sent,
         }
         res["chosen"] = {"128-word samples": full.vocab_size, "sentence samples": by_sentence.vocab_size}
@@ -189,7 +215,8 @@ def main() -> int:
     os.replace(tmp_json, RESULTS / "vocab_search.json")
     e = res["early_stopping"]
     print(f"RESULT vocab_search ratio={e['ratio']:.2f} same_size={e['same_size']} "
-          f"size={fast.vocab_size} full_ratio={res['full_curve']['ratio']:.2f} "
+          f"size={fast.vocab_size} bisect_ratio={e['bisect']['ratio']:.2f} "
+          f"bisect_same_size={e['bisect']['same_size']} full_ratio={res['full_curve']['ratio']:.2f} "
           f"feasible_max={full.feasible_max} size_sentences={by_sentence.vocab_size}")
     return 0
 

@@ -17,8 +17,9 @@ from unibridge.vocab import (
     algorithm1,
     alp,
     default_character_coverage,
-    fast_algorithm1,
+    bisect_algorithm1,
     full_curve,
+    parallel_algorithm1,
     pack_samples,
     plot_alp_curve,
     search_vocab_size,
@@ -290,25 +291,12 @@ def test_wrap_rejects_unknown_style(amh_model):
         wrap_tokenizer(Path("/nonexistent.model"), Base())
 
 
-# --------------------------------------------------------------------------- fast and full searches
+# --------------------------------------------------------------------------- concurrent searches
 
 
-def _batched(values: dict[int, float], calls: list[list[int]], feasible: int | None = None):
-    """score_many over a fixed curve; records every batch; refuses sizes above ``feasible``."""
-
-    def score_many(sizes: list[int]):
-        calls.append(list(sizes))
-        out = []
-        for v in sizes:
-            if feasible is not None and v > feasible:
-                err = VocabSizeError(f"too large: {v}")
-                err.feasible_max = feasible
-                out.append(err)
-            else:
-                out.append(values[v])
-        return out
-
-    return score_many
+def _scorer(values: dict[int, float], calls: list[int], feasible: int | None = None):
+    """score_one over a fixed curve (thread-safe); records every size; refuses sizes above ``feasible``."""
+    return _curve_fn(values, calls, feasible)
 
 
 def _power_curve(c: float, b: float, v_i=7000, v_m=60000, delta=1000) -> dict[int, float]:
@@ -318,88 +306,98 @@ def _power_curve(c: float, b: float, v_i=7000, v_m=60000, delta=1000) -> dict[in
         if v > v_i:
             a += c * v ** (-b)
         vals[v] = a
-    vals[v_m] = vals.get(v_m, a)
     return vals
 
 
+def _from_gains(gains: list[float], v_i=7000, delta=1000) -> dict[int, float]:
+    vals, a = {v_i: 0.0}, 0.0
+    for k, g in enumerate(gains, start=1):
+        a += g
+        vals[v_i + delta * k] = a
+    return vals
+
+
+NOISY = [24.2, 17.7, 15.6, 12.7, 12.3, 8.3, 10.7, 8.1, 6.5, 3.3, 6.3, 5.5, 6.2, 5.0] + [1.0] * 40
+"""The Amharic ALP gains (128-word samples, 7000 → 21000): not monotone; the stop is 17000."""
+
+
+@pytest.mark.parametrize("search", [parallel_algorithm1, bisect_algorithm1, full_curve])
 @pytest.mark.parametrize("workers", [1, 2, 3, 8])
-def test_fast_search_equals_algorithm1_on_concave_curves(workers):
+def test_concurrent_searches_equal_algorithm1_on_concave_curves(search, workers):
     import random
 
     rng = random.Random(0)
-    for _ in range(60):
+    for _ in range(25):
         c, b = rng.uniform(1e2, 1e9), rng.uniform(0.5, 2.5)
         eps = rng.choice([0.1, 1.0, 5.0, 20.0])
         vals = _power_curve(c, b)
         ref = algorithm1(_curve_fn(vals, []), eps=eps)
-        calls: list[list[int]] = []
-        out = fast_algorithm1(_batched(vals, calls), eps=eps, workers=workers)
-        assert (out.vocab_size, out.stopped_by) == (ref.vocab_size, ref.stopped_by)
+        out = search(_scorer(vals, []), eps=eps, workers=workers)
+        assert (out.vocab_size, out.stopped_by, out.effective_v_m) == (ref.vocab_size, ref.stopped_by, 60000)
         assert not out.fell_back
-        assert all(len(batch) <= max(2, workers) for batch in calls)
-        assert len(calls) == out.rounds
-        built = {p.vocab_size for p in out.curve}
         if out.stopped_by == "epsilon":  # the stop is backed by the two sizes it compares
-            assert {out.vocab_size, out.vocab_size - 1000} <= built
             point = next(p for p in out.curve if p.vocab_size == out.vocab_size)
             assert point.delta is not None and point.delta <= eps
 
 
-def test_fast_search_needs_fewer_rounds_than_the_scan():
-    # gains 2000/k² on a grid starting at k = 7: Δ ≤ 5 from v = 20000 on (Δ_20 = 5.0)
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_parallel_scan_is_exact_on_a_noisy_curve_and_wastes_at_most_workers_minus_one(workers):
+    vals = _from_gains(NOISY)
+    ref = algorithm1(_curve_fn(vals, []))
+    assert (ref.vocab_size, ref.stopped_by) == (17000, "epsilon")
+    calls: list[int] = []
+    out = parallel_algorithm1(_scorer(vals, calls), workers=workers)
+    assert (out.vocab_size, out.stopped_by) == (17000, "epsilon")
+    assert sorted(calls)[:11] == list(range(7000, 17001, 1000))
+    assert len(calls) <= 11 + workers - 1 and len(set(calls)) == len(calls)
+    assert [p.vocab_size for p in out.curve] == sorted(calls)
+
+
+def test_bisect_needs_fewer_trainings_on_a_smooth_curve():
     vals = {7000 + 1000 * k: -sum(2e9 / (7000 + 1000 * j) ** 2 for j in range(k, 54)) for k in range(54)}
     ref = algorithm1(_curve_fn(vals, []))
-    out = fast_algorithm1(_batched(vals, []), workers=2)
-    assert out.vocab_size == ref.vocab_size
-    assert out.rounds * 2 < ref.rounds
-    assert len(out.curve) < len(ref.curve)
+    calls: list[int] = []
+    out = bisect_algorithm1(_scorer(vals, calls), workers=2)
+    assert out.vocab_size == ref.vocab_size and ref.vocab_size >= 20000
+    assert len(calls) * 2 < len(ref.curve) and not out.fell_back
 
 
-def test_fast_search_falls_back_to_the_scan_when_gains_are_not_monotone():
-    # gains 30, 20, 2, 25, 25, 25, 1 ...: Algorithm 1 stops at the first gain ≤ ε, index 3 (9000+1000)
-    gains = [30.0, 20.0, 2.0, 25.0, 25.0, 25.0, 1.0] + [0.5] * 40
-    vals, a = {7000: 0.0}, 0.0
-    for k, g in enumerate(gains, start=1):
-        a += g
-        vals[7000 + 1000 * k] = a
-    ref = algorithm1(_curve_fn(vals, []), v_m=40000)
-    assert ref.vocab_size == 10000
-    out = fast_algorithm1(_batched(vals, []), v_m=40000, workers=2)
-    assert (out.vocab_size, out.stopped_by) == (10000, "epsilon")
-    # the stretch 9000 → 10000 → 13000 is convex: no concavity certificate, the scan decides
-    gains2 = [30.0, 20.0, 10.0, 9.0, 8.0, 7.0, 6.0, 5.5, 9.0, 9.0, 9.0, 9.0, 1.0] + [0.5] * 30
-    vals2, a = {7000: 0.0}, 0.0
-    for k, g in enumerate(gains2, start=1):
-        a += g
-        vals2[7000 + 1000 * k] = a
+def test_bisect_falls_back_to_the_scan_when_gains_are_not_monotone():
+    vals = _from_gains(NOISY)
+    out = bisect_algorithm1(_scorer(vals, []), workers=2)
+    assert (out.vocab_size, out.stopped_by) == (17000, "epsilon") and out.fell_back
+    # a convex stretch between evaluated sizes: the scan decides
+    vals2 = _from_gains([30.0, 20.0, 10.0, 9.0, 8.0, 7.0, 6.0, 5.5, 9.0, 9.0, 9.0, 9.0, 1.0] + [0.5] * 30)
     ref2 = algorithm1(_curve_fn(vals2, []), v_m=50000)
-    out2 = fast_algorithm1(_batched(vals2, []), v_m=50000, workers=4)
+    out2 = bisect_algorithm1(_scorer(vals2, []), v_m=50000, workers=4)
     assert (out2.vocab_size, out2.stopped_by) == (ref2.vocab_size, ref2.stopped_by) == (20000, "epsilon")
     assert out2.fell_back
 
 
-def test_fast_and_full_cap_at_the_feasible_maximum(caplog):
+@pytest.mark.parametrize("search", [parallel_algorithm1, bisect_algorithm1, full_curve])
+def test_concurrent_searches_cap_at_the_feasible_maximum(search, caplog):
     vals = {v: float(v) for v in range(7000, 60001, 500)}  # gain 1000 per step: never stops by ε
-    for fn in (fast_algorithm1, full_curve):
-        with caplog.at_level(logging.WARNING, logger="unibridge.vocab.search"):
-            out = fn(_batched(vals, [], feasible=12500), workers=2)
-        assert (out.vocab_size, out.stopped_by) == (12500, "feasible_max")
-        assert out.feasible_max == 12500 and out.effective_v_m == 12500
-        assert "feasible maximum 12500" in caplog.text
-    full = full_curve(_batched(vals, [], feasible=12500), workers=3)
-    assert [p.vocab_size for p in full.curve] == [7000, 8000, 9000, 10000, 11000, 12000, 12500]
+    with caplog.at_level(logging.WARNING, logger="unibridge.vocab.search"):
+        out = search(_scorer(vals, [], feasible=12500), workers=2)
+    assert (out.vocab_size, out.stopped_by) == (12500, "feasible_max")
+    assert out.feasible_max == 12500 and out.effective_v_m == 12500
+    assert [p.vocab_size for p in out.curve][-1] == 12500
+    assert "feasible maximum 12500" in caplog.text
     with pytest.raises(VocabSizeError, match="v_i=7000 is too large"):
-        fast_algorithm1(_batched(vals, [], feasible=5000))
+        search(_scorer(vals, [], feasible=5000))
+    with pytest.raises(ConfigError, match="workers"):
+        search(_scorer(vals, []), workers=0)
 
 
 def test_full_curve_covers_the_grid_and_decides_like_algorithm1():
     vals = _power_curve(3e6, 1.2, v_m=30000)
-    calls: list[list[int]] = []
-    out = full_curve(_batched(vals, calls), v_m=30000, eps=1.0, workers=4)
+    out = full_curve(_scorer(vals, []), v_m=30000, eps=1.0, workers=4)
     ref = algorithm1(_curve_fn(vals, []), v_m=30000, eps=1.0)
     assert (out.vocab_size, out.stopped_by) == (ref.vocab_size, ref.stopped_by)
     assert [p.vocab_size for p in out.curve] == list(range(7000, 30001, 1000))
-    assert all(len(b) <= 4 for b in calls) and out.rounds == len(calls) == 6
+    capped = full_curve(_scorer({v: float(v) for v in range(7000, 13000, 500)}, [], feasible=12500),
+                        workers=3)
+    assert [p.vocab_size for p in capped.curve] == [7000, 8000, 9000, 10000, 11000, 12000, 12500]
 
 
 def test_split_heldout_and_character_coverage():
@@ -419,13 +417,14 @@ def test_split_heldout_and_character_coverage():
 def test_search_strategies_agree_and_resume_from_cache(tmp_path):
     lines = _amh_lines()[:1500]
     grid = dict(v_i=1000, v_m=3500, delta=250, eps=15.0, progress=False)
-    scan = search_vocab_size(lines, workdir=tmp_path / "scan", strategy="scan", **grid)
+    scan = search_vocab_size(lines, workdir=tmp_path / "scan", workers=1, **grid)
     fast = search_vocab_size(lines, workdir=tmp_path / "fast", strategy="fast", workers=2, **grid)
+    bisect = search_vocab_size(lines, workdir=tmp_path / "bisect", strategy="bisect", workers=2, **grid)
     full = search_vocab_size(lines, workdir=tmp_path / "full", strategy="full", workers=2, **grid)
     assert (scan.vocab_size, scan.stopped_by) == (2750, "epsilon")  # gains 52.9 39.7 … 17.3, 7.8
-    assert fast.vocab_size == full.vocab_size == scan.vocab_size
+    assert fast.vocab_size == full.vocab_size == bisect.vocab_size == scan.vocab_size
     by_size = {p.vocab_size: p.alp for p in full.curve}
-    for p in scan.curve + fast.curve:  # one-thread trainings: identical models, identical ALP
+    for p in scan.curve + fast.curve + bisect.curve:  # one-thread trainings: identical models, identical ALP
         assert p.alp == by_size[p.vocab_size]
     assert len(full.curve) == 11 and scan.workers == 1
     # a second search over the same directory reads every score back instead of training
@@ -434,14 +433,14 @@ def test_search_strategies_agree_and_resume_from_cache(tmp_path):
     assert [(p.vocab_size, p.alp) for p in again.curve] == [(p.vocab_size, p.alp) for p in full.curve]
     assert {m: m.stat().st_mtime_ns for m in (tmp_path / "full").glob("spm_*.model")} == stamps
     # other ALP samples: the cache key changes, so nothing stale is reused
-    held = search_vocab_size(lines, workdir=tmp_path / "full", strategy="scan", heldout_fraction=0.1, **grid)
+    held = search_vocab_size(lines, workdir=tmp_path / "full", workers=1, heldout_fraction=0.1, **grid)
     assert held.heldout_fraction == 0.1
     assert held.curve[0].alp != full.curve[0].alp
 
 
 def test_search_rejects_bad_options(tmp_path):
     with pytest.raises(ConfigError, match="strategy"):
-        search_vocab_size(TINY, workdir=tmp_path, strategy="bisect", progress=False)
+        search_vocab_size(TINY, workdir=tmp_path, strategy="anneal", progress=False)
     with pytest.raises(ConfigError, match="workers"):
         search_vocab_size(TINY, workdir=tmp_path, workers=0, progress=False)
 

@@ -101,7 +101,7 @@ def cmd_vocab(a) -> int:
                   for p in res.curve], ["size", "ALP", "gain", "seconds"]))
     cap = f", feasible maximum {res.feasible_max}" if res.feasible_max is not None else ""
     print(f"chosen vocabulary size: {res.vocab_size} (stopped by {res.stopped_by}{cap}; {len(res.curve)} "
-          f"trainings in {res.rounds} rounds, {res.seconds:.1f} s, strategy {res.strategy}"
+          f"trainings, {res.workers} at a time, {res.seconds:.1f} s, strategy {res.strategy}"
           f"{', fell back to the scan' if res.fell_back else ''})")
     print(f"wrote {out / 'spm.model'}, {out / 'alp_curve.png'}, {out / 'search.json'}"
           + (f", {out / 'tokenizer'}/" if a.base else ""))
@@ -155,10 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score ALP on the last FRACTION of lines, trained without them")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
     v.add_argument("--character-coverage", type=float, help="default: 0.9995 for CJK text, else 1.0")
-    v.add_argument("--strategy", default="fast", choices=["fast", "scan", "full"],
-                   help="fast: Algorithm 1's answer with concurrent trainings; scan: one size at a time; "
-                        "full: every size up to the cap")
-    v.add_argument("--workers", type=int, help="concurrent trainings (default: cores, at most 8)")
+    v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
+                   help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
+                        "trainings when the ALP curve is concave; full: every size up to the cap")
+    v.add_argument("--workers", type=int, help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)

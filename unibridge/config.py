@@ -53,8 +53,9 @@ class VocabConfig(_Config):
     instead of per sample. ``heldout_fraction``: score ALP on the last fraction of lines,
     trained without them (0: on the training text, as the paper does).
     ``character_coverage``: None = 0.9995 for CJK text, 1.0 otherwise. ``strategy``:
-    ``fast`` (same answer as Algorithm 1 in fewer rounds of concurrent trainings),
-    ``scan`` (Algorithm 1 one size at a time) or ``full`` (the whole curve, then Algorithm 1).
+    ``fast`` (Algorithm 1's exact answer with one training per core in flight), ``bisect``
+    (fewer trainings when the ALP curve is concave) or ``full`` (the whole curve, then
+    Algorithm 1); see :mod:`unibridge.vocab.search`.
     """
 
     v_i: int = 7000
