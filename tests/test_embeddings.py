@@ -331,3 +331,117 @@ def test_script_init(setup):
     assert sum(a.report.values()) == len(setup["tgt"])
     for t, s in lexical_overlap(setup["src"], setup["tgt"]).items():
         assert torch.equal(a.embeddings[t], setup["E_S"][s])
+
+
+# ---------------------------------------------------------------- ident / script+posn / focus / tema
+
+
+def _kw(setup, **extra):
+    return dict(source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+                target_tokenizer=setup["tgt"], corpus=setup["corpus"], **extra)
+
+
+def test_ident_copies_overlap_and_draws_the_rest_like_random(setup):
+    a = initialize_embeddings("ident", seed=5, **_kw(setup))
+    r = initialize_embeddings("random", seed=5, **_kw(setup))
+    overlap = lexical_overlap(setup["src"], setup["tgt"])
+    specials = special_token_map(setup["src"], setup["tgt"])
+    assert a.report == {"special": len(specials), "overlap": len(overlap), "aligned": 0,
+                        "combined": 0, "fallback": len(setup["tgt"]) - len(specials) - len(overlap)}
+    for t, s in {**specials, **overlap}.items():
+        assert torch.equal(a.embeddings[t], setup["E_S"][s])
+    rest = torch.ones(len(a.embeddings), dtype=torch.bool)
+    rest[list(specials) + list(overlap)] = False
+    assert torch.equal(a.embeddings[rest], r.embeddings[rest])
+
+
+@pytest.mark.parametrize("token, style, position", [
+    ("\u2581abc", "sentencepiece", "initial"), ("abc", "sentencepiece", "medial"),
+    ("abc", "wordpiece", "initial"), ("##abc", "wordpiece", "medial")])
+def test_token_position(token, style, position):
+    from unibridge.embeddings.script import token_position
+
+    assert token_position(token, style) == position
+
+
+def test_script_posn_draws_from_the_position_wise_normal(setup):
+    """Source rows: word-initial pieces around +5, word-medial pieces around −5 (every script)."""
+    src = setup["src"]
+    E_S = torch.randn(len(src), D, generator=torch.Generator().manual_seed(2)) * 0.1
+    initial = torch.tensor([tok.startswith("\u2581") for tok, _ in
+                            sorted(src.get_vocab().items(), key=lambda kv: kv[1])])
+    E_S[initial] += 5.0
+    E_S[~initial] -= 5.0
+    kw = dict(source_embeddings=E_S, source_tokenizer=src, target_tokenizer=setup["tgt"],
+              corpus=setup["corpus"])
+    posn = initialize_embeddings("script+posn", seed=0, **kw)
+    plain = initialize_embeddings("script", seed=0, **kw)
+    assert torch.equal(posn.embeddings, initialize_embeddings("script+posn", seed=0, **kw).embeddings)
+    assert posn.report == plain.report
+    done = set(special_token_map(src, setup["tgt"])) | set(lexical_overlap(src, setup["tgt"]))
+    vocab = setup["tgt"].get_vocab()
+    ini = [i for t, i in vocab.items() if i not in done and t.startswith("\u2581")]
+    med = [i for t, i in vocab.items() if i not in done and not t.startswith("\u2581")]
+    assert len(ini) > 20 and len(med) > 20
+    assert float(posn.embeddings[ini].mean()) == pytest.approx(5.0, abs=0.2)
+    assert float(posn.embeddings[med].mean()) == pytest.approx(-5.0, abs=0.2)
+    # one normal per script mixes both groups: its rows spread over ±5
+    assert float(plain.embeddings[ini + med].std()) > 3.0 > float(posn.embeddings[ini].std())
+
+
+def test_focus_combines_from_the_overlap(setup):
+    res = initialize_embeddings("focus", seed=0, config=setup["cfg"],
+                                workdir=setup["tmp"] / "cache", **_kw(setup))
+    E = res.embeddings
+    overlap = lexical_overlap(setup["src"], setup["tgt"])
+    for t, s in overlap.items():
+        assert torch.equal(E[t], setup["E_S"][s])
+    F_T = res.details["static_target"]
+    anchors, comb = res.details["anchor_ids"], res.details["combined_ids"]
+    assert set(anchors.tolist()) == {t for t in overlap if t in F_T}
+    assert res.report["combined"] == len(comb) > 0 and res.report["aligned"] == 0
+    W = _sparsemax_ref(_cos(F_T.lookup(comb.tolist()), F_T.lookup(anchors.tolist())))
+    expected = torch.from_numpy(W).float() @ E[anchors]
+    assert torch.allclose(E[comb], expected, atol=1e-5)
+    # the sparsemax-combined rows are the same as unibridge's when no semantic pair exists
+    assert sum(res.report.values()) == len(setup["tgt"])
+
+
+def _cos(A: torch.Tensor, B: torch.Tensor) -> np.ndarray:
+    A = A / A.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    B = B / B.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return (A @ B.T).double().numpy()
+
+
+def test_tema_maps_dictionary_words_to_their_translations(setup):
+    src, tgt, E_S = setup["src"], setup["tgt"], setup["E_S"]
+    done = set(special_token_map(src, tgt)) | set(lexical_overlap(src, tgt))
+    words = sorted(t[1:] for t, i in tgt.get_vocab().items()
+                   if i not in done and t.startswith("\u2581") and len(t) > 2)[:3]
+    assert len(words) == 3
+    dictionary = [("house", words[0]), ("water", words[1]), ("river", words[1]),
+                  ("big dog", words[2]), ("tree", "not in the vocabulary"), ("x", "two words")]
+    res = initialize_embeddings("tema", seed=0, dictionary=dictionary, **_kw(setup))
+    vocab = tgt.get_vocab()
+
+    def base(word):
+        return E_S[src(word, add_special_tokens=False)["input_ids"]].mean(0)
+
+    assert torch.allclose(res.embeddings[vocab["\u2581" + words[0]]], base("house"))
+    assert torch.allclose(res.embeddings[vocab["\u2581" + words[1]]], (base("water") + base("river")) / 2)
+    assert torch.allclose(res.embeddings[vocab["\u2581" + words[2]]], base("big dog"))
+    assert res.report["aligned"] == 3 and res.details["pairs_used"] == 4
+    with pytest.raises(ConfigError, match="bilingual dictionary"):
+        initialize_embeddings("tema", **_kw(setup))
+
+
+def test_read_dictionary(tmp_path):
+    from unibridge.data import read_dictionary
+
+    f = tmp_path / "d.txt"
+    f.write_text("English\tField\tAmharic\nabdomen\tMe\tሆድ\nabdomen\tZo\tህልፅ (ግእዝ)\n"
+                 "big (adj.)\t\tትልቅ, ታላቅ\nabdomen\tMe\tሆድ\nbroken line\n", encoding="utf-8")
+    assert read_dictionary(f) == [("abdomen", "ሆድ"), ("abdomen", "ህልፅ"), ("big", "ትልቅ"), ("big", "ታላቅ")]
+    (tmp_path / "empty.txt").write_text("English\tAmharic\n")
+    with pytest.raises(DataError, match="no dictionary pairs"):
+        read_dictionary(tmp_path / "empty.txt")

@@ -183,6 +183,9 @@ def test_empty_corpus_is_data_error(tmp_path):
 def test_corpus_too_small_for_v_i(tmp_path):
     with pytest.raises(VocabSizeError, match=rf"corpus supports at most {TINY_MAX} pieces; v_i=7000 is too large"):
         search_vocab_size(TINY, workdir=tmp_path, progress=False)
+    # fewer pieces than the corpus has distinct characters (4 letters, ▁ and 3 specials)
+    with pytest.raises(VocabSizeError, match="smaller than the 8 characters the corpus needs"):
+        search_vocab_size(TINY, v_i=6, v_m=10, delta=2, workdir=tmp_path / "small", progress=False)
 
 
 def test_search_caps_at_feasible_max_and_round_trips(tmp_path, caplog):

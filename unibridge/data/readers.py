@@ -590,3 +590,37 @@ def read_text(
                     if _full(out, limit):
                         break
     return out
+
+
+_PAREN = re.compile(r"\s*[\(\[（][^\)\]）]*[\)\]）]\s*")
+
+
+def read_dictionary(path_or_paths: PathLike | Iterable[PathLike]) -> list[tuple[str, str]]:
+    """Read bilingual dictionaries as ``(source word, target word)`` pairs, in file order.
+
+    Each line is tab-separated with the source (English) entry in the first column and the
+    target entry in the last (WECHSEL's ``english<TAB>target``, GATITOS ``en_xx.tsv``, the
+    geezorg ``English<TAB>Field<TAB>Amharic``). A header row whose first cell is ``English``
+    is skipped; parenthesised notes such as ``ህልፅ (ግእዝ)`` are removed; several target
+    alternatives separated by ``,`` or ``;`` give one pair each; duplicates are dropped.
+
+    Returns:
+        ``list[tuple[str, str]]`` (non-empty strings, whitespace-normalised).
+
+    Raises:
+        DataError: a file is missing, or no file holds a single usable pair.
+    """
+    pairs: dict[tuple[str, str], None] = {}
+    for p in resolve_data_paths(path_or_paths):
+        for line in _text_lines(p):
+            cells = [c.strip() for c in line.split("\t")]
+            if len(cells) < 2 or cells[0].lower() == "english":
+                continue
+            src = " ".join(_PAREN.sub(" ", cells[0]).split())
+            for tgt in re.split(r"[,;،፣]", _PAREN.sub(" ", cells[-1])):
+                tgt = " ".join(tgt.split())
+                if src and tgt:
+                    pairs[(src, tgt)] = None
+    if not pairs:
+        raise DataError(f"no dictionary pairs (source<TAB>target) in {path_or_paths}")
+    return list(pairs)

@@ -1,8 +1,10 @@
 """Target-vocabulary embedding initialisation (stage 2 of UniBridge).
 
 Importing this package registers every built-in initializer: ``unibridge`` (Eq. 2–8 of Pham
-et al. 2024), ``random`` (Xavier normal) and ``script`` (REINIT-SCRIPT+IDENT, Downey et al.
-2023). Use :func:`initialize_embeddings` with a method name.
+et al. 2024), ``focus`` (Dobler & de Melo 2023), ``random`` (Xavier normal), ``ident``,
+``script`` and ``script+posn`` (REINIT-IDENT, -SCRIPT+IDENT, -SCRIPT+POSN+IDENT of Downey et
+al. 2023) and ``tema`` (bilingual-dictionary mapping). Use :func:`initialize_embeddings` with
+a method name.
 """
 
 from unibridge.embeddings.registry import (InitResult, available_initializers,
@@ -14,7 +16,7 @@ from unibridge.embeddings.static import (StaticConfig, StaticSpace, mutual_argma
 from unibridge.embeddings.script import (ScriptStats, sample_script_normal, script_statistics,
                                          token_script)
 # Importing the plug-in modules registers them ("script" registers in script.py).
-from unibridge.embeddings import random_init, unibridge_init  # noqa: F401
+from unibridge.embeddings import focus, random_init, tema, unibridge_init  # noqa: F401
 from unibridge.embeddings.unibridge_init import combine_rows
 
 __all__ = [

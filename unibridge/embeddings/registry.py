@@ -7,9 +7,10 @@ keyword arguments of :func:`initialize_embeddings` (except ``method``) and retur
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
@@ -77,7 +78,8 @@ def get_initializer(name: str) -> Initializer:
 def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, source_tokenizer,
                           target_tokenizer, corpus: list[str],
                           config: "StaticConfig | None" = None, seed: int = 0,
-                          workdir: Path | None = None) -> InitResult:
+                          workdir: Path | None = None,
+                          dictionary: "Sequence[tuple[str, str]] | None" = None) -> InitResult:
     """Initialise a target-vocabulary embedding matrix with the named method.
 
     Args:
@@ -90,6 +92,8 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
         config: static-space settings (:class:`~unibridge.embeddings.static.StaticConfig`).
         seed: seeds every random draw; same inputs and seed give the same matrix.
         workdir: cache directory for trained static spaces (none: no caching).
+        dictionary: ``(source word, target word)`` pairs for methods that take one
+            (``tema``); passed only to initializers whose signature names ``dictionary``.
     Returns:
         :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = target vocabulary size.
     Raises:
@@ -98,9 +102,10 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
     Source: Section 2.2 (Eq. 2–8) of Pham et al. (2024) for ``"unibridge"``.
     """
     fn = get_initializer(method)
+    extra = {"dictionary": dictionary} if "dictionary" in inspect.signature(fn).parameters else {}
     res = fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
              target_tokenizer=target_tokenizer, corpus=corpus, config=config, seed=seed,
-             workdir=workdir)
+             workdir=workdir, **extra)
     v_t = vocab_size(target_tokenizer)
     if res.embeddings.shape != (v_t, source_embeddings.shape[1]):
         raise RuntimeError(f"initializer {method!r} returned shape {tuple(res.embeddings.shape)}")
@@ -236,6 +241,35 @@ def lexical_overlap(source_tokenizer, target_tokenizer) -> dict[int, int]:
         if j is not None:
             out[i] = j
     return dict(sorted(out.items()))
+
+
+def seed_matrix(E_S: torch.Tensor, source_tokenizer, target_tokenizer, overlap: bool = True
+                ) -> tuple[torch.Tensor, torch.Tensor, dict[int, int], dict[int, int]]:
+    """Start a target matrix: special tokens copy the base's rows by role and, with
+    ``overlap``, tokens in V_T ∩ V_S copy their source row (REINIT-IDENT; Eq. 2 of Pham et al.).
+
+    Returns:
+        ``(E_T float32 (V_T, d) — zeros elsewhere, done bool (V_T,), specials {t: s},
+        overlap {t: s})``; rows are copied bit-exactly.
+    """
+    v_t = vocab_size(target_tokenizer)
+    E_T = torch.zeros(v_t, E_S.shape[1], dtype=torch.float32)
+    done = torch.zeros(v_t, dtype=torch.bool)
+    specials = special_token_map(source_tokenizer, target_tokenizer)
+    shared = lexical_overlap(source_tokenizer, target_tokenizer) if overlap else {}
+    for mapping in (specials, shared):
+        if mapping:
+            t = torch.tensor(list(mapping), dtype=torch.long)
+            E_T[t] = E_S[torch.tensor(list(mapping.values()), dtype=torch.long)]
+            done[t] = True
+    return E_T, done, specials, shared
+
+
+def report_counts(specials: dict, overlap: dict, aligned: int = 0, combined: int = 0,
+                  fallback: int = 0) -> dict[str, int]:
+    """The :class:`InitResult` report: rows per category (they must sum to V_T)."""
+    return {"special": len(specials), "overlap": len(overlap), "aligned": int(aligned),
+            "combined": int(combined), "fallback": int(fallback)}
 
 
 def id_to_token(tokenizer) -> dict[int, str]:

@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 import torch
 
@@ -83,6 +84,17 @@ def token_script(token: str) -> str:
     return COMMON
 
 
+def token_position(token: str, style: str = "sentencepiece") -> str:
+    """``"initial"`` for a word-initial piece, ``"medial"`` otherwise (REINIT-POSN).
+
+    SentencePiece style: a piece starting with "▁" is word-initial; WordPiece style: a piece
+    starting with "##" is word-medial, every other piece word-initial.
+    """
+    if style == "wordpiece":
+        return "medial" if token.startswith("##") else "initial"
+    return "initial" if token.startswith("\u2581") else "medial"
+
+
 @dataclass
 class ScriptStats:
     """Per-script diagonal normal fitted to source embeddings.
@@ -98,12 +110,16 @@ class ScriptStats:
     global_mean: torch.Tensor
     global_std: torch.Tensor
 
+    def has(self, script: str, min_count: int = 2) -> bool:
+        """Whether ``script`` has at least ``min_count`` tokens."""
+        k = self._index.get(script)
+        return k is not None and self.counts[k] >= min_count
+
     def params(self, script: str, min_count: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, std) for ``script``; the all-vocabulary normal when it has < min_count tokens."""
-        if script in self._index:
+        if self.has(script, min_count):
             k = self._index[script]
-            if self.counts[k] >= min_count:
-                return self.mean[k], self.std[k]
+            return self.mean[k], self.std[k]
         return self.global_mean, self.global_std
 
     def __post_init__(self) -> None:
@@ -111,13 +127,15 @@ class ScriptStats:
 
 
 def script_statistics(embeddings: torch.Tensor, tokens: dict[int, str],
-                      chunk: int = 32768) -> ScriptStats:
+                      chunk: int = 32768, key: Callable[[str], str] = token_script) -> ScriptStats:
     """Fit one diagonal normal per Unicode script to the rows of ``embeddings``.
 
     Args:
         embeddings: ``(V_S, d)`` source embedding matrix (any float dtype).
         tokens: ``{row_id: token}`` of the rows to use (specials should be left out).
         chunk: rows per accumulation step (float64 sums; memory O(chunk·d)).
+        key: token → group name (default :func:`token_script`; REINIT-POSN groups by
+            script and position).
     Returns:
         :class:`ScriptStats` (population std per dimension).
     Raises:
@@ -133,7 +151,7 @@ def script_statistics(embeddings: torch.Tensor, tokens: dict[int, str],
     index: dict[str, int] = {}
     sid = torch.empty(len(ids), dtype=torch.long)
     for n, i in enumerate(ids.tolist()):
-        s = token_script(tokens[i])
+        s = key(tokens[i])
         if s not in index:
             index[s] = len(names)
             names.append(s)
@@ -156,7 +174,9 @@ def script_statistics(embeddings: torch.Tensor, tokens: dict[int, str],
 
 
 def sample_script_normal(target_tokens: list[str], stats: ScriptStats,
-                         generator: torch.Generator, min_count: int = 2) -> torch.Tensor:
+                         generator: torch.Generator, min_count: int = 2,
+                         groups: list[str] | None = None,
+                         fallback: ScriptStats | None = None) -> torch.Tensor:
     """Draw one row per token from its script's normal (Downey et al. 2023).
 
     Args:
@@ -164,6 +184,9 @@ def sample_script_normal(target_tokens: list[str], stats: ScriptStats,
         stats: from :func:`script_statistics`.
         generator: seeded ``torch.Generator`` (one ``randn`` call: deterministic).
         min_count: scripts with fewer source tokens use the all-vocabulary normal.
+        groups: the group of each token in ``stats`` (default: its script); a group with
+            fewer than ``min_count`` tokens uses ``fallback``'s script normal when given.
+        fallback: script-level statistics behind finer groups (REINIT-SCRIPT+POSN).
     Returns:
         float32 ``(len(target_tokens), d)``.
     """
@@ -174,39 +197,71 @@ def sample_script_normal(target_tokens: list[str], stats: ScriptStats,
     mean = torch.empty(len(target_tokens), d)
     std = torch.empty(len(target_tokens), d)
     for r, tok in enumerate(target_tokens):
-        m, s = stats.params(token_script(tok), min_count)
+        group = token_script(tok) if groups is None else groups[r]
+        if fallback is not None and not stats.has(group, min_count):
+            m, s = fallback.params(token_script(tok), min_count)
+        else:
+            m, s = stats.params(group, min_count)
         mean[r] = m
         std[r] = s
     return mean + std * z
 
 
 def fill_script_fallback(E_T: torch.Tensor, done: torch.Tensor, E_S: torch.Tensor, source_tokenizer,
-                         target_tokenizer, seed: int) -> torch.Tensor:
+                         target_tokenizer, seed: int, position: bool = False) -> torch.Tensor:
     """Fill the rows of ``E_T`` (V_T, d) not marked in ``done`` (V_T,) bool from the script-wise
     normal of the source embeddings ``E_S``, in place; returns the filled row ids (n,) int64.
-    Deterministic under ``seed``. Downey et al. (2023), REINIT-SCRIPT."""
-    from unibridge.embeddings.registry import id_to_token, source_script_stats, vocab_size
+    With ``position``, the normal of the token's (script, word-initial / medial) group, or
+    its script's when the group has < 2 source tokens. Deterministic under ``seed``.
+    Downey et al. (2023), REINIT-SCRIPT and REINIT-SCRIPT+POSN."""
+    from unibridge.embeddings.registry import (id_to_token, piece_convention, source_script_stats,
+                                               special_token_ids, vocab_size)
 
     fb = torch.nonzero(~done).squeeze(1)
-    if len(fb):
-        stats = source_script_stats(E_S[:vocab_size(source_tokenizer)], source_tokenizer)
-        t_tok = id_to_token(target_tokenizer)
-        g = torch.Generator().manual_seed(int(seed))
-        E_T[fb] = sample_script_normal([t_tok.get(int(i), "") for i in fb], stats, g)
+    if not len(fb):
+        return fb
+    E_src = E_S[:vocab_size(source_tokenizer)]
+    stats = source_script_stats(E_src, source_tokenizer)
+    t_tok = id_to_token(target_tokenizer)
+    tokens = [t_tok.get(int(i), "") for i in fb]
+    g = torch.Generator().manual_seed(int(seed))
+    if not position:
+        E_T[fb] = sample_script_normal(tokens, stats, g)
+        return fb
+    s_style, t_style = piece_convention(source_tokenizer), piece_convention(target_tokenizer)
+    specials = set(special_token_ids(source_tokenizer))
+    src = {i: t for i, t in id_to_token(source_tokenizer).items() if i not in specials}
+    posn = script_statistics(E_src, src, key=lambda t: _group(t, s_style))
+    E_T[fb] = sample_script_normal(tokens, posn, g, groups=[_group(t, t_style) for t in tokens],
+                                   fallback=stats)
     return fb
+
+
+def _group(token: str, style: str) -> str:
+    return f"{token_script(token)}/{token_position(token, style)}"
 
 
 def _register() -> None:
     from pathlib import Path
 
-    from unibridge.embeddings.registry import (InitResult, check_inputs, lexical_overlap,
-                                               register_initializer, special_token_map, vocab_size)
+    from unibridge.embeddings.registry import (InitResult, check_inputs, register_initializer,
+                                               report_counts, seed_matrix)
 
-    @register_initializer("script")
-    def script_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
-                    corpus: list[str], config=None, seed: int = 0,
-                    workdir: Path | None = None) -> InitResult:
-        """REINIT-SCRIPT+IDENT of Downey et al. (2023).
+    def make(position: bool):
+        def init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
+                 corpus: list[str], config=None, seed: int = 0,
+                 workdir: Path | None = None) -> InitResult:
+            E_S, _, _ = check_inputs(source_embeddings, source_tokenizer, target_tokenizer,
+                                     corpus, config)
+            E_T, done, specials, overlap = seed_matrix(E_S, source_tokenizer, target_tokenizer)
+            fb = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed,
+                                      position=position)
+            return InitResult(E_T, report_counts(specials, overlap, fallback=len(fb)), {})
+
+        return init
+
+    script_init = make(position=False)
+    script_init.__doc__ = """REINIT-SCRIPT+IDENT of Downey et al. (2023).
 
         Specials copy the base's rows by role, tokens in V_T ∩ V_S copy their source row,
         every other row is drawn from the script-wise normal of the source embeddings
@@ -214,22 +269,15 @@ def _register() -> None:
         but unused. Returns float32 ``(V_T, d)``; report ``special``/``overlap``/``fallback``.
         Raises ConfigError / DataError like :func:`initialize_embeddings`.
         """
-        E_S, _, _ = check_inputs(source_embeddings, source_tokenizer, target_tokenizer,
-                                 corpus, config)
-        v_t, d = vocab_size(target_tokenizer), E_S.shape[1]
-        E_T = torch.empty(v_t, d, dtype=torch.float32)
-        done = torch.zeros(v_t, dtype=torch.bool)
-        specials = special_token_map(source_tokenizer, target_tokenizer)
-        overlap = lexical_overlap(source_tokenizer, target_tokenizer)
-        for mapping in (specials, overlap):
-            if mapping:
-                t = torch.tensor(list(mapping), dtype=torch.long)
-                E_T[t] = E_S[torch.tensor(list(mapping.values()), dtype=torch.long)]
-                done[t] = True
-        fb = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed)
-        report = {"special": len(specials), "overlap": len(overlap), "aligned": 0,
-                  "combined": 0, "fallback": int(len(fb))}
-        return InitResult(E_T, report, {})
+    posn_init = make(position=True)
+    posn_init.__doc__ = """REINIT-SCRIPT+POSN+IDENT of Downey et al. (2023).
+
+        As ``script``, but the normal is fitted per (script, word-initial / word-medial)
+        group of the source tokens ("▁x" vs "x"; WordPiece "x" vs "##x"), falling back to
+        the script's normal for groups with < 2 source tokens.
+        """
+    register_initializer("script")(script_init)
+    register_initializer("script+posn")(posn_init)
 
 
 _register()

@@ -19,9 +19,8 @@ from pathlib import Path
 import torch
 from entmax import sparsemax
 
-from unibridge.embeddings.registry import (InitResult, check_inputs, lexical_overlap,
-                                           register_initializer, special_token_ids,
-                                           special_token_map, vocab_size)
+from unibridge.embeddings.registry import (InitResult, check_inputs, register_initializer,
+                                           report_counts, seed_matrix, special_token_ids)
 from unibridge.embeddings.script import fill_script_fallback
 from unibridge.embeddings.static import (mutual_argmax, normalize_rows, procrustes,
                                          train_static_space)
@@ -79,6 +78,21 @@ def combine_rows(F_rest: torch.Tensor, F_aligned: torch.Tensor, E_aligned: torch
     return out, weights
 
 
+def combine_missing(E_T: torch.Tensor, done: torch.Tensor, F_T, anchor_ids: list[int]) -> list[int]:
+    """Fill every row of ``E_T`` (V_T, d) not marked in ``done`` that has a static vector in
+    ``F_T`` with :func:`combine_rows` over the ``anchor_ids`` rows (already initialised), in
+    place; marks them done and returns their ids (ascending). Eq. 5–8 of Pham et al. 2024;
+    FOCUS (Dobler & de Melo 2023) when the anchors are the overlapping tokens."""
+    rest_ids = [int(t) for t in F_T.ids.tolist() if not done[t]]
+    if not anchor_ids or not rest_ids:
+        return []
+    E_rest, _ = combine_rows(F_T.lookup(rest_ids), F_T.lookup(anchor_ids), E_T[anchor_ids],
+                             return_weights=False)
+    E_T[rest_ids] = E_rest
+    done[rest_ids] = True
+    return rest_ids
+
+
 def _mean_cos(A: torch.Tensor, B: torch.Tensor) -> float:
     if A.shape[0] == 0:
         return float("nan")
@@ -110,22 +124,7 @@ def unibridge_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_
                                    corpus, config)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    v_t, d = vocab_size(target_tokenizer), E_S.shape[1]
-    E_T = torch.zeros(v_t, d, dtype=torch.float32)
-    done = torch.zeros(v_t, dtype=torch.bool)
-
-    specials = special_token_map(source_tokenizer, target_tokenizer)
-    sp_t = torch.tensor(sorted(specials), dtype=torch.long)
-    E_T[sp_t] = E_S[torch.tensor([specials[int(t)] for t in sp_t], dtype=torch.long)]
-    done[sp_t] = True
-
-    # Eq. 2: lexical overlap O^L.
-    overlap = lexical_overlap(source_tokenizer, target_tokenizer)
-    ov_t = torch.tensor(list(overlap), dtype=torch.long)
-    ov_s = torch.tensor(list(overlap.values()), dtype=torch.long)
-    if len(ov_t):
-        E_T[ov_t] = E_S[ov_s]
-        done[ov_t] = True
+    E_T, done, specials, overlap = seed_matrix(E_S, source_tokenizer, target_tokenizer)
     timings["overlap_s"] = time.perf_counter() - t0
 
     # Static spaces.
@@ -174,15 +173,7 @@ def unibridge_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_
     # Eq. 5–8: sparsemax combination for the rest that has a static vector.
     t4 = time.perf_counter()
     aligned_ids = sorted([t for t in overlap if t in F_T] + [p[0] for p in pairs])
-    rest_ids = [int(t) for t in F_T.ids.tolist() if not done[t]]
-    if aligned_ids and rest_ids:
-        E_rest, _ = combine_rows(F_T.lookup(rest_ids), F_T.lookup(aligned_ids),
-                                 E_T[aligned_ids], return_weights=False)
-        E_T[rest_ids] = E_rest
-        done[rest_ids] = True
-        combined_ids = rest_ids
-    else:
-        combined_ids = []
+    combined_ids = combine_missing(E_T, done, F_T, aligned_ids)
     timings["combine_s"] = time.perf_counter() - t4
 
     # Fall-back: script-wise normal of the source embeddings.
@@ -191,8 +182,7 @@ def unibridge_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_
     timings["fallback_s"] = time.perf_counter() - t5
     timings["total_without_static_s"] = time.perf_counter() - t0 - timings["static_s"]
 
-    report = {"special": len(specials), "overlap": len(overlap), "aligned": len(pairs),
-              "combined": len(combined_ids), "fallback": int(len(fb_ids))}
+    report = report_counts(specials, overlap, len(pairs), len(combined_ids), len(fb_ids))
     details.update(semantic_pairs=pairs,
                    aligned_ids=torch.tensor(aligned_ids, dtype=torch.long),
                    combined_ids=torch.tensor(combined_ids, dtype=torch.long),
