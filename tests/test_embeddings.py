@@ -445,3 +445,35 @@ def test_read_dictionary(tmp_path):
     (tmp_path / "empty.txt").write_text("English\tAmharic\n")
     with pytest.raises(DataError, match="no dictionary pairs"):
         read_dictionary(tmp_path / "empty.txt")
+
+
+def test_cli_init_writes_embeddings_report_and_pca(tmp_path, tiny_base):
+    import json
+
+    from safetensors.torch import load_file
+
+    from unibridge.backbones import load_backbone, load_tokenizer
+    from unibridge.cli import main
+    from unibridge.vocab import train_sentencepiece, wrap_tokenizer
+
+    lines = _amharic(400)
+    corpus = tmp_path / "amh.txt"
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    model, base_tok = load_backbone(str(tiny_base))
+    wrap_tokenizer(train_sentencepiece(lines, 600, tmp_path / "spm"), base_tok, tmp_path / "tok")
+    out = tmp_path / "init"
+    assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(out),
+                 "--method", "script+posn", "--base", str(tiny_base)]) == 0
+    E = load_file(str(out / "embeddings.safetensors"))["weight"]
+    tgt = load_tokenizer(tmp_path / "tok")
+    assert E.shape == (len(tgt), 32)
+    report = json.loads((out / "report.json").read_text())
+    assert report["method"] == "script+posn" and sum(report["counts"].values()) == len(tgt)
+    E_S = model.get_input_embeddings().weight.detach()
+    overlap = lexical_overlap(base_tok, tgt)
+    assert report["counts"]["overlap"] == len(overlap) > 0
+    for t, s in list(overlap.items())[:50]:
+        assert torch.equal(E[t], E_S[s])
+    assert (out / "pca.png").stat().st_size > 5000
+    assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(out),
+                 "--method", "tema", "--base", str(tiny_base)]) == 2  # no dictionary: one-line error

@@ -4,6 +4,7 @@
     unibridge predict --target amh --task pos [--run-dir D] [--weights W] "sentence" ...
     unibridge evaluate --target amh --task pos --test FILE [--run-dir D] [--weights W]
     unibridge vocab CORPUS ... --out DIR [--base me5-small] [--v-i 7000 ...]
+    unibridge init CORPUS ... --tokenizer DIR --out DIR [--method unibridge|focus|script|...]
 
 Errors caused by the input (missing files, unknown languages, tasks or profiles, infeasible
 vocabulary sizes) are printed as one line and exit with status 2.
@@ -108,6 +109,42 @@ def cmd_vocab(a) -> int:
     return 0
 
 
+def cmd_init(a) -> int:
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    from .artifacts import write_json
+    from .backbones import load_backbone, load_tokenizer
+    from .data import read_dictionary, read_text
+    from .embeddings import StaticConfig, initialize_embeddings, plot_embedding_pca
+
+    out = Path(a.out)
+    target_tok = load_tokenizer(a.tokenizer)
+    corpus = read_text(a.corpus)
+    dictionary = read_dictionary(a.dictionary) if a.dictionary else None
+    base, base_tok = load_backbone(a.base)
+    src = base.get_input_embeddings().weight.detach().clone()
+    del base
+    res = initialize_embeddings(a.method, source_embeddings=src, source_tokenizer=base_tok,
+                                target_tokenizer=target_tok, corpus=corpus,
+                                config=StaticConfig(dim=a.static_dim, epochs=a.static_epochs),
+                                seed=a.seed, workdir=out / "static", dictionary=dictionary)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".embeddings.safetensors.tmp"
+    save_file({"weight": res.embeddings.contiguous()}, str(tmp))
+    os.replace(tmp, out / "embeddings.safetensors")
+    write_json(out / "report.json", {"method": a.method, "counts": res.report})
+    if not a.no_plot:
+        plot_embedding_pca(src, base_tok, res.embeddings, target_tok, out / "pca.png",
+                           title=f"{a.method} initialisation")
+    total = sum(res.report.values())
+    print(_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
+                 ["rows", "count", "%"]))
+    print(f"{a.method}: {total} x {res.embeddings.shape[1]} embeddings -> {out / 'embeddings.safetensors'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
@@ -162,6 +199,21 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)
+
+    from .embeddings import available_initializers
+
+    i = sub.add_parser("init", help="initialise target embeddings with a plug-in; writes a PCA plot by script")
+    i.add_argument("corpus", nargs="+", help="target-language text (fastText static spaces)")
+    i.add_argument("--tokenizer", required=True, help="target tokenizer folder (e.g. runs/vocab-amh/tokenizer)")
+    i.add_argument("--out", required=True)
+    i.add_argument("--method", default="unibridge", choices=available_initializers())
+    i.add_argument("--base", default="me5-small")
+    i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
+    i.add_argument("--static-dim", type=int, default=300)
+    i.add_argument("--static-epochs", type=int, default=3)
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--no-plot", action="store_true")
+    i.set_defaults(fn=cmd_init)
     return ap
 
 

@@ -73,12 +73,18 @@ class VocabConfig(_Config):
 
 @dataclass(frozen=True)
 class EmbeddingConfig(_Config):
-    """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7)."""
+    """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7).
+
+    ``method``: a registered initializer (unibridge, focus, script, script+posn, ident, tema,
+    random). ``dictionary``: bilingual dictionary files (relative to the data root) for
+    ``tema``.
+    """
 
     method: str = "unibridge"
     static_dim: int = 300
     static_epochs: int = 3
     min_count: int = 1
+    dictionary: list[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,8 @@ class Pipeline:
 
         r = self.recipe
         resolve_data_paths(list(r.mono))
+        if r.embeddings.dictionary:
+            resolve_data_paths(list(r.embeddings.dictionary))
         for s, spec in r.sources.items():
             for p in (*spec.text, *spec.pos, *spec.ner, *((spec.parallel,) if spec.parallel else ())):
                 for part in p.split("|"):
@@ -148,7 +150,8 @@ class Pipeline:
     def stage_embeddings(self) -> None:
         from transformers import AutoModel
 
-        from .embeddings import StaticConfig, initialize_embeddings
+        from .data import read_dictionary
+        from .embeddings import StaticConfig, initialize_embeddings, plot_embedding_pca
 
         cfg = self.recipe.embeddings
         base = AutoModel.from_pretrained(str(self.base_dir))
@@ -159,8 +162,11 @@ class Pipeline:
                 cfg.method, source_embeddings=src, source_tokenizer=self.base_tokenizer,
                 target_tokenizer=self.target_tokenizer(), corpus=self.mono,
                 config=StaticConfig(dim=cfg.static_dim, epochs=cfg.static_epochs, min_count=cfg.min_count),
-                seed=self.recipe.seed, workdir=self.run_dir / "cache" / "static")
+                seed=self.recipe.seed, workdir=self.run_dir / "cache" / "static",
+                dictionary=read_dictionary(cfg.dictionary) if cfg.dictionary else None)
             save_file({"weight": res.embeddings.contiguous()}, str(d / "embeddings.safetensors"))
+            plot_embedding_pca(src, self.base_tokenizer, res.embeddings, self.target_tokenizer(),
+                               d / "pca.png", title=f"{self.recipe.target}: {cfg.method} initialisation")
             write_json(d / "report.json", {"method": cfg.method, "counts": res.report,
                                            "details": _jsonable(res.details)})
         _say(f"embeddings ({cfg.method}): {res.report}")

@@ -18,11 +18,12 @@ from unibridge.embeddings.script import (ScriptStats, sample_script_normal, scri
 # Importing the plug-in modules registers them ("script" registers in script.py).
 from unibridge.embeddings import focus, random_init, tema, unibridge_init  # noqa: F401
 from unibridge.embeddings.unibridge_init import combine_rows
+from unibridge.embeddings.plot import plot_embedding_pca
 
 __all__ = [
     "InitResult", "StaticConfig", "StaticSpace", "ScriptStats", "available_initializers",
     "canonical_token", "combine_rows", "get_initializer", "initialize_embeddings",
-    "lexical_overlap", "mutual_argmax", "procrustes", "register_initializer",
+    "lexical_overlap", "mutual_argmax", "plot_embedding_pca", "procrustes", "register_initializer",
     "sample_script_normal", "script_statistics", "special_token_map", "token_script",
     "train_static_space",
 ]
