@@ -477,3 +477,16 @@ def test_cli_init_writes_embeddings_report_and_pca(tmp_path, tiny_base):
     assert (out / "pca.png").stat().st_size > 5000
     assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(out),
                  "--method", "tema", "--base", str(tiny_base)]) == 2  # no dictionary: one-line error
+
+
+def test_focus_without_overlapping_anchors_is_a_clear_error(setup, monkeypatch):
+    import unibridge.embeddings.focus as focus_mod
+
+    real = focus_mod.seed_matrix
+
+    def no_overlap(E_S, src, tgt, overlap=True):
+        return real(E_S, src, tgt, overlap=False)
+
+    monkeypatch.setattr(focus_mod, "seed_matrix", no_overlap)
+    with pytest.raises(DataError, match="FOCUS needs overlapping tokens"):
+        initialize_embeddings("focus", config=setup["cfg"], workdir=setup["tmp"] / "cache", **_kw(setup))
