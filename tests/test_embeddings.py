@@ -490,3 +490,104 @@ def test_focus_without_overlapping_anchors_is_a_clear_error(setup, monkeypatch):
     monkeypatch.setattr(focus_mod, "seed_matrix", no_overlap)
     with pytest.raises(DataError, match="FOCUS needs overlapping tokens"):
         initialize_embeddings("focus", config=setup["cfg"], workdir=setup["tmp"] / "cache", **_kw(setup))
+
+
+# ---------------------------------------------------------------- vocabulary augmentation
+
+
+def _piece_ranking(base, tgt, corpus, style="sentencepiece"):
+    """Target pieces absent from the base, most frequent first (ties: lower target id)."""
+    from collections import Counter
+
+    counts = Counter(p for line in corpus for p in tgt.tokenize(line))
+    base_vocab = {canonical_token(t, style) for t in base.get_vocab()}
+    tv = tgt.get_vocab()
+    ranked = sorted(counts, key=lambda p: (-counts[p], tv[p]))
+    return [p for p in ranked if p not in base_vocab and p.strip("\u2581")]
+
+
+def test_va_keeps_the_base_vocabulary_and_adds_the_most_frequent_new_pieces(setup):
+    src, tgt, corpus, E_S = setup["src"], setup["tgt"], setup["corpus"], setup["E_S"]
+    res = initialize_embeddings("va", augment_size=30, **_kw(setup))
+    aug, v_s = res.tokenizer, len(src)
+    assert res.details["pieces"] == _piece_ranking(src, tgt, corpus)[:30]
+    assert len(aug) == v_s + 30 and res.embeddings.shape == (v_s + 30, D)
+    av = aug.get_vocab()
+    assert all(av[t] == i for t, i in src.get_vocab().items())  # base ids unchanged
+    assert [av[p] for p in res.details["pieces"]] == list(range(v_s, v_s + 30))
+    assert torch.equal(res.embeddings[:v_s], E_S[:v_s])  # base rows bit-exact
+    # New rows: mean of the base rows of the piece's segmentation by the base model (unknown
+    # characters dropped); pieces the base knows only as <unk> fall back to the script normal.
+    sv, unk = src.get_vocab(), src.unk_token_id
+    known = 0
+    for k, p in enumerate(res.details["pieces"]):
+        seg = [t.id for t in src.backend_tokenizer.model.tokenize(p) if t.id != unk]
+        if seg:
+            known += 1
+            assert torch.allclose(res.embeddings[v_s + k], E_S[seg].mean(0))
+        else:
+            assert k + v_s in res.details["fallback_ids"]
+    assert 0 < known < 30
+    assert res.report == {"special": len(src.all_special_tokens), "aligned": 0, "fallback": 30 - known,
+                          "overlap": v_s - len(src.all_special_tokens), "combined": known}
+    # The augmented tokenizer uses the new pieces and reads text exactly as the base does.
+    n_base = sum(len(src.tokenize(x)) for x in corpus)
+    used = {t for x in corpus for t in aug.tokenize(x)}
+    assert sum(len(aug.tokenize(x)) for x in corpus) < n_base
+    assert set(res.details["pieces"][:10]) <= used
+    clean = [x for x in corpus if unk not in src.encode(x)][:20]
+    assert clean and all(aug.decode(aug.encode(x), skip_special_tokens=True) ==
+                         src.decode(src.encode(x), skip_special_tokens=True) for x in clean)
+    n_unk = [sum(t.encode(x).count(unk) for x in corpus) for t in (src, aug)]
+    assert n_unk[1] < n_unk[0]  # added pieces cover characters the base lacks
+
+
+def test_va_wordpiece_base_gets_hash_continuations(setup, tmp_path):
+    from transformers import BertTokenizerFast
+
+    from unibridge.embeddings import augment_tokenizer
+
+    tgt, corpus = setup["tgt"], setup["corpus"]
+    chars = sorted({c for x in corpus for c in x if not c.isspace()})
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars + ["##" + c for c in chars]
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(words) + "\n", encoding="utf-8")
+    bert = BertTokenizerFast(vocab_file=str(vocab_file), do_lower_case=False, tokenize_chinese_chars=False,
+                             strip_accents=False)
+    aug = augment_tokenizer(bert, tgt, corpus, 20, out_dir=tmp_path / "aug")
+    expect = [p[1:] if p.startswith("\u2581") else "##" + p
+              for p in _piece_ranking(bert, tgt, corpus, "wordpiece")][:20]
+    assert aug.pieces == expect
+    from unibridge.backbones import load_tokenizer
+
+    again = load_tokenizer(tmp_path / "aug")
+    assert again.get_vocab() == aug.tokenizer.get_vocab() and len(again) == len(bert) + 20
+    word = next(p for p in aug.pieces if not p.startswith("##") and len(p) > 1)
+    assert again.tokenize(word) == [word]  # longest match takes the new piece
+    assert bert.tokenize(word) == [word[0]] + ["##" + c for c in word[1:]]
+
+
+def test_va_bad_size_and_unsupported_base(setup):
+    from tokenizers import Tokenizer
+    from tokenizers.models import BPE
+    from transformers import PreTrainedTokenizerFast
+
+    from unibridge.embeddings import augment_tokenizer
+
+    with pytest.raises(ConfigError, match="augment_size must be a positive integer"):
+        initialize_embeddings("va", augment_size=0, **_kw(setup))
+    bpe = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(BPE({"<unk>": 0, "a": 1}, [], unk_token="<unk>")),
+                                  unk_token="<unk>")
+    with pytest.raises(ConfigError, match="SentencePiece-unigram and WordPiece base tokenizers, not BPE"):
+        augment_tokenizer(bpe, setup["tgt"], setup["corpus"], 5)
+
+
+def test_token_vocab_memo_follows_added_tokens(setup, tmp_path):
+    from unibridge.embeddings.registry import token_vocab, vocab_digest
+
+    tok = _sp_tokenizer(setup["corpus"], 300, tmp_path / "memo")
+    v1, d1 = token_vocab(tok), vocab_digest(tok)
+    assert token_vocab(tok) is v1 and v1 == tok.get_vocab()
+    tok.add_tokens(["qqzzqq"])
+    v2 = token_vocab(tok)
+    assert v2["qqzzqq"] == len(tok) - 1 and vocab_digest(tok) != d1

@@ -138,3 +138,24 @@ def test_cli_predict_prints_word_tag_pairs(finished_run):
     assert all(p.split("/")[1] in UPOS_TAGS for p in pairs)
     missing = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir / "nope"), "x")
     assert missing.returncode == 2 and "no finished run" in missing.stderr
+
+
+def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
+    """``va`` builds its own tokenizer: later stages must read it, not the search's."""
+    from safetensors.torch import load_file
+
+    from unibridge.artifacts import target_tokenizer_dir
+    from unibridge.backbones import load_tokenizer
+
+    raw = tiny_recipe(tiny_base)
+    raw["embeddings"] = {"method": "va", "augment_size": 40}
+    pipe = Pipeline(Recipe.from_dict(raw), tmp_path)
+    pipe.run(only=["vocab", "embeddings", "adaptation"])
+    assert target_tokenizer_dir(tmp_path) == tmp_path / "embeddings" / "tokenizer"
+    tok = load_tokenizer(target_tokenizer_dir(tmp_path))
+    base = load_tokenizer(tiny_base)
+    assert len(tok) == len(base) + 40
+    trained = load_file(str(tmp_path / "adaptation" / "embeddings.safetensors"))["weight"]
+    assert trained.shape == (len(tok), 32)
+    report = json.loads((tmp_path / "embeddings" / "report.json").read_text())
+    assert report["vocab_size"] == len(tok) and report["counts"]["combined"] + report["counts"]["fallback"] == 40

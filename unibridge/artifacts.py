@@ -4,7 +4,8 @@
 
     <run>/run.json                     recipe, base model, per-stage wall time
     <run>/vocab/                       tokenizer (save_pretrained), spm.model, search.json, alp_curve.png
-    <run>/embeddings/                  embeddings.safetensors (initial E_T), report.json
+    <run>/embeddings/                  embeddings.safetensors (initial E_T), report.json, pca.png,
+                                       tokenizer/ (only for vocabulary augmentation, ``va``)
     <run>/adaptation/                  adapter/ (language adapter), embeddings.safetensors (trained E_T),
                                        mlm_head.safetensors, history.json
     <run>/sources/<lang>/              adapter/ (source language adapter), history.json
@@ -43,6 +44,14 @@ def find_run_dir(target: str, run_dir: str | Path | None = None) -> Path:
     if not (d / "run.json").is_file():
         raise ConfigError(f"no finished run for '{target}' in {d}; run `unibridge run recipes/{target}.yaml` first")
     return d
+
+
+def target_tokenizer_dir(run_dir: str | Path) -> Path:
+    """Folder of the tokenizer the target embeddings index: ``embeddings/tokenizer`` when the
+    initializer built its own vocabulary (vocabulary augmentation), else ``vocab/tokenizer``."""
+    run_dir = Path(run_dir)
+    augmented = run_dir / "embeddings" / "tokenizer"
+    return augmented if (augmented / "tokenizer_config.json").is_file() else run_dir / "vocab" / "tokenizer"
 
 
 def stage_done(path: Path, fingerprint: str) -> bool:
@@ -85,6 +94,20 @@ def write_json(path: Path, data) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, ensure_ascii=False)
     os.replace(tmp, path)
+
+
+def jsonable(x):
+    """``x`` made JSON-ready: dict keys as str, tuples as lists, small tensors as lists (larger
+    ones as ``"tensor(shape)"``), other objects as ``str``."""
+    import torch
+
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return x.tolist() if x.numel() < 64 else f"tensor{tuple(x.shape)}"
+    return x if isinstance(x, (int, float, str, bool, type(None))) else str(x)
 
 
 def read_json(path: Path):

@@ -690,3 +690,35 @@ def make_tiny_backbone(
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+def load_input_embeddings(name: str):
+    """The backbone's input (word) embedding matrix, without building the whole model.
+
+    Reads the ``*embeddings.word_embeddings.weight`` tensor straight from the folder's
+    ``model.safetensors`` when it has one (BERT / XLM-R layouts, with or without a model
+    prefix); otherwise loads the model with ``AutoModel`` and takes
+    ``get_input_embeddings()``.
+
+    Args:
+        name: see :func:`resolve_backbone`.
+    Returns:
+        float32 ``(V_S', d)`` tensor (V_S' ≥ the tokenizer's vocabulary; extra rows unused).
+    Raises:
+        ConfigError: the name cannot be resolved.
+    """
+    import torch
+
+    folder = resolve_backbone(name)
+    st = folder / "model.safetensors"
+    if st.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(st), "pt") as f:
+            keys = [k for k in f.keys() if k.endswith("embeddings.word_embeddings.weight")]
+            if len(keys) == 1:
+                return f.get_tensor(keys[0]).to(torch.float32)
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+    return model.get_input_embeddings().weight.detach().clone().float()

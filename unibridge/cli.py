@@ -112,36 +112,30 @@ def cmd_vocab(a) -> int:
 def cmd_init(a) -> int:
     from pathlib import Path
 
-    from safetensors.torch import save_file
-
-    from .artifacts import write_json
-    from .backbones import load_backbone, load_tokenizer
+    from .backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
     from .data import read_dictionary, read_text
-    from .embeddings import StaticConfig, initialize_embeddings, plot_embedding_pca
+    from .embeddings import StaticConfig, initialize_embeddings, save_init_result
 
     out = Path(a.out)
     target_tok = load_tokenizer(a.tokenizer)
     corpus = read_text(a.corpus)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
-    base, base_tok = load_backbone(a.base)
-    src = base.get_input_embeddings().weight.detach().clone()
-    del base
+    base_tok = backbone_tokenizer(a.base)
+    src = load_input_embeddings(a.base)
     res = initialize_embeddings(a.method, source_embeddings=src, source_tokenizer=base_tok,
                                 target_tokenizer=target_tok, corpus=corpus,
                                 config=StaticConfig(dim=a.static_dim, epochs=a.static_epochs),
-                                seed=a.seed, workdir=out / "static", dictionary=dictionary)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".embeddings.safetensors.tmp"
-    save_file({"weight": res.embeddings.contiguous()}, str(tmp))
-    os.replace(tmp, out / "embeddings.safetensors")
-    write_json(out / "report.json", {"method": a.method, "counts": res.report})
-    if not a.no_plot:
-        plot_embedding_pca(src, base_tok, res.embeddings, target_tok, out / "pca.png",
-                           title=f"{a.method} initialisation")
+                                seed=a.seed, workdir=out / "static", dictionary=dictionary,
+                                augment_size=a.augment_size)
+    path = save_init_result(res, out, method=a.method, source_embeddings=src, source_tokenizer=base_tok,
+                            target_tokenizer=target_tok, plot=not a.no_plot,
+                            title=f"{a.method} initialisation")
     total = sum(res.report.values())
     print(_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
                  ["rows", "count", "%"]))
-    print(f"{a.method}: {total} x {res.embeddings.shape[1]} embeddings -> {out / 'embeddings.safetensors'}")
+    print(f"{a.method}: {total} x {res.embeddings.shape[1]} embeddings -> {path}")
+    if res.tokenizer is not None:
+        print(f"tokenizer ({len(res.tokenizer)} tokens) -> {out / 'tokenizer'}")
     return 0
 
 
@@ -209,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--method", default="unibridge", choices=available_initializers())
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
+    i.add_argument("--augment-size", type=int, default=99,
+                   help="va: target pieces added to the base vocabulary (default 99, as in Chau et al. 2020)")
     i.add_argument("--static-dim", type=int, default=300)
     i.add_argument("--static-epochs", type=int, default=3)
     i.add_argument("--seed", type=int, default=0)

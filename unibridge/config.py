@@ -76,8 +76,8 @@ class EmbeddingConfig(_Config):
     """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7).
 
     ``method``: a registered initializer (unibridge, focus, script, script+posn, ident, tema,
-    random). ``dictionary``: bilingual dictionary files (relative to the data root) for
-    ``tema``.
+    va, random). ``dictionary``: bilingual dictionary files (relative to the data root) for
+    ``tema``. ``augment_size``: pieces ``va`` adds to the base vocabulary (Chau et al.: 99).
     """
 
     method: str = "unibridge"
@@ -85,6 +85,7 @@ class EmbeddingConfig(_Config):
     static_epochs: int = 3
     min_count: int = 1
     dictionary: list[str] | None = None
+    augment_size: int = 99
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .artifacts import read_json, stage_dir, stage_done, write_json
+from .artifacts import read_json, stage_dir, stage_done, target_tokenizer_dir, write_json
+from .backbones import load_tokenizer
 from .config import Recipe
 from .errors import DataError
 
@@ -69,8 +70,6 @@ class Pipeline:
     @property
     def base_tokenizer(self):
         if self._base_tok is None:
-            from .backbones import load_tokenizer
-
             self._base_tok = load_tokenizer(self.base_dir)
         return self._base_tok
 
@@ -86,9 +85,8 @@ class Pipeline:
         return self._mono
 
     def target_tokenizer(self):
-        from .backbones import load_tokenizer
-
-        return load_tokenizer(self.run_dir / "vocab" / "tokenizer")
+        """The tokenizer of the target embeddings (after the embeddings stage)."""
+        return load_tokenizer(target_tokenizer_dir(self.run_dir))
 
     def _fp(self, *keys: str, extra: str = "") -> str:
         return self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys) + extra
@@ -148,27 +146,24 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stage 2
     def stage_embeddings(self) -> None:
-        from transformers import AutoModel
-
+        from .backbones import load_input_embeddings
         from .data import read_dictionary
-        from .embeddings import StaticConfig, initialize_embeddings, plot_embedding_pca
+        from .embeddings import StaticConfig, initialize_embeddings, save_init_result
 
         cfg = self.recipe.embeddings
-        base = AutoModel.from_pretrained(str(self.base_dir))
-        src = base.get_input_embeddings().weight.detach().clone()
-        del base
+        src = load_input_embeddings(str(self.base_dir))
+        vocab_tok = load_tokenizer(self.run_dir / "vocab" / "tokenizer")
         with stage_dir(self.run_dir / "embeddings", self.stage_fingerprint("embeddings")) as d:
             res = initialize_embeddings(
                 cfg.method, source_embeddings=src, source_tokenizer=self.base_tokenizer,
-                target_tokenizer=self.target_tokenizer(), corpus=self.mono,
+                target_tokenizer=vocab_tok, corpus=self.mono,
                 config=StaticConfig(dim=cfg.static_dim, epochs=cfg.static_epochs, min_count=cfg.min_count),
                 seed=self.recipe.seed, workdir=self.run_dir / "cache" / "static",
-                dictionary=read_dictionary(cfg.dictionary) if cfg.dictionary else None)
-            save_file({"weight": res.embeddings.contiguous()}, str(d / "embeddings.safetensors"))
-            plot_embedding_pca(src, self.base_tokenizer, res.embeddings, self.target_tokenizer(),
-                               d / "pca.png", title=f"{self.recipe.target}: {cfg.method} initialisation")
-            write_json(d / "report.json", {"method": cfg.method, "counts": res.report,
-                                           "details": _jsonable(res.details)})
+                dictionary=read_dictionary(cfg.dictionary) if cfg.dictionary else None,
+                augment_size=cfg.augment_size)
+            save_init_result(res, d, method=cfg.method, source_embeddings=src,
+                             source_tokenizer=self.base_tokenizer, target_tokenizer=vocab_tok,
+                             title=f"{self.recipe.target}: {cfg.method} initialisation")
         _say(f"embeddings ({cfg.method}): {res.report}")
 
     # ------------------------------------------------------------------ model
@@ -407,16 +402,6 @@ def _rm(p: Path) -> None:
     import shutil
 
     shutil.rmtree(p, ignore_errors=True)
-
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, torch.Tensor):
-        return x.tolist() if x.numel() < 64 else f"tensor{tuple(x.shape)}"
-    return x if isinstance(x, (int, float, str, bool, type(None))) else str(x)
 
 
 def run_recipe(recipe: Recipe, run_dir: str | Path | None = None, only: list[str] | None = None) -> RunResult:

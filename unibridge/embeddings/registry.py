@@ -7,7 +7,9 @@ keyword arguments of :func:`initialize_embeddings` (except ``method``) and retur
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -30,11 +32,14 @@ class InitResult:
     ``embeddings``: float32 ``(V_T, d)``. ``report``: row counts per category
     (``special``, ``overlap``, ``aligned``, ``combined``, ``fallback``; they sum to V_T).
     ``details``: method-specific extras (anchor counts, alignment quality, weights ...).
+    ``tokenizer``: the tokenizer the rows index when the method builds its own vocabulary
+    (``va`` augments the base's); None means the target tokenizer it was given.
     """
 
     embeddings: torch.Tensor
     report: dict[str, int]
     details: dict = field(default_factory=dict)
+    tokenizer: object | None = None
 
 
 Initializer = Callable[..., InitResult]
@@ -79,7 +84,8 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
                           target_tokenizer, corpus: list[str],
                           config: "StaticConfig | None" = None, seed: int = 0,
                           workdir: Path | None = None,
-                          dictionary: "Sequence[tuple[str, str]] | None" = None) -> InitResult:
+                          dictionary: "Sequence[tuple[str, str]] | None" = None,
+                          augment_size: int = 99) -> InitResult:
     """Initialise a target-vocabulary embedding matrix with the named method.
 
     Args:
@@ -92,21 +98,26 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
         config: static-space settings (:class:`~unibridge.embeddings.static.StaticConfig`).
         seed: seeds every random draw; same inputs and seed give the same matrix.
         workdir: cache directory for trained static spaces (none: no caching).
-        dictionary: ``(source word, target word)`` pairs for methods that take one
-            (``tema``); passed only to initializers whose signature names ``dictionary``.
+        dictionary: ``(source word, target word)`` pairs for methods that take one (``tema``).
+        augment_size: pieces added by vocabulary augmentation (``va``; 99 as in Chau et al.).
+        Method options (``dictionary``, ``augment_size``) reach only the initializers whose
+        signature names them, so one call serves every method.
     Returns:
-        :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = target vocabulary size.
+        :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = the vocabulary size of
+        ``result.tokenizer`` if the method set one (``va``), else of ``target_tokenizer``.
     Raises:
         ConfigError: unknown method, bad config, source rows fewer than the source vocabulary.
         DataError: empty corpus.
     Source: Section 2.2 (Eq. 2–8) of Pham et al. (2024) for ``"unibridge"``.
     """
     fn = get_initializer(method)
-    extra = {"dictionary": dictionary} if "dictionary" in inspect.signature(fn).parameters else {}
+    params = inspect.signature(fn).parameters
+    options = {k: v for k, v in (("dictionary", dictionary), ("augment_size", augment_size))
+               if k in params}
     res = fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
              target_tokenizer=target_tokenizer, corpus=corpus, config=config, seed=seed,
-             workdir=workdir, **extra)
-    v_t = vocab_size(target_tokenizer)
+             workdir=workdir, **options)
+    v_t = vocab_size(res.tokenizer if res.tokenizer is not None else target_tokenizer)
     if res.embeddings.shape != (v_t, source_embeddings.shape[1]):
         raise RuntimeError(f"initializer {method!r} returned shape {tuple(res.embeddings.shape)}")
     if sum(res.report.get(k, 0) for k in REPORT_KEYS) != v_t:
@@ -119,9 +130,52 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
 # ----------------------------------------------------------------------------------------
 
 
+_VOCABS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _vocab_state(tokenizer) -> tuple:
+    """Cheap signature of a tokenizer's vocabulary (``len(tokenizer)`` costs 0.1 s at 250k)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return (len(tokenizer),)
+    return (backend.get_vocab_size(with_added_tokens=False), len(backend.get_added_tokens_decoder()))
+
+
+def _vocab_entry(tokenizer) -> dict:
+    n = _vocab_state(tokenizer)
+    try:
+        hit = _VOCABS.get(tokenizer)
+    except TypeError:  # not weak-referenceable: no memo
+        return {"n": n, "vocab": tokenizer.get_vocab()}
+    if hit is None or hit["n"] != n:
+        hit = {"n": n, "vocab": tokenizer.get_vocab()}
+        _VOCABS[tokenizer] = hit
+    return hit
+
+
+def token_vocab(tokenizer) -> dict[str, int]:
+    """``tokenizer.get_vocab()`` ({token: id}), memoised per tokenizer object while its model size
+    and added tokens are unchanged (one call costs about 0.1 s on XLM-R's 250k vocabulary).
+    Treat it as read-only."""
+    return _vocab_entry(tokenizer)["vocab"]
+
+
+def vocab_digest(tokenizer) -> str:
+    """sha256 hex digest of the tokens in id order (memoised like :func:`token_vocab`); equal
+    digests mean identical vocabularies."""
+    entry = _vocab_entry(tokenizer)
+    if "digest" not in entry:
+        vocab = entry["vocab"]
+        by_id = [""] * (max(vocab.values()) + 1 if vocab else 0)
+        for tok, i in vocab.items():
+            by_id[i] = tok
+        entry["digest"] = hashlib.sha256("\x00".join(by_id).encode("utf-8")).hexdigest()
+    return entry["digest"]
+
+
 def vocab_size(tokenizer) -> int:
     """Rows needed to embed every id of ``tokenizer`` (max id + 1)."""
-    vocab = tokenizer.get_vocab()
+    vocab = token_vocab(tokenizer)
     return max(vocab.values()) + 1 if vocab else 0
 
 
@@ -167,7 +221,7 @@ def piece_convention(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and type(backend.model).__name__ == "WordPiece":
         return "wordpiece"
-    vocab = tokenizer.get_vocab()
+    vocab = token_vocab(tokenizer)
     n_hash = sum(1 for t in vocab if t.startswith("##"))
     n_sp = sum(1 for t in vocab if t.startswith(SP_SPACE))
     return "wordpiece" if n_hash > n_sp else "sentencepiece"
@@ -188,7 +242,7 @@ _ROLE_FALLBACK = {"cls_token": ("cls_token", "bos_token"), "bos_token": ("bos_to
 
 def special_token_ids(tokenizer) -> list[int]:
     """Sorted ids of ``tokenizer.all_special_tokens`` present in its vocabulary."""
-    vocab = tokenizer.get_vocab()
+    vocab = token_vocab(tokenizer)
     return sorted({vocab[t] for t in tokenizer.all_special_tokens if t in vocab})
 
 
@@ -199,7 +253,7 @@ def special_token_map(source_tokenizer, target_tokenizer) -> dict[int, int]:
     sep↔eos stand in for each other); other specials map to the identical source string if
     any, else to the source unk (else the first source special).
     """
-    s_vocab, t_vocab = source_tokenizer.get_vocab(), target_tokenizer.get_vocab()
+    s_vocab, t_vocab = token_vocab(source_tokenizer), token_vocab(target_tokenizer)
     s_specials = special_token_ids(source_tokenizer)
     s_unk = s_vocab.get(getattr(source_tokenizer, "unk_token", None) or "", None)
     default = s_unk if s_unk is not None else (s_specials[0] if s_specials else 0)
@@ -230,11 +284,11 @@ def lexical_overlap(source_tokenizer, target_tokenizer) -> dict[int, int]:
     s_special = set(special_token_ids(source_tokenizer))
     t_special = set(special_token_ids(target_tokenizer))
     s_canon: dict[str, int] = {}
-    for tok, i in sorted(source_tokenizer.get_vocab().items(), key=lambda kv: kv[1]):
+    for tok, i in sorted(token_vocab(source_tokenizer).items(), key=lambda kv: kv[1]):
         if i not in s_special:
             s_canon.setdefault(canonical_token(tok, s_style), i)
     out: dict[int, int] = {}
-    for tok, i in target_tokenizer.get_vocab().items():
+    for tok, i in token_vocab(target_tokenizer).items():
         if i in t_special:
             continue
         j = s_canon.get(canonical_token(tok, t_style))
@@ -274,7 +328,7 @@ def report_counts(specials: dict, overlap: dict, aligned: int = 0, combined: int
 
 def id_to_token(tokenizer) -> dict[int, str]:
     """``{id: token}`` of the full vocabulary."""
-    return {i: t for t, i in tokenizer.get_vocab().items()}
+    return {i: t for t, i in token_vocab(tokenizer).items()}
 
 
 def source_script_stats(source_embeddings: torch.Tensor, source_tokenizer):

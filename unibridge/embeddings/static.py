@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from unibridge.embeddings.registry import token_vocab, vocab_digest
 from unibridge.errors import ConfigError
+from unibridge.vocab.tokenizer import tokenize_pieces
 
 
 @dataclass(frozen=True)
@@ -103,24 +105,13 @@ class StaticSpace:
         return self.vectors[rows] if len(rows) else self.vectors[:0]
 
 
-def tokenize_pieces(tokenizer, lines: list[str], batch: int = 2048) -> list[list[str]]:
-    """Pieces (str) of each line without special tokens, via the fast backend."""
-    backend = tokenizer.backend_tokenizer
-    out: list[list[str]] = []
-    for a in range(0, len(lines), batch):
-        for enc in backend.encode_batch(lines[a:a + batch], add_special_tokens=False):
-            out.append(enc.tokens)
-    return out
-
-
 def _cache_key(lines: list[str], tokenizer, config: StaticConfig) -> str:
     h = hashlib.sha256()
     for ln in lines:
         h.update(ln.encode("utf-8"))
         h.update(b"\n")
     h.update(b"\x00vocab\x00")
-    for tok, i in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1]):
-        h.update(f"{i}\t{tok}\n".encode("utf-8"))
+    h.update(vocab_digest(tokenizer).encode())
     h.update(repr(sorted((k, v) for k, v in config.to_dict().items()
                   if k not in ("threads", "retries")))
              .encode())
@@ -151,7 +142,7 @@ def train_static_space(lines: list[str], tokenizer, config: StaticConfig | None 
             z = np.load(cache)
             return StaticSpace(torch.from_numpy(z["ids"]), torch.from_numpy(z["vectors"]),
                                torch.from_numpy(z["counts"]))
-    vocab = tokenizer.get_vocab()
+    vocab = token_vocab(tokenizer)
     special = set(tokenizer.all_special_tokens)
     with tempfile.TemporaryDirectory(dir=workdir) as tmpdir:
         corpus = os.path.join(tmpdir, "pieces.txt")

@@ -19,7 +19,7 @@ import torch
 
 from unibridge.embeddings.registry import (SP_SPACE, InitResult, canonical_token, check_inputs,
                                            piece_convention, register_initializer,
-                                           report_counts, seed_matrix)
+                                           report_counts, seed_matrix, token_vocab)
 from unibridge.embeddings.script import fill_script_fallback
 from unibridge.errors import ConfigError
 
@@ -49,7 +49,7 @@ def tema_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_token
     E_S, _, _ = check_inputs(source_embeddings, source_tokenizer, target_tokenizer, corpus, config)
     E_T, done, specials, overlap = seed_matrix(E_S, source_tokenizer, target_tokenizer)
     style = piece_convention(target_tokenizer)
-    free = {canonical_token(tok, style): i for tok, i in target_tokenizer.get_vocab().items()
+    free = {canonical_token(tok, style): i for tok, i in token_vocab(target_tokenizer).items()
             if not done[i]}
     pairs = [(s, t, free[SP_SPACE + t]) for s, t in dictionary
              if len(t.split()) == 1 and SP_SPACE + t in free]

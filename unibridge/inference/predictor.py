@@ -13,7 +13,7 @@ from adapters.composition import Parallel, Stack
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from ..artifacts import find_run_dir, read_json
+from ..artifacts import find_run_dir, read_json, target_tokenizer_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.tagging import collate_tagged, encode_tagged
@@ -79,7 +79,7 @@ class MultiSourcePredictor:
         harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
         self.weights = resolve_weights(weights, self.sources, harmony)
         self.max_length = max_length
-        self.tokenizer = load_tokenizer(self.run_dir / "vocab" / "tokenizer")
+        self.tokenizer = load_tokenizer(target_tokenizer_dir(self.run_dir))
         self.model = load_adapter_model(resolve_backbone(run["base_model"]))
         emb = load_file(str(self.run_dir / "adaptation" / "embeddings.safetensors"))["weight"]
         attach_embeddings(self.model, target, self.tokenizer, emb)

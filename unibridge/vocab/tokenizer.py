@@ -22,7 +22,7 @@ from pathlib import Path
 from unibridge.backbones import tokenizer_style
 from unibridge.errors import ConfigError, DataError
 
-__all__ = ["wrap_tokenizer", "tokenizer_style"]
+__all__ = ["wrap_tokenizer", "tokenizer_style", "tokenize_pieces"]
 
 _SPECIAL_LAYOUT = (("<unk>", 2), ("<s>", 3), ("</s>", 3))  # (piece, sentencepiece type) at ids 0..2
 
@@ -144,3 +144,13 @@ def wrap_tokenizer(spm_model: Path | str, base_tokenizer, out_dir: Path | str | 
         out_dir.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(str(out_dir))
     return tokenizer
+
+
+def tokenize_pieces(tokenizer, lines: list[str], batch: int = 2048) -> list[list[str]]:
+    """Pieces (str) of each line without special tokens, via the fast backend."""
+    backend = tokenizer.backend_tokenizer
+    out: list[list[str]] = []
+    for a in range(0, len(lines), batch):
+        for enc in backend.encode_batch(lines[a:a + batch], add_special_tokens=False):
+            out.append(enc.tokens)
+    return out
