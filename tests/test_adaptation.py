@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from unibridge.adaptation.losses import kl_regulariser, masked_mean, mlm_loss, word_pool
 from unibridge.adaptation.model import MLMHead, add_language_adapter, encoder_states, load_adapter_model
 from unibridge.adaptation.train import encode_words, teacher_states, train_language_adapter
-from unibridge.config import TrainConfig
+from unibridge.config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
 from unibridge.errors import DataError
 
 
@@ -80,9 +80,9 @@ def test_training_updates_only_adapter_embeddings_and_head(tiny_base):
     add_language_adapter(model, "xx")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     texts = ["ሰላም ለዓለም እንደምን ነህ", "the cat sat on the mat", "a b c d e f g"] * 4
-    head, hist = train_language_adapter(model, tok, texts, "xx", cfg=TrainConfig(max_steps=3, batch_size=4,
-                                        learning_rate=1e-2, max_length=16), beta=1.0, base_tokenizer=tok,
-                                        output_dir="/tmp/unibridge-test-trainer")
+    cfg = AdaptationConfig(beta=1.0, train=TrainConfig(max_steps=3, batch_size=4, learning_rate=1e-2, max_length=16))
+    head, hist = train_language_adapter(model, tok, texts, "xx", cfg=cfg, base_tokenizer=tok,
+                                        output_dir="/tmp/unibridge-test-trainer", resume=False)
     changed = {n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())}
     assert any("adapters.xx" in n for n in changed)
     assert any("invertible_adapters.xx" in n for n in changed)
@@ -120,4 +120,126 @@ def test_empty_corpus_is_a_data_error(tiny_base):
     model = load_adapter_model(tiny_base)
     add_language_adapter(model, "xx")
     with pytest.raises(DataError, match="empty"):
-        train_language_adapter(model, tok, ["", "   "], "xx", cfg=TrainConfig(max_steps=1))
+        train_language_adapter(model, tok, ["", "   "], "xx", cfg=SourceAdaptationConfig(train=TrainConfig(max_steps=1)))
+
+
+# ---------------------------------------------------------------- checkpoints, resume, DDP, PPPL, ALIGN
+
+
+def _trainable(model) -> dict:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _adapt(tiny_base, out, *, max_steps, resume, stop_at=None, **cfg_kw):
+    from transformers import AutoTokenizer, TrainerCallback
+
+    import unibridge.adaptation.train as tr
+
+    class Stop(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if stop_at is not None and state.global_step == stop_at:
+                control.should_save, control.should_training_stop = True, True
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    torch.manual_seed(0)  # same adapter initialisation in every call
+    add_language_adapter(model, "xx")
+    texts = [f"the {w} sat on mat number {i} " * (1 + i % 3) for i, w in enumerate(["cat", "dog", "ox"] * 12)]
+    cfg = AdaptationConfig(beta=1.0, save_steps=2, **cfg_kw,
+                           train=TrainConfig(max_steps=max_steps, batch_size=4, learning_rate=1e-2, max_length=32))
+    real = tr.AdaptationTrainer.__init__
+
+    def init(self, *a, **kw):
+        kw["callbacks"] = [*kw.get("callbacks", []), Stop()]
+        real(self, *a, **kw)
+
+    tr.AdaptationTrainer.__init__ = init
+    try:
+        head, hist = train_language_adapter(model, tok, texts, "xx", cfg=cfg, base_tokenizer=tok, seed=7,
+                                            output_dir=str(out), resume=resume)
+    finally:
+        tr.AdaptationTrainer.__init__ = real
+    return model, head, hist
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tiny_base, tmp_path):
+    full, head_full, _ = _adapt(tiny_base, tmp_path / "a", max_steps=6, resume=False)
+    _adapt(tiny_base, tmp_path / "b", max_steps=6, resume=False, stop_at=3)  # "interrupted"
+    assert sorted(p.name for p in (tmp_path / "b").glob("checkpoint-*")) == ["checkpoint-3"]
+    ckpt = tmp_path / "b" / "checkpoint-3"
+    assert (ckpt / "trainable.safetensors").stat().st_size < 40_000_000  # trainable parameters only
+    resumed, head_res, _ = _adapt(tiny_base, tmp_path / "b", max_steps=6, resume=True)
+    a, b = _trainable(full), _trainable(resumed)
+    assert a.keys() == b.keys() and any("word_embeddings" in n for n in a)
+    for n in a:
+        assert torch.equal(a[n], b[n]), n
+    for n, p in head_full.state_dict().items():
+        assert torch.equal(p, head_res.state_dict()[n]), n
+
+
+def test_torchrun_two_processes_hold_identical_weights(tiny_base, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(root))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    p = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517",
+                        str(root / "tests" / "ddp_worker.py"), str(tiny_base), str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    digests = [(tmp_path / f"rank{r}.sha").read_text() for r in (0, 1)]
+    assert digests[0] == digests[1]
+    # one checkpoint per save step, written once (by rank 0), with the last one kept
+    assert [c.name for c in (tmp_path / "trainer").glob("checkpoint-*")] == ["checkpoint-6"]
+
+
+def test_pseudo_perplexity_exact_on_a_constructed_head(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.pppl import pseudo_log_likelihoods, pseudo_perplexity
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+
+    class Uniform(torch.nn.Module):  # logits all equal: every token has probability 1/V
+        def forward(self, h):
+            return torch.zeros(h.shape[0], len(tok))
+
+    texts = ["hello world", "a b c d"]
+    plls = pseudo_log_likelihoods(model, Uniform(), tok, texts)
+    n = [len(tok(t)["input_ids"]) - 2 for t in texts]
+    assert [c for _, c in plls] == n
+    assert all(p == pytest.approx(-c * math.log(len(tok)), rel=1e-5) for p, c in plls)
+    assert pseudo_perplexity(model, Uniform(), tok, texts) == pytest.approx(len(tok), rel=1e-4)
+
+
+def test_early_stopping_on_heldout_pppl_logs_before_and_after(tiny_base, tmp_path):
+    _, _, hist = _adapt(tiny_base, tmp_path / "es", max_steps=8, resume=False, eval_fraction=0.2, eval_steps=2,
+                        patience=1)
+    evals = [h for h in hist if "eval_pppl" in h]
+    assert evals[0]["step"] == 0 and len(evals) >= 3
+    assert all(h["eval_pppl"] >= 1.0 for h in evals)
+    best = min(h["eval_pppl"] for h in evals[1:-1])
+    assert evals[-1]["eval_pppl"] == pytest.approx(best)  # the best weights were restored
+
+
+def test_align_loss_exact_and_gradient_only_to_new_embeddings():
+    from unibridge.adaptation.losses import align_loss
+
+    E = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], requires_grad=True)
+    src = torch.tensor([[1.0, 0.0], [0.0, 2.0]], requires_grad=True)
+    # pair 0: word = pieces {0, 1} -> mean (0.5, 0.5), cos with (1, 0) = 1/sqrt(2); pair 1: piece 1 -> cos 1
+    loss = align_loss(E, torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]), src)
+    assert loss.item() == pytest.approx(-(1 / math.sqrt(2) + 1.0) / 2, rel=1e-6)
+    loss.backward()
+    assert E.grad is not None and E.grad[2].abs().sum() == 0 and src.grad is None
+
+
+def test_leave_out_layers_have_no_adapter(tiny_base):
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx", leave_out=[0])
+    names = [n for n, _ in model.named_parameters() if ".adapters.xx." in n]
+    assert names and not any(".layer.0." in n for n in names) and any(".layer.1." in n for n in names)

@@ -108,11 +108,26 @@ class TrainConfig(_Config):
 @dataclass(frozen=True)
 class SourceAdaptationConfig(_Config):
     """Stage 4a: MAD-X language adapters for the source languages (base vocabulary, MLM only):
-    SeqBn adapter + NICE invertible adapter (Table 8 of Pham et al. 2024)."""
+    SeqBn adapter + NICE invertible adapter (Table 8 of Pham et al. 2024).
+
+    ``leave_out``: layer indices without an adapter. ``eval_fraction``: share of the text held
+    out for pseudo-perplexity (at most ``eval_max_texts`` lines), evaluated every
+    ``eval_steps`` steps (0: once, at the end); ``patience`` > 0 stops after that many
+    evaluations without improvement and restores the best weights. ``save_steps`` > 0 writes a
+    resumable checkpoint every that many steps (with evaluation, at every evaluation).
+    ``group_by_length``: batches of similar length (less padding).
+    """
 
     reduction_factor: float = 2
     inv_reduction_factor: float = 2
+    leave_out: list[int] = field(default_factory=list)
     mlm_probability: float = 0.15
+    eval_fraction: float = 0.0
+    eval_max_texts: int = 64
+    eval_steps: int = 0
+    patience: int = 0
+    save_steps: int = 0
+    group_by_length: bool = True
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
 
 
@@ -122,11 +137,15 @@ class AdaptationConfig(SourceAdaptationConfig):
 
     ``kl_level``: ``"word"`` compares mean sub-token states per word, ``"sentence"`` mean
     pooling; ``kl_temperature`` divides the states before the softmax over the hidden axis.
+    ``align_alpha`` > 0 adds ALIGN-MLM's term (align-mlm.md): α · (− mean cosine between the
+    new embedding of each target word of ``embeddings.dictionary`` and the base embedding of
+    its translation).
     """
 
     beta: float = 1.0
     kl_level: str = "word"
     kl_temperature: float = 1.0
+    align_alpha: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -198,19 +198,26 @@ class Pipeline:
         if t in model.adapters_config:
             model.delete_adapter(t)
         self._ensure_target(model, trained=False)
-        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor)
-        with stage_dir(self.run_dir / "adaptation", self.stage_fingerprint("adaptation")) as d:
+        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+        fp = self.stage_fingerprint("adaptation")
+        checkpoints = self.run_dir / "cache" / "checkpoints" / f"adaptation-{fp[:16]}"
+        with stage_dir(self.run_dir / "adaptation", fp) as d:
+            dictionary = None
+            if cfg.align_alpha > 0 and self.recipe.embeddings.dictionary:
+                from .data import read_dictionary
+
+                dictionary = read_dictionary(self.recipe.embeddings.dictionary)
             head, hist = train_language_adapter(
-                model, self.target_tokenizer(), self.mono, t, cfg=cfg.train, mlm_probability=cfg.mlm_probability,
-                train_embeddings=True, beta=cfg.beta, base_tokenizer=self.base_tokenizer, kl_level=cfg.kl_level,
-                kl_temperature=cfg.kl_temperature, seed=self.recipe.seed, output_dir=str(d / "trainer"))
+                model, self.target_tokenizer(), self.mono, t, cfg=cfg, train_embeddings=True,
+                base_tokenizer=self.base_tokenizer, dictionary=dictionary, seed=self.recipe.seed,
+                output_dir=str(checkpoints))
             model.save_adapter(str(d / "adapter"), t, with_head=False)
             emb = model.get_input_embeddings().weight.detach().clone().contiguous()
             save_file({"weight": emb}, str(d / "embeddings.safetensors"))
             save_file({k: v.detach().clone().contiguous() for k, v in head.state_dict().items()
                        if not k.startswith("embedding.")}, str(d / "mlm_head.safetensors"))
             write_json(d / "history.json", hist)
-            _rm(d / "trainer")
+        _rm(checkpoints)
         self._ensure_target(model, trained=True)
 
     # ------------------------------------------------------------------ stage 4
@@ -256,15 +263,15 @@ class Pipeline:
                 if lang in model.adapters_config:
                     model.delete_adapter(lang)
                 cfg = r.source_adaptation
-                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor)
+                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+                checkpoints = self.run_dir / "cache" / "checkpoints" / f"source-{lang}-{fp[:16]}"
                 with stage_dir(d_lang, fp) as d:
                     _, hist = train_language_adapter(
-                        model, self.base_tokenizer, self._source_texts(lang), lang, cfg=cfg.train,
-                        mlm_probability=cfg.mlm_probability, train_embeddings=False, beta=0.0,
-                        seed=r.seed, output_dir=str(d / "trainer"))
+                        model, self.base_tokenizer, self._source_texts(lang), lang, cfg=cfg,
+                        train_embeddings=False, seed=r.seed, output_dir=str(checkpoints))
                     model.save_adapter(str(d / "adapter"), lang, with_head=False)
                     write_json(d / "history.json", hist)
-                    _rm(d / "trainer")
+                _rm(checkpoints)
         for task in r.tasks:
             spec = get_task(task)
             for lang, src in r.sources.items():

@@ -63,3 +63,24 @@ def mlm_loss(head, states: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if not bool(sel.any()):
         return states.sum() * 0.0
     return F.cross_entropy(head(states[sel]), labels[sel])
+
+
+def align_loss(new_embeddings: torch.Tensor, target_pieces: torch.Tensor, target_owner: torch.Tensor,
+               source_vectors: torch.Tensor) -> torch.Tensor:
+    """ALIGN-MLM's alignment term: − mean cosine between dictionary translations (align-mlm.md, §3).
+
+    Word embeddings are the mean of their pieces' rows. Args:
+        new_embeddings: ``(V_T, d)`` trainable target embeddings.
+        target_pieces: ``(P,)`` int64 piece ids of all target words, concatenated.
+        target_owner: ``(P,)`` int64 index of the dictionary pair each piece belongs to (0..B-1,
+            every pair present).
+        source_vectors: ``(B, d)`` base embeddings of the source words (held fixed).
+    Returns:
+        Scalar in [−1, 1]: −(1/B) Σ_i cos(E_T[word_i], E_S[translation_i]); gradients reach only
+        ``new_embeddings``.
+    """
+    B, d = source_vectors.shape
+    sums = new_embeddings.new_zeros(B, d).index_add_(0, target_owner, new_embeddings[target_pieces])
+    counts = torch.bincount(target_owner, minlength=B).clamp(min=1).to(sums.dtype)
+    words = sums / counts.unsqueeze(1)
+    return -F.cosine_similarity(words, source_vectors.detach(), dim=-1).mean()

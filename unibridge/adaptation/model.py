@@ -22,7 +22,9 @@ class MLMHead(nn.Module):
 
     ``forward(hidden (N, d)) -> logits (N, V)`` where V is the tied embedding's row count.
     The decoder weight *is* the embedding weight (same Parameter), so training the head
-    trains the embeddings when they require grad.
+    trains the embeddings when they require grad. The embedding is referenced, not registered
+    as a submodule: the head's ``state_dict`` holds only its own parameters (dense, norm,
+    bias), and a module holding both the model and the head lists the embedding once.
     """
 
     def __init__(self, embedding: nn.Embedding, layer_norm_eps: float = 1e-12):
@@ -31,8 +33,13 @@ class MLMHead(nn.Module):
         self.dense = nn.Linear(d, d)
         self.act = nn.GELU()
         self.norm = nn.LayerNorm(d, eps=layer_norm_eps)
-        self.embedding = embedding
+        self._tied = (embedding,)
         self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+
+    @property
+    def embedding(self) -> nn.Embedding:
+        """The tied input embedding."""
+        return self._tied[0]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         h = self.norm(self.act(self.dense(hidden)))
@@ -66,14 +73,18 @@ def attach_embeddings(model, name: str, tokenizer, weights: torch.Tensor) -> Non
         model.get_input_embeddings().weight.copy_(weights.to(torch.float32))
 
 
-def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2) -> None:
-    """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible adapter)."""
+def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2,
+                         leave_out: list[int] | None = None) -> None:
+    """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible
+    adapter), none in the layers listed in ``leave_out`` (Pfeiffer et al. 2020; Table 8 of Pham
+    et al. 2024: reduction factors 2 and 2)."""
     from adapters import SeqBnInvConfig
 
     model.add_adapter(
         name,
         config=SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",
-                              inv_adapter_reduction_factor=inv_reduction_factor),
+                              inv_adapter_reduction_factor=inv_reduction_factor,
+                              leave_out=list(leave_out or [])),
     )
 
 

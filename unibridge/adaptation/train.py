@@ -1,25 +1,37 @@
 """Language-adapter training (stage 3 for the target, stage 4a for the sources) through the Trainer.
 
-Loss = MLM + beta * KL (Pham et al. 2024, Eq. 9). The frozen teacher is the base model itself with
-no adapter and its own embeddings, reading the same text with its own tokenizer; being frozen
-and deterministic, its word- or sentence-level states are computed once before training and
-reused every epoch.
+Loss = MLM + β·KL (Pham et al. 2024, Eq. 9) [+ α·ALIGN, align-mlm.md]. The frozen teacher is the
+base model itself with no adapter and its own embeddings, reading the same text with its own
+tokenizer; being frozen and deterministic, its word- or sentence-level states are computed
+once before training and reused every epoch. MLM logits are computed at masked positions only.
+
+Training runs through ``transformers.Trainer`` (:class:`AdaptationTrainer`), so checkpoints,
+resumption, length-grouped batches, early stopping on held-out pseudo-perplexity and
+multi-process data parallelism (``torchrun --nproc_per_node N`` or ``accelerate launch``,
+CPU/gloo or GPU/nccl) come from it with no code change. Checkpoints hold only the trainable
+parameters (adapter, invertible adapter, embeddings, MLM head), not the frozen base.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
-from transformers import DataCollatorForLanguageModeling, Trainer, TrainerCallback, TrainingArguments
+from transformers import (DataCollatorForLanguageModeling, EarlyStoppingCallback, Trainer, TrainerCallback,
+                          TrainingArguments)
+from transformers.trainer_utils import get_last_checkpoint
 
-from ..config import TrainConfig
-from ..errors import DataError
-from .losses import kl_regulariser, masked_mean, mlm_loss, word_pool
+from ..config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
+from ..errors import ConfigError, DataError
+from .losses import align_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
 from .model import MLMHead, encoder_states
+from .pppl import pseudo_perplexity
+
+TRAINABLE_FILE = "trainable.safetensors"
 
 
 @dataclass
@@ -90,21 +102,45 @@ def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length:
 
 
 class LanguageModelingObjective(nn.Module):
-    """MLM (+ beta * KL) objective around an adapter model, trainable by ``transformers.Trainer``.
+    """MLM (+ β·KL) (+ α·ALIGN) objective around an adapter model, trainable by ``transformers.Trainer``.
 
-    ``forward`` returns ``{"loss", "mlm_loss", "kl_loss"}``; running sums of the two parts are
-    kept in ``self.parts`` for logging.
+    ``forward`` returns ``{"loss", "mlm_loss", "kl_loss", "align_loss"}``; running sums of the
+    parts are kept in ``self.parts`` for logging. ``align``: ``(target_pieces, target_owner,
+    source_vectors)`` of :func:`~unibridge.adaptation.losses.align_loss`, used when
+    ``alpha > 0``.
+
+    Given ``special_tokens_mask`` instead of ``labels``, the batch is masked here (BERT's
+    80/10/10 scheme, ``masker``) with a generator seeded by (seed, optimizer step, micro-batch,
+    rank): the masks do not depend on when the data loader prefetched a batch, so a resumed run
+    sees exactly the masks of an uninterrupted one (:class:`_StepTracker` sets the step).
     """
 
-    def __init__(self, model, head: MLMHead, beta: float = 0.0, kl_level: str = "word", temperature: float = 1.0):
+    def __init__(self, model, head: MLMHead, beta: float = 0.0, kl_level: str = "word", temperature: float = 1.0,
+                 alpha: float = 0.0, align: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                 masker: DataCollatorForLanguageModeling | None = None, seed: int = 0):
         super().__init__()
         if kl_level not in ("word", "sentence"):
             raise ValueError(f"kl_level must be 'word' or 'sentence', got {kl_level!r}")
         self.model, self.head = model, head
         self.beta, self.kl_level, self.temperature = beta, kl_level, temperature
-        self.parts = {"mlm_loss": 0.0, "kl_loss": 0.0, "n": 0}
+        self.alpha, self.align = alpha, align
+        self.masker, self.seed, self.step, self.micro = masker, seed, 0, 0
+        self.parts = {"mlm_loss": 0.0, "kl_loss": 0.0, "align_loss": 0.0, "n": 0}
 
-    def forward(self, input_ids, attention_mask, labels, word_ids=None, teacher=None, teacher_mask=None):
+    def mask(self, input_ids: torch.Tensor, special_tokens_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(masked inputs, labels)`` (B, L) for this step and micro-batch (deterministic)."""
+        rank = int(os.environ.get("RANK", "0"))
+        key = (((self.seed * 1_000_003 + self.step) * 1_009 + self.micro) * 131 + rank) % (2 ** 63)
+        self.micro += 1
+        self.masker.generator = torch.Generator().manual_seed(key)
+        inputs, labels = self.masker.torch_mask_tokens(input_ids.detach().cpu().clone(),
+                                                       special_tokens_mask=special_tokens_mask.cpu().bool())
+        return inputs.to(input_ids.device), labels.to(input_ids.device)
+
+    def forward(self, input_ids, attention_mask, labels=None, special_tokens_mask=None, word_ids=None, teacher=None,
+                teacher_mask=None):
+        if labels is None:
+            input_ids, labels = self.mask(input_ids, special_tokens_mask)
         states = encoder_states(self.model, input_ids, attention_mask)
         loss_mlm = mlm_loss(self.head, states, labels)
         loss_kl = states.new_zeros(())
@@ -114,10 +150,15 @@ class LanguageModelingObjective(nn.Module):
             else:
                 student = masked_mean(states, attention_mask).unsqueeze(1)
             loss_kl = kl_regulariser(student, teacher, teacher_mask, self.temperature)
+        loss_align = states.new_zeros(())
+        if self.alpha > 0 and self.align is not None:
+            loss_align = align_loss(self.model.get_input_embeddings().weight, *self.align)
         self.parts["mlm_loss"] += float(loss_mlm.detach())
         self.parts["kl_loss"] += float(loss_kl.detach())
+        self.parts["align_loss"] += float(loss_align.detach())
         self.parts["n"] += 1
-        return {"loss": loss_mlm + self.beta * loss_kl, "mlm_loss": loss_mlm.detach(), "kl_loss": loss_kl.detach()}
+        return {"loss": loss_mlm + self.beta * loss_kl + self.alpha * loss_align, "mlm_loss": loss_mlm.detach(),
+                "kl_loss": loss_kl.detach(), "align_loss": loss_align.detach()}
 
 
 class _MLMDataset(torch.utils.data.Dataset):
@@ -128,13 +169,16 @@ class _MLMDataset(torch.utils.data.Dataset):
         return len(self.encs)
 
     def __getitem__(self, i):
-        return {"enc": self.encs[i], "teacher": None if self.teachers is None else self.teachers[i]}
+        # "input_ids" lets the Trainer's length-grouped sampler read lengths.
+        return {"input_ids": self.encs[i].input_ids, "enc": self.encs[i],
+                "teacher": None if self.teachers is None else self.teachers[i]}
 
 
 class _Collator:
-    def __init__(self, tokenizer, mlm_probability: float):
+    """Pads a batch; masking happens in :meth:`LanguageModelingObjective.mask`."""
+
+    def __init__(self, tokenizer):
         self.tok = tokenizer
-        self.masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
 
     def __call__(self, items):
         encs = [it["enc"] for it in items]
@@ -145,8 +189,7 @@ class _Collator:
         special = torch.tensor(
             [self.tok.get_special_tokens_mask(e.input_ids, already_has_special_tokens=True)
              + [1] * (ids.shape[1] - len(e.input_ids)) for e in encs], dtype=torch.bool)
-        inputs, labels = self.masker.torch_mask_tokens(ids.clone(), special_tokens_mask=special)
-        batch = {"input_ids": inputs, "attention_mask": att, "labels": labels,
+        batch = {"input_ids": ids, "attention_mask": att, "special_tokens_mask": special,
                  "word_ids": _pad([e.word_ids for e in encs], -1)}
         if items[0]["teacher"] is not None:
             teach = [it["teacher"] for it in items]
@@ -161,64 +204,243 @@ class _Collator:
         return batch
 
 
+class _StepTracker(TrainerCallback):
+    def __init__(self, objective: LanguageModelingObjective):
+        self.obj = objective
+
+    def on_step_begin(self, args, state, control, **kw):
+        self.obj.step, self.obj.micro = state.global_step, 0
+
+
 class _PartsLogger(TrainerCallback):
     def __init__(self, objective: LanguageModelingObjective, history: list):
         self.obj, self.history = objective, history
 
     def on_log(self, args, state, control, logs=None, **kw):
         p = self.obj.parts
-        if logs is not None and p["n"]:
-            logs["mlm_loss"] = round(p["mlm_loss"] / p["n"], 4)
-            logs["kl_loss"] = round(p["kl_loss"] / p["n"], 4)
-            self.history.append({"step": state.global_step, **{k: v for k, v in logs.items()}})
-            self.obj.parts.update(mlm_loss=0.0, kl_loss=0.0, n=0)
+        if logs is None:
+            return
+        if p["n"]:
+            for k in ("mlm_loss", "kl_loss", "align_loss"):
+                logs[k] = round(p[k] / p["n"], 4)
+            self.obj.parts.update(mlm_loss=0.0, kl_loss=0.0, align_loss=0.0, n=0)
+        if "mlm_loss" in logs or any(k.startswith("eval_") for k in logs):  # not the run summary
+            self.history.append({"step": state.global_step, **logs})
+
+
+class _TextDataset(torch.utils.data.Dataset):
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+
+    def __len__(self):
+        return len(self.texts)
+
+    def __getitem__(self, i):
+        return self.texts[i]
+
+
+class AdaptationTrainer(Trainer):
+    """``Trainer`` for a :class:`LanguageModelingObjective`.
+
+    Checkpoints hold only the parameters that require grad (``trainable.safetensors``), so a
+    checkpoint of me5-small's target adapter is the adapter, the embeddings and the head, not
+    the 470 MB frozen base; resuming (``train(resume_from_checkpoint=...)``) loads them back
+    with the optimizer, scheduler and RNG states the Trainer saves beside them. ``evaluate``
+    reports the pseudo-perplexity (``eval_pppl``) of the held-out texts given as
+    ``eval_dataset`` (:class:`_TextDataset`) under ``pppl_tokenizer``.
+    """
+
+    def __init__(self, *args, pppl_tokenizer=None, pppl_max_length: int = 128, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pppl_tokenizer, self.pppl_max_length = pppl_tokenizer, pppl_max_length
+
+    def _trainable_state(self, model=None) -> dict[str, torch.Tensor]:
+        model = model or self.model
+        return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        from safetensors.torch import save_file
+
+        output_dir = output_dir or self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        tmp = os.path.join(output_dir, f".{TRAINABLE_FILE}.tmp")
+        save_file(self._trainable_state(), tmp)
+        os.replace(tmp, os.path.join(output_dir, TRAINABLE_FILE))
+
+    def _load_trainable(self, folder: str, model=None) -> None:
+        from safetensors.torch import load_file
+
+        model = model or self.model
+        path = os.path.join(folder, TRAINABLE_FILE)
+        if not os.path.isfile(path):
+            raise ConfigError(f"checkpoint {folder} has no {TRAINABLE_FILE}; it was not written by this trainer")
+        state = load_file(path)
+        params = dict(model.named_parameters())
+        expected = {n for n, p in params.items() if p.requires_grad}
+        if set(state) != expected:
+            raise ConfigError(f"checkpoint {folder} does not match the model being trained "
+                              f"({len(set(state) ^ expected)} parameter names differ)")
+        with torch.no_grad():
+            for n, t in state.items():
+                params[n].copy_(t)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        self._load_trainable(resume_from_checkpoint, model)
+
+    def _load_best_model(self):
+        self._load_trainable(self.state.best_model_checkpoint)
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
+        data = eval_dataset if eval_dataset is not None else self.eval_dataset
+        obj = self.model
+        value = pseudo_perplexity(obj.model, obj.head, self.pppl_tokenizer, list(data.texts),
+                                  max_length=self.pppl_max_length)
+        metrics = {f"{metric_key_prefix}_pppl": round(value, 4)}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
 
 
 def training_arguments(cfg: TrainConfig, output_dir: str, seed: int, n_examples: int, **extra) -> TrainingArguments:
-    """TrainingArguments for CPU/GPU from a TrainConfig (no checkpoints: stages cache their output)."""
+    """TrainingArguments for CPU/GPU from a TrainConfig; ``extra`` overrides any of them
+    (default: no checkpoints, since stages cache their output)."""
     steps_per_epoch = max(1, math.ceil(n_examples / cfg.batch_size))
     max_steps = cfg.max_steps if cfg.max_steps else max(1, int(round(cfg.epochs * steps_per_epoch)))
-    return TrainingArguments(
-        output_dir=output_dir, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-        max_steps=max_steps, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=seed,
-        logging_steps=max(1, min(50, max_steps // 10)), save_strategy="no", report_to=[],
-        remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-        disable_tqdm=False, **extra)
+    kw = dict(output_dir=output_dir, per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+              max_steps=max_steps, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, seed=seed,
+              logging_steps=max(1, min(50, max_steps // 10)), save_strategy="no", report_to=[],
+              remove_unused_columns=False, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+              disable_tqdm=False)
+    if not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        kw["ddp_backend"] = "gloo"
+    kw.update(extra)
+    return TrainingArguments(**kw)
 
 
-def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *, cfg: TrainConfig,
-                           mlm_probability: float = 0.15, train_embeddings: bool = True, beta: float = 0.0,
-                           base_tokenizer=None, kl_level: str = "word", kl_temperature: float = 1.0,
-                           seed: int = 42, output_dir: str = "/tmp/unibridge-trainer") -> tuple[MLMHead, list[dict]]:
-    """Train language adapter ``adapter`` (already added to ``model``) with MLM + beta * KL.
+def split_heldout(texts: list[str], fraction: float, max_texts: int, seed: int) -> tuple[list[str], list[str]]:
+    """``(train, held_out)``: a seeded random ``fraction`` of the non-blank lines (at most
+    ``max_texts``, at least 1 when fraction > 0) is held out. Raises ConfigError for a fraction
+    outside [0, 1)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"eval_fraction must be in [0, 1), got {fraction}")
+    lines = [t for t in texts if t and t.strip()]
+    if fraction == 0 or len(lines) < 2:
+        return lines, []
+    n = min(max(1, int(len(lines) * fraction)), max_texts, len(lines) - 1)
+    order = torch.randperm(len(lines), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = set(order[:n])
+    return [t for i, t in enumerate(lines) if i not in held], [lines[i] for i in sorted(held)]
 
-    ``model``'s active embeddings must be those of ``tokenizer``. With ``beta > 0`` the teacher
-    reads ``texts`` with ``base_tokenizer``. Trains the adapter, its invertible adapter, the MLM
-    head and (if ``train_embeddings``) the active embeddings; everything else stays frozen.
-    Returns (the trained MLM head, the logged loss history). Raises DataError on an empty corpus.
+
+def dictionary_alignment(model, tokenizer, base_tokenizer, pairs) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """Inputs of :func:`~unibridge.adaptation.losses.align_loss` for ``(source word, target word)``
+    pairs: target words as pieces of ``tokenizer``, source words as the mean of their base
+    (``"default"``) embedding rows under ``base_tokenizer``. Pairs with an empty or unknown-only
+    side are dropped; returns None when none is left."""
+    base = model.loaded_embeddings["default"].weight.detach() if hasattr(model, "loaded_embeddings") \
+        else model.get_input_embeddings().weight.detach()
+    pieces, owner, vectors = [], [], []
+    for src_word, tgt_word in pairs:
+        t_ids = [i for i in tokenizer(tgt_word, add_special_tokens=False)["input_ids"] if i != tokenizer.unk_token_id]
+        s_ids = [i for i in base_tokenizer(src_word, add_special_tokens=False)["input_ids"]
+                 if i != base_tokenizer.unk_token_id]
+        if not t_ids or not s_ids:
+            continue
+        pieces.extend(t_ids)
+        owner.extend([len(vectors)] * len(t_ids))
+        vectors.append(base[s_ids].mean(0))
+    if not vectors:
+        return None
+    return torch.tensor(pieces), torch.tensor(owner), torch.stack(vectors)
+
+
+def is_main_process() -> bool:
+    """True unless this is a non-zero rank of a multi-process (torchrun / accelerate) run."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
+                           cfg: SourceAdaptationConfig | AdaptationConfig, train_embeddings: bool = True,
+                           base_tokenizer=None, dictionary=None, seed: int = 42,
+                           output_dir: str = "/tmp/unibridge-trainer", resume: bool = True
+                           ) -> tuple[MLMHead, list[dict]]:
+    """Train language adapter ``adapter`` (already added to ``model``) with MLM + β·KL (+ α·ALIGN).
+
+    Args:
+        model: ``adapters`` model; its active embeddings must be those of ``tokenizer``.
+        tokenizer: tokenizer of the text the adapter learns (target or base vocabulary).
+        texts: training lines; ``cfg.eval_fraction`` of them is held out for pseudo-perplexity.
+        cfg: :class:`~unibridge.config.AdaptationConfig` (β, KL level and temperature, α) or
+            :class:`~unibridge.config.SourceAdaptationConfig` (MLM only: MAD-X source adapters).
+        train_embeddings: train the active embeddings (new target embeddings) too.
+        base_tokenizer: the teacher's tokenizer, needed when β > 0 or α > 0.
+        dictionary: ``(source word, target word)`` pairs for the ALIGN term (α > 0).
+        output_dir: Trainer folder; with ``cfg.save_steps`` or early stopping it holds
+            checkpoints, and with ``resume`` the last one found there is resumed.
+    Returns:
+        ``(MLM head, history)``: the trained head (its decoder is tied to the embeddings) and
+        the logged records (``mlm_loss``, ``kl_loss``, ``align_loss``, ``eval_pppl`` with a
+        step-0 record of the held-out pseudo-perplexity before training).
+    Raises:
+        DataError: empty corpus. ConfigError / ValueError: β or α > 0 without base_tokenizer,
+        α > 0 without usable dictionary pairs.
+    Source: Eq. 9 of Pham et al. 2024; ALIGN-MLM (align-mlm.md); PPPL of Salazar et al. 2020.
     """
-    words = split_words(texts)
-    if cfg.max_examples:
-        words = words[: cfg.max_examples]
+    tc = cfg.train
+    beta = getattr(cfg, "beta", 0.0)
+    kl_level = getattr(cfg, "kl_level", "word")
+    alpha = getattr(cfg, "align_alpha", 0.0)
+    train_texts, eval_texts = split_heldout(texts, cfg.eval_fraction, cfg.eval_max_texts, seed)
+    words = split_words(train_texts)
+    if tc.max_examples:
+        words = words[: tc.max_examples]
     torch.manual_seed(seed)
-    encs = [encode_words(tokenizer, w, cfg.max_length) for w in words]
+    encs = [encode_words(tokenizer, w, tc.max_length) for w in words]
     teachers = None
+    if (beta > 0 or alpha > 0) and base_tokenizer is None:
+        raise ValueError("beta > 0 or align_alpha > 0 needs base_tokenizer for the teacher")
     if beta > 0:
-        if base_tokenizer is None:
-            raise ValueError("beta > 0 needs base_tokenizer for the teacher")
-        teachers = teacher_states(model, base_tokenizer, words, max_length=cfg.max_length, level=kl_level)
+        teachers = teacher_states(model, base_tokenizer, words, max_length=tc.max_length, level=kl_level)
         if kl_level == "word":  # compare only words present on both sides
             for i, (e, t) in enumerate(zip(encs, teachers)):
                 n = min(e.n_words, t.shape[0])
                 teachers[i] = t[:n]
+    align = None
+    if alpha > 0:
+        align = dictionary_alignment(model, tokenizer, base_tokenizer, dictionary or [])
+        if align is None:
+            raise ConfigError("align_alpha > 0 needs bilingual dictionary pairs whose words both tokenizers know "
+                              "(embeddings.dictionary)")
     model.train_adapter(adapter, train_embeddings=train_embeddings)
     model.set_active_adapters(adapter)
     head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
-    objective = LanguageModelingObjective(model, head, beta=beta, kl_level=kl_level, temperature=kl_temperature)
+    objective = LanguageModelingObjective(
+        model, head, beta=beta, kl_level=kl_level, temperature=getattr(cfg, "kl_temperature", 1.0), alpha=alpha,
+        align=align, masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed)
     history: list[dict] = []
-    args = training_arguments(cfg, output_dir, seed, len(encs))
-    trainer = Trainer(model=objective, args=args, train_dataset=_MLMDataset(encs, teachers),
-                      data_collator=_Collator(tokenizer, mlm_probability), callbacks=[_PartsLogger(objective, history)])
-    trainer.train()
+    extra: dict = {"group_by_length": cfg.group_by_length}
+    callbacks: list = [_StepTracker(objective), _PartsLogger(objective, history)]
+    probe = training_arguments(tc, output_dir, seed, len(encs))
+    if eval_texts:
+        every = cfg.eval_steps or probe.max_steps
+        extra.update(eval_strategy="steps", eval_steps=every)
+        if cfg.patience > 0:
+            extra.update(save_strategy="steps", save_steps=every, save_total_limit=2, load_best_model_at_end=True,
+                         metric_for_best_model="pppl", greater_is_better=False)
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
+    if cfg.save_steps > 0 and "save_steps" not in extra:
+        extra.update(save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1)
+    args = training_arguments(tc, output_dir, seed, len(encs), **extra)
+    trainer = AdaptationTrainer(model=objective, args=args, train_dataset=_MLMDataset(encs, teachers),
+                                eval_dataset=_TextDataset(eval_texts) if eval_texts else None,
+                                data_collator=_Collator(tokenizer), callbacks=callbacks,
+                                pppl_tokenizer=tokenizer, pppl_max_length=tc.max_length)
+    last = get_last_checkpoint(output_dir) if resume and os.path.isdir(output_dir) else None
+    if eval_texts and last is None:
+        history.append({"step": 0, "eval_pppl": round(pseudo_perplexity(model, head, tokenizer, eval_texts,
+                                                                          max_length=tc.max_length), 4)})
+    trainer.train(resume_from_checkpoint=last)
+    if eval_texts and cfg.patience > 0:  # the best weights are back; record their score
+        trainer.evaluate()
     model.eval()
     return head, history
