@@ -243,3 +243,38 @@ def test_leave_out_layers_have_no_adapter(tiny_base):
     add_language_adapter(model, "xx", leave_out=[0])
     names = [n for n, _ in model.named_parameters() if ".adapters.xx." in n]
     assert names and not any(".layer.0." in n for n in names) and any(".layer.1." in n for n in names)
+
+
+def test_cli_adapt_new_vocabulary_writes_adapter_embeddings_and_pppl(tiny_base, tmp_path, capsys):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from unibridge.backbones import load_tokenizer
+    from unibridge.cli import main
+    from unibridge.vocab import train_sentencepiece, wrap_tokenizer
+
+    from tests.conftest import DATA
+
+    lines = [x for x in (DATA / "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt")
+             .read_text(encoding="utf-8").splitlines() if x.strip()][:300]
+    corpus = tmp_path / "amh.txt"
+    corpus.write_text("\n".join(lines), encoding="utf-8")
+    tok = wrap_tokenizer(train_sentencepiece(lines, 500, tmp_path / "spm"), load_tokenizer(tiny_base),
+                         tmp_path / "tok")
+    E0 = torch.randn(len(tok), 32) * 0.02
+    save_file({"weight": E0}, str(tmp_path / "E.safetensors"))
+    out = tmp_path / "adapt"
+    args = ["adapt", str(corpus), "--out", str(out), "--base", str(tiny_base), "--tokenizer", str(tmp_path / "tok"),
+            "--embeddings", str(tmp_path / "E.safetensors"), "--steps", "4", "--batch-size", "8",
+            "--max-length", "32", "--eval-fraction", "0.05", "--lr", "1e-2"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "held-out pseudo-perplexity:" in printed and "before ->" in printed
+    E = load_file(str(out / "embeddings.safetensors"))["weight"]
+    assert E.shape == E0.shape and not torch.equal(E, E0)
+    assert (out / "adapter" / "adapter_config.json").is_file() and not (out / "checkpoints").exists()
+    hist = json.loads((out / "history.json").read_text())
+    assert hist[0]["step"] == 0 and "eval_pppl" in hist[0] and "eval_pppl" in hist[-1]
+    assert main(["adapt", str(corpus), "--out", str(out), "--base", str(tiny_base), "--tokenizer",
+                 str(tmp_path / "tok")]) == 2  # a tokenizer without its embeddings: one-line error

@@ -5,6 +5,7 @@
     unibridge evaluate --target amh --task pos --test FILE [--run-dir D] [--weights W]
     unibridge vocab CORPUS ... --out DIR [--base me5-small] [--v-i 7000 ...]
     unibridge init CORPUS ... --tokenizer DIR --out DIR [--method unibridge|focus|script|...]
+    unibridge adapt CORPUS ... --out DIR [--tokenizer DIR --embeddings FILE] [--beta 1.0 ...]
 
 Errors caused by the input (missing files, unknown languages, tasks or profiles, infeasible
 vocabulary sizes) are printed as one line and exit with status 2.
@@ -139,6 +140,57 @@ def cmd_init(a) -> int:
     return 0
 
 
+def cmd_adapt(a) -> int:
+    import shutil
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from .adaptation.model import add_language_adapter, attach_embeddings, load_adapter_model
+    from .adaptation.train import is_main_process, save_language_adapter, train_language_adapter
+    from .backbones import backbone_tokenizer, load_tokenizer, resolve_backbone
+    from .config import AdaptationConfig, TrainConfig
+    from .data import read_dictionary, read_text
+    from .errors import ConfigError
+
+    if bool(a.tokenizer) != bool(a.embeddings):
+        raise ConfigError("--tokenizer and --embeddings go together (a new vocabulary and its initial embeddings); "
+                          "give neither to train a MAD-X adapter on the base vocabulary")
+    out = Path(a.out)
+    texts = read_text(a.corpus, limit=a.max_lines)
+    base_tok = backbone_tokenizer(a.base)
+    model = load_adapter_model(resolve_backbone(a.base))
+    tok = base_tok
+    if a.tokenizer:
+        tok = load_tokenizer(a.tokenizer)
+        attach_embeddings(model, a.name, tok, load_file(a.embeddings)["weight"])
+    beta = a.beta if a.beta is not None else (1.0 if a.tokenizer else 0.0)
+    train = TrainConfig(epochs=a.epochs, max_steps=a.steps, batch_size=a.batch_size, learning_rate=a.lr,
+                        max_length=a.max_length)
+    cfg = AdaptationConfig(beta=beta, kl_level=a.kl_level, kl_temperature=a.kl_temperature,
+                           align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
+                           eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
+    dictionary = read_dictionary(a.dictionary) if a.dictionary else None
+    add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+    head, hist = train_language_adapter(model, tok, texts, a.name, cfg=cfg, train_embeddings=bool(a.tokenizer),
+                                        base_tokenizer=base_tok, dictionary=dictionary, seed=a.seed,
+                                        output_dir=str(out / "checkpoints"), resume=not a.no_resume)
+    if not is_main_process():
+        return 0
+    save_language_adapter(model, head, a.name, out, hist, with_embeddings=bool(a.tokenizer))
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)  # finished: nothing left to resume
+    pppl = [h["eval_pppl"] for h in hist if "eval_pppl" in h]
+    if pppl:
+        print(f"held-out pseudo-perplexity: {pppl[0]:.2f} before -> {pppl[-1]:.2f} after")
+    losses = [h for h in hist if "mlm_loss" in h]
+    if losses:
+        last = losses[-1]
+        print(f"last logged step {last['step']}: mlm {last['mlm_loss']:.3f}  kl {last['kl_loss']:.4f}  "
+              f"align {last['align_loss']:.4f}")
+    print(f"language adapter '{a.name}' -> {out / 'adapter'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
@@ -210,6 +262,34 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--no-plot", action="store_true")
     i.set_defaults(fn=cmd_init)
+
+    d = sub.add_parser("adapt", help="train a language adapter (+ invertible adapter, + new embeddings) with "
+                                     "MLM + beta*KL; resumable; runs under torchrun / accelerate launch")
+    d.add_argument("corpus", nargs="+", help="language text, one sentence or line per line")
+    d.add_argument("--out", required=True, help="output folder: adapter/, embeddings.safetensors, history.json")
+    d.add_argument("--base", default="me5-small")
+    d.add_argument("--tokenizer", help="new-vocabulary tokenizer folder (unibridge vocab); omit for the base's")
+    d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
+    d.add_argument("--name", default="lang", help="adapter name (default: lang)")
+    d.add_argument("--beta", type=float, help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
+    d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
+    d.add_argument("--kl-temperature", type=float, default=1.0)
+    d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
+    d.add_argument("--align-alpha", type=float, default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
+    d.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
+    d.add_argument("--epochs", type=float, default=1.0)
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--lr", type=float, default=5e-4)
+    d.add_argument("--max-length", type=int, default=128)
+    d.add_argument("--max-lines", type=int, help="read at most this many lines")
+    d.add_argument("--leave-out", type=int, nargs="*", help="layers without an adapter")
+    d.add_argument("--eval-fraction", type=float, default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
+    d.add_argument("--eval-steps", type=int, default=0, help="evaluate every N steps (0: at the end)")
+    d.add_argument("--patience", type=int, default=0, help="early stopping after N evaluations without gain")
+    d.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps (0: none)")
+    d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
+    d.add_argument("--seed", type=int, default=42)
+    d.set_defaults(fn=cmd_adapt)
     return ap
 
 

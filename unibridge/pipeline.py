@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from .artifacts import read_json, stage_dir, stage_done, target_tokenizer_dir, write_json
 from .backbones import load_tokenizer
@@ -191,7 +191,7 @@ class Pipeline:
     # ------------------------------------------------------------------ stage 3
     def stage_adaptation(self) -> None:
         from .adaptation.model import add_language_adapter
-        from .adaptation.train import train_language_adapter
+        from .adaptation.train import save_language_adapter, train_language_adapter
 
         cfg, t = self.recipe.adaptation, self.recipe.target
         model = self.model()
@@ -211,12 +211,7 @@ class Pipeline:
                 model, self.target_tokenizer(), self.mono, t, cfg=cfg, train_embeddings=True,
                 base_tokenizer=self.base_tokenizer, dictionary=dictionary, seed=self.recipe.seed,
                 output_dir=str(checkpoints))
-            model.save_adapter(str(d / "adapter"), t, with_head=False)
-            emb = model.get_input_embeddings().weight.detach().clone().contiguous()
-            save_file({"weight": emb}, str(d / "embeddings.safetensors"))
-            save_file({k: v.detach().clone().contiguous() for k, v in head.state_dict().items()
-                       if not k.startswith("embedding.")}, str(d / "mlm_head.safetensors"))
-            write_json(d / "history.json", hist)
+            save_language_adapter(model, head, t, d, hist)
         _rm(checkpoints)
         self._ensure_target(model, trained=True)
 
@@ -246,7 +241,7 @@ class Pipeline:
     def stage_sources(self) -> int:
         """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
         from .adaptation.model import add_language_adapter
-        from .adaptation.train import train_language_adapter
+        from .adaptation.train import save_language_adapter, train_language_adapter
         from .tasks import get_task, train_task_adapter
         from .tasks.train import task_adapter_name
 
@@ -266,11 +261,10 @@ class Pipeline:
                 add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
                 checkpoints = self.run_dir / "cache" / "checkpoints" / f"source-{lang}-{fp[:16]}"
                 with stage_dir(d_lang, fp) as d:
-                    _, hist = train_language_adapter(
+                    head, hist = train_language_adapter(
                         model, self.base_tokenizer, self._source_texts(lang), lang, cfg=cfg,
                         train_embeddings=False, seed=r.seed, output_dir=str(checkpoints))
-                    model.save_adapter(str(d / "adapter"), lang, with_head=False)
-                    write_json(d / "history.json", hist)
+                    save_language_adapter(model, head, lang, d, hist, with_embeddings=False)
                 _rm(checkpoints)
         for task in r.tasks:
             spec = get_task(task)

@@ -444,3 +444,30 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         trainer.evaluate()
     model.eval()
     return head, history
+
+
+def save_language_adapter(model, head: MLMHead, adapter: str, out_dir, history: list[dict],
+                          with_embeddings: bool = True) -> None:
+    """Write a trained language adapter into ``out_dir`` (created):
+
+    ``adapter/`` (adapters' format), ``embeddings.safetensors`` ({"weight": (V, d)} active
+    embeddings, if ``with_embeddings``), ``mlm_head.safetensors`` (the head's own parameters;
+    its decoder is the embedding) and ``history.json``. Files are written atomically.
+    """
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    from ..artifacts import write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_adapter(str(out / "adapter"), adapter, with_head=False)
+    tensors = {"mlm_head.safetensors": {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}}
+    if with_embeddings:
+        tensors["embeddings.safetensors"] = {"weight": model.get_input_embeddings().weight.detach().cpu().contiguous()}
+    for name, data in tensors.items():
+        tmp = out / f".{name}.tmp"
+        save_file(data, str(tmp))
+        os.replace(tmp, out / name)
+    write_json(out / "history.json", history)
