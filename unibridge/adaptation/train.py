@@ -220,7 +220,7 @@ class _PartsLogger(TrainerCallback):
         p = self.obj.parts
         if logs is None:
             return
-        if p["n"]:
+        if p["n"] and "loss" in logs:  # training logs only (not evaluation records)
             for k in ("mlm_loss", "kl_loss", "align_loss"):
                 logs[k] = round(p[k] / p["n"], 4)
             self.obj.parts.update(mlm_loss=0.0, kl_loss=0.0, align_loss=0.0, n=0)
