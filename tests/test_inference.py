@@ -86,3 +86,51 @@ def test_metrics_on_constructed_examples():
     assert m["precision"] == pytest.approx(0.5) and m["recall"] == pytest.approx(0.5) and m["f1"] == pytest.approx(0.5)
     with pytest.raises(ConfigError, match="unknown task"):
         get_task("sentiment")
+
+
+def test_entropy_weights_move_to_the_confident_source():
+    from unibridge.inference.weights import entropy_weights
+
+    g = torch.Generator().manual_seed(0)
+    confident = torch.zeros(20, 5)
+    confident[torch.arange(20), torch.randint(0, 5, (20,), generator=g)] = 8.0
+    flat = torch.randn(20, 5, generator=g) * 0.1
+    logits = torch.stack([flat, confident, flat * 2])
+    mask = torch.ones(20, dtype=torch.bool)
+    w = entropy_weights(logits, mask, steps=30, lr=0.2)
+    assert w.sum().item() == pytest.approx(1.0, abs=1e-6) and (w >= 0).all()
+    assert w[1] > 0.6 and w[1] > w[0] and w[1] > w[2]
+
+    def entropy(weights):
+        p = torch.softmax((weights.view(3, 1, 1) * logits).sum(0), -1)
+        return float(-(p * p.log()).sum(-1).mean())
+
+    assert entropy(w) < entropy(torch.full((3,), 1 / 3))
+    # masked positions do not count; no step keeps the initial weights
+    assert torch.allclose(entropy_weights(logits, torch.zeros(20, dtype=torch.bool)), torch.full((3,), 1 / 3))
+    with pytest.raises(ValueError, match="does not match"):
+        entropy_weights(logits, torch.ones(7, dtype=torch.bool))
+
+
+def test_lang2vec_weights_and_uniform_fallback():
+    from unibridge.inference.weights import lang2vec_weights
+
+    w = lang2vec_weights("amh", ["en", "ar", "ja"])
+    assert sum(w.values()) == pytest.approx(1.0) and all(v > 0 for v in w.values())
+    assert len(set(round(v, 6) for v in w.values())) == 3  # real similarities, not uniform
+    assert resolve_weights("lang2vec", ["en", "ar", "ja"], target="amh") == pytest.approx(w)
+    with pytest.warns(UserWarning, match="not found in the URIEL database"):
+        fb = lang2vec_weights("nah", ["en", "ar", "ja"])  # Nahuatl (macro code) is not in URIEL
+    assert fb == pytest.approx({"en": 1 / 3, "ar": 1 / 3, "ja": 1 / 3})
+    with pytest.raises(ConfigError, match="need the target"):
+        resolve_weights("lang2vec", ["en"])
+
+
+def test_weight_heatmap_writes_png(tmp_path):
+    from unibridge.errors import DataError
+    from unibridge.inference.plot import plot_weight_heatmap
+
+    out = plot_weight_heatmap({"amh": {"en": 0.3, "zh": 0.7}, "san": {"en": 0.5}}, tmp_path / "w.png")
+    assert out.stat().st_size > 3000
+    with pytest.raises(DataError):
+        plot_weight_heatmap({}, tmp_path / "x.png")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from tests.conftest import needs_data
@@ -87,6 +88,29 @@ def test_predictor_matches_sequential_passes_and_uses_weights(finished_run):
     assert [p.task.labels[i] for i in combined.argmax(-1).tolist()] == labels[0]
     single = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="single:ru")
     assert single.weights == {"en": 0.0, "ru": 1.0}
+
+
+def test_merge_mode_and_entropy_weights(finished_run, capsys):
+    from unibridge import MultiSourcePredictor
+    from unibridge.cli import main
+
+    run_dir, _ = finished_run
+    texts = ["ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ", "አበበ በሶ በላ", "ኢትዮጵያ ውስጥ"]
+    # averaging with weight 1 on one source reproduces that source's adapter and head exactly
+    single = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="single:ru")
+    a = single.predict(texts, return_probs=True)
+    b = single.predict(texts, return_probs=True, mode="merge")
+    assert all(torch.allclose(x["probs"], y["probs"], atol=1e-5) for x, y in zip(a, b))
+    uni = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="uniform")
+    merged = uni.predict(texts, mode="merge")
+    assert [len(m) for m in merged] == [4, 3, 2]
+    ent = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="entropy")
+    ent.predict(texts)
+    assert set(ent.last_weights) == {"en", "ru"} and sum(ent.last_weights.values()) == pytest.approx(1.0)
+    assert main(["weights", str(run_dir), "--out", str(run_dir / "w.png")]) == 0
+    out = capsys.readouterr().out
+    assert "target" in out and "amh" in out and (run_dir / "w.png").is_file()
+    assert (run_dir / "harmony" / "weights.png").is_file()
 
 
 def _cli(*args, env_extra=None):

@@ -78,6 +78,28 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_weights(a) -> int:
+    from pathlib import Path
+
+    from .artifacts import find_run_dir, read_json
+    from .inference.plot import plot_weight_heatmap
+    from .inference.weights import resolve_weights
+
+    table: dict[str, dict[str, float]] = {}
+    for d in a.runs:
+        recipe = read_json(find_run_dir(Path(d).name, d) / "run.json")["recipe"]
+        target, sources = recipe["target"], list(recipe["sources"])
+        harmony_file = Path(d) / "harmony" / "weights.json"
+        harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
+        table[target] = resolve_weights(a.strategy, a.sources or sources, harmony, target=target)
+    sources = list(dict.fromkeys(s for w in table.values() for s in w))
+    print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
+                 ["target", *sources]))
+    if a.out:
+        print(f"heatmap -> {plot_weight_heatmap(table, a.out, title=f'{a.strategy} weights')}")
+    return 0
+
+
 def cmd_vocab(a) -> int:
     import shutil
     from pathlib import Path
@@ -222,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--run-dir")
     e.add_argument("--weights", default="harmony")
     e.set_defaults(fn=cmd_evaluate)
+
+    w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
+    w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")
+    w.add_argument("--strategy", default="harmony", help="harmony, lang2vec or uniform (default harmony)")
+    w.add_argument("--sources", nargs="*", help="restrict to these sources")
+    w.add_argument("--out", help="heatmap PNG")
+    w.set_defaults(fn=cmd_weights)
 
     v = sub.add_parser("vocab", help="Algorithm 1 vocabulary-size search (ALP) and SentencePiece training")
     v.add_argument("corpus", nargs="+")

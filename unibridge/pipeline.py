@@ -315,6 +315,9 @@ class Pipeline:
                                   target_adapter=r.target, pairs={s: self._pairs(s, r.harmony.k) for s in r.sources},
                                   k=r.harmony.k, temperature=r.harmony.temperature)
             write_json(d / "weights.json", res)
+            from .inference.plot import plot_weight_heatmap
+
+            plot_weight_heatmap({r.target: res["weights"]}, d / "weights.png", title="harmony weights")
         _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
 
     # ------------------------------------------------------------------ evaluation

@@ -1,7 +1,9 @@
 """Multi-source inference: one forward pass through ``Stack(lang_t, Parallel(*task_adapters))``.
 
 y_hat = sum_s w_s * logits_s (Pham et al. 2024 Eq. 13), word-level labels from each word's first
-sub-token.
+sub-token. ``mode="merge"`` instead averages the task adapters' and heads' parameters with the
+same weights (adapters' ``average_adapter`` / ``average_head``) and runs one adapter: faster,
+and an approximation — the average of nonlinear adapters is not the average of their outputs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.tagging import collate_tagged, encode_tagged
 from ..tasks.train import task_adapter_name
-from .weights import resolve_weights
+from .weights import entropy_weights, resolve_weights
 
 
 def task_setup(lang: str, heads: list[str]):
@@ -56,8 +58,10 @@ class MultiSourcePredictor:
     ``MultiSourcePredictor(target="amh", task="pos").predict(["..."])`` loads the base model, the
     target embeddings and language adapter, and the task adapter + head of every source, then
     runs one Parallel pass per batch. ``weights``: ``"harmony"`` (default, stored by the run),
-    ``"uniform"``, ``"single:<lang>"`` or a mapping; ``sources`` restricts the source set.
-    Raises ConfigError if the run, task or a source is missing.
+    ``"lang2vec"``, ``"uniform"``, ``"entropy"`` (optimised per batch, see
+    :func:`~unibridge.inference.weights.entropy_weights`), ``"single:<lang>"`` or a mapping;
+    ``sources`` restricts the source set. Raises ConfigError if the run, task or a source is
+    missing.
     """
 
     def __init__(self, target: str, task: str, *, run_dir: str | Path | None = None,
@@ -77,7 +81,9 @@ class MultiSourcePredictor:
             raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")
         harmony_file = self.run_dir / "harmony" / "weights.json"
         harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
-        self.weights = resolve_weights(weights, self.sources, harmony)
+        self.strategy = weights if isinstance(weights, str) else "explicit"
+        self.weights = resolve_weights(weights, self.sources, harmony, target=target)
+        self.last_weights: dict[str, float] | None = None
         self.max_length = max_length
         self.tokenizer = load_tokenizer(target_tokenizer_dir(self.run_dir))
         self.model = load_adapter_model(resolve_backbone(run["base_model"]))
@@ -91,13 +97,45 @@ class MultiSourcePredictor:
             self.heads.append(name)
         self.model.eval()
         self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
+        self._merged: str | None = None
+
+    def merged_adapter(self) -> str:
+        """Name of the task adapter + head averaged from the sources' with the current weights
+        (built on first use; ``average_adapter`` / ``average_head``, linear combination)."""
+        if self._merged is None:
+            name = f"{self.task.name}_merged"
+            w = [self.weights[s] for s in self.sources]
+            self.model.average_adapter(name, self.heads, weights=w, overwrite_ok=True)
+            self.model.average_head(name, self.heads, weights=w, overwrite_ok=True)
+            self.model.eval()
+            self._merged = name
+        return self._merged
+
+    def _combine(self, batch, mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Combined logits (B, L, C) and the per-source ones (S, B, L, C) (None when merged)."""
+        ids, att = batch["input_ids"], batch["attention_mask"]
+        if mode == "merge":
+            return source_logits(self.model, ids, att, self.target, [self.merged_adapter()])[0], None
+        per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode)
+        w = self._w
+        if self.strategy == "entropy":
+            S, B, L, C = per_src.shape
+            scored = torch.zeros(B, L, dtype=torch.bool)
+            for j, first in enumerate(batch["first"]):
+                scored[j, first] = True
+            w = entropy_weights(per_src.reshape(S, B * L, C), scored.reshape(-1))
+            self.last_weights = dict(zip(self.sources, w.tolist()))
+            w = w.view(-1, 1, 1, 1)
+        return (per_src * w).sum(0), per_src
 
     def _batches(self, sentences: list[list[str]], batch_size: int, progress: bool):
         items = [encode_tagged(self.tokenizer, words, None, {}, self.max_length) for words in sentences]
         for i in tqdm(range(0, len(items), batch_size), desc=f"predict {self.task.name}", disable=not progress,
                       unit="batch"):
             chunk = items[i:i + batch_size]
-            yield chunk, collate_tagged(chunk, self.tokenizer.pad_token_id)
+            batch = collate_tagged(chunk, self.tokenizer.pad_token_id)
+            batch["first"] = [item["first"] for item in chunk]
+            yield chunk, batch
 
     def predict(self, texts: list[str] | list[list[str]], *, batch_size: int = 32, return_probs: bool = False,
                 return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
@@ -106,17 +144,18 @@ class MultiSourcePredictor:
         Returns ``list[list[str]]`` (one label per word); with ``return_probs`` or
         ``return_source_logits`` a list of dicts ``{"words", "labels", "probs" (n_words, C),
         "source_logits" {lang: (n_words, C)}}``. Words beyond ``max_length`` sub-tokens get "O"
-        (ner) or "X" (pos).
+        (ner) or "X" (pos). ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass
+        per source; same result), ``"merge"`` (one averaged adapter; no per-source logits).
         """
+        if mode == "merge" and return_source_logits:
+            raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
         if isinstance(texts, str):
             raise TypeError("predict() takes a list of texts, not a single string")
         sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
         labels = self.task.labels
         results = []
         for chunk, batch in self._batches(sentences, batch_size, progress):
-            per_src = source_logits(self.model, batch["input_ids"], batch["attention_mask"], self.target,
-                                    self.heads, mode=mode)
-            combined = (per_src * self._w).sum(0)
+            combined, per_src = self._combine(batch, mode)
             for j, item in enumerate(chunk):
                 first = torch.tensor(item["first"], dtype=torch.long)
                 logit = combined[j, first]
@@ -134,7 +173,7 @@ class MultiSourcePredictor:
                     results.append(pred)
         return results
 
-    def evaluate(self, sentences, *, batch_size: int = 32, progress: bool = True) -> dict:
+    def evaluate(self, sentences, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
         """Score TaggedSentences with the task's metric (accuracy for pos, seqeval F1 for ner)."""
-        pred = self.predict([s.tokens for s in sentences], batch_size=batch_size, progress=progress)
+        pred = self.predict([s.tokens for s in sentences], batch_size=batch_size, progress=progress, mode=mode)
         return self.task.metric([list(s.tags) for s in sentences], pred)

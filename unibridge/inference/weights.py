@@ -1,6 +1,18 @@
-"""Source-language weight strategies: harmony (Pham et al. 2024 Eq. 10-12), uniform, single-source."""
+"""Source-language weight strategies.
+
+* ``harmony`` — Pham et al. 2024, Eq. 10-12, from K parallel sentences (stored by the run);
+* ``lang2vec`` — cosine similarity of URIEL typological feature vectors (Malaviya et al. 2017),
+  normalised to sum 1; a language lang2vec lacks gets uniform weights with a warning, as the
+  paper does for pbt (Table 14);
+* ``uniform``, ``single:<lang>``, or an explicit mapping;
+* ``entropy`` — test-time entropy minimisation over the source weights (after EMEA, Wang et
+  al. 2021): per batch, a few gradient steps on the weights' logits lower the entropy of the
+  combined prediction; the weights start uniform.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
@@ -59,9 +71,84 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
     return {"weights": harmony_from_distances(distances, temperature), "distances": distances, "k": k}
 
 
-def resolve_weights(strategy: str | dict, sources: list[str], harmony: dict[str, float] | None = None) -> dict[str, float]:
-    """Weights per source for a strategy: ``"harmony"`` (stored weights), ``"uniform"``,
-    ``"single:<lang>"``, or an explicit mapping (normalised to sum 1). Raises ConfigError."""
+LANG2VEC_FEATURES = "syntax_knn+phonology_knn+inventory_knn"
+
+
+def lang2vec_weights(target: str, sources: list[str], features: str = LANG2VEC_FEATURES) -> dict[str, float]:
+    """w_s = cos(f_t, f_s) / Σ_s' cos(f_t, f_s') over URIEL feature vectors (lang2vec ``get_features``).
+
+    Args:
+        target, sources: language codes in any form :func:`~unibridge.data.get_language` knows
+            (ISO 639-1/3, names); looked up in lang2vec by ISO 639-3.
+        features: lang2vec feature sets joined by ``+`` (default: the k-NN-imputed syntax,
+            phonology and inventory features, which cover every URIEL language).
+    Returns:
+        ``{source: weight}``, weights ≥ 0 summing to 1. Uniform, with a warning, when lang2vec
+        lacks the target or a source, or when no similarity is positive.
+    Source: Malaviya et al. 2017; the lang2vec baseline of Pham et al. 2024, Appendix D.2.
+    """
+    from ..data import get_language
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lang2vec imports the deprecated pkg_resources
+        import lang2vec.lang2vec as l2v
+
+    codes = {c: get_language(c).iso3 for c in [target, *sources]}
+    try:
+        feats = l2v.get_features(sorted(set(codes.values())), features)
+    except Exception as e:  # lang2vec raises a bare Exception for an unknown language
+        warnings.warn(f"lang2vec: {str(e).split('.')[0].strip()}; using uniform weights over {sources}")
+        return {s: 1.0 / len(sources) for s in sources}
+    vec = {c: torch.tensor([float(x) for x in feats[codes[c]]], dtype=torch.float64) for c in codes}
+    cos = {s: float(torch.nn.functional.cosine_similarity(vec[target], vec[s], dim=0).clamp(min=0.0))
+           for s in sources}
+    total = sum(cos.values())
+    if not total > 0:
+        warnings.warn(f"lang2vec: no positive similarity between {target} and {sources}; using uniform weights")
+        return {s: 1.0 / len(sources) for s in sources}
+    return {s: c / total for s, c in cos.items()}
+
+
+def entropy_weights(source_logits: torch.Tensor, mask: torch.Tensor, init: torch.Tensor | None = None,
+                    steps: int = 10, lr: float = 0.1) -> torch.Tensor:
+    """Source weights minimising the mean prediction entropy of a batch (test-time, EMEA-style).
+
+    Args:
+        source_logits: ``(S, N, C)`` logits of S sources at N scored positions (words / examples).
+        mask: ``(N,)`` bool, the positions that count.
+        init: ``(S,)`` starting weights (default uniform); optimised as softmax(θ), θ = log init.
+        steps / lr: Adam steps and learning rate on θ.
+    Returns:
+        ``(S,)`` float32 weights ≥ 0 summing to 1 (combined prediction: Σ_s w_s · logits_s).
+    Raises:
+        ValueError: shapes disagree.
+    Source: Wang et al. 2021 (EMEA), entropy minimisation over adapter weights, here over the
+    logits of the task adapters.
+    """
+    S = source_logits.shape[0]
+    if mask.shape != source_logits.shape[1:2]:
+        raise ValueError(f"mask {tuple(mask.shape)} does not match logits {tuple(source_logits.shape)}")
+    w0 = torch.full((S,), 1.0 / S) if init is None else init.float().clamp(min=1e-6)
+    theta = torch.log(w0 / w0.sum()).clone().requires_grad_(True)
+    x = source_logits.detach().float()[:, mask]
+    if x.shape[1] == 0 or steps == 0:
+        return torch.softmax(theta.detach(), 0)
+    opt = torch.optim.Adam([theta], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            p = torch.softmax((torch.softmax(theta, 0).view(S, 1, 1) * x).sum(0), -1)
+            ent = -(p * torch.log(p.clamp_min(1e-12))).sum(-1).mean()
+            opt.zero_grad()
+            ent.backward()
+            opt.step()
+    return torch.softmax(theta.detach(), 0)
+
+
+def resolve_weights(strategy: str | dict, sources: list[str], harmony: dict[str, float] | None = None,
+                    target: str | None = None) -> dict[str, float]:
+    """Weights per source for a strategy: ``"harmony"`` (stored weights), ``"lang2vec"`` (needs
+    ``target``), ``"uniform"``, ``"entropy"`` (uniform here; optimised per batch at prediction
+    time), ``"single:<lang>"``, or an explicit mapping (normalised to sum 1). Raises ConfigError."""
     if isinstance(strategy, dict):
         missing = set(sources) - set(strategy)
         if missing:
@@ -70,8 +157,12 @@ def resolve_weights(strategy: str | dict, sources: list[str], harmony: dict[str,
         if not total > 0:
             raise ConfigError("explicit weights must have a positive sum")
         return {s: strategy[s] / total for s in sources}
-    if strategy == "uniform":
+    if strategy in ("uniform", "entropy"):
         return {s: 1.0 / len(sources) for s in sources}
+    if strategy == "lang2vec":
+        if target is None:
+            raise ConfigError("lang2vec weights need the target language")
+        return lang2vec_weights(target, sources)
     if strategy == "harmony":
         if harmony is None:
             raise ConfigError("no harmony weights stored for this run")
@@ -82,5 +173,6 @@ def resolve_weights(strategy: str | dict, sources: list[str], harmony: dict[str,
         if lang not in sources:
             raise ConfigError(f"single-source weights name '{lang}', not one of the sources {sources}")
         return {s: float(s == lang) for s in sources}
-    raise ConfigError(f"unknown weight strategy '{strategy}'; use harmony, uniform, single:<lang> or a mapping")
+    raise ConfigError(f"unknown weight strategy '{strategy}'; use harmony, lang2vec, uniform, entropy, "
+                      "single:<lang> or a mapping")
 
