@@ -134,3 +134,14 @@ def test_weight_heatmap_writes_png(tmp_path):
     assert out.stat().st_size > 3000
     with pytest.raises(DataError):
         plot_weight_heatmap({}, tmp_path / "x.png")
+
+
+def test_length_sorted_batches_cover_every_index_once():
+    from unibridge.inference.predictor import length_sorted_batches
+
+    lengths = [5, 2, 9, 2, 7, 1, 5]
+    batches = length_sorted_batches(lengths, 3)
+    assert batches == [[5, 1, 3], [0, 6, 4], [2]]
+    assert sorted(i for b in batches for i in b) == list(range(7))
+    with pytest.raises(ValueError):
+        length_sorted_batches(lengths, 0)

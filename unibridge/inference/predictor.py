@@ -52,6 +52,16 @@ def source_logits(model, input_ids, attention_mask, lang: str, heads: list[str],
     raise ValueError(f"mode must be 'parallel' or 'sequential', got {mode!r}")
 
 
+def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of ``batch_size`` by ascending length (ties in input order),
+    so each batch pads to a similar length; the caller restores the input order.
+    Raises ValueError for batch_size < 1."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[a:a + batch_size] for a in range(0, len(order), batch_size)]
+
+
 class MultiSourcePredictor:
     """Word-level tagger for a target language from a finished run.
 
@@ -130,22 +140,23 @@ class MultiSourcePredictor:
 
     def _batches(self, sentences: list[list[str]], batch_size: int, progress: bool):
         items = [encode_tagged(self.tokenizer, words, None, {}, self.max_length) for words in sentences]
-        for i in tqdm(range(0, len(items), batch_size), desc=f"predict {self.task.name}", disable=not progress,
-                      unit="batch"):
-            chunk = items[i:i + batch_size]
+        order = length_sorted_batches([len(it["input_ids"]) for it in items], batch_size)
+        for idx in tqdm(order, desc=f"predict {self.task.name}", disable=not progress, unit="batch"):
+            chunk = [items[i] for i in idx]
             batch = collate_tagged(chunk, self.tokenizer.pad_token_id)
             batch["first"] = [item["first"] for item in chunk]
-            yield chunk, batch
+            yield idx, chunk, batch
 
     def predict(self, texts: list[str] | list[list[str]], *, batch_size: int = 32, return_probs: bool = False,
                 return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
         """Labels for each text (a string split on whitespace, or a list of words).
 
-        Returns ``list[list[str]]`` (one label per word); with ``return_probs`` or
-        ``return_source_logits`` a list of dicts ``{"words", "labels", "probs" (n_words, C),
+        Returns ``list[list[str]]`` (one label per word, in input order); with ``return_probs``
+        or ``return_source_logits`` a list of dicts ``{"words", "labels", "probs" (n_words, C),
         "source_logits" {lang: (n_words, C)}}``. Words beyond ``max_length`` sub-tokens get "O"
         (ner) or "X" (pos). ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass
         per source; same result), ``"merge"`` (one averaged adapter; no per-source logits).
+        Texts are batched by length (:func:`length_sorted_batches`) to cut padding.
         """
         if mode == "merge" and return_source_logits:
             raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
@@ -153,24 +164,23 @@ class MultiSourcePredictor:
             raise TypeError("predict() takes a list of texts, not a single string")
         sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
         labels = self.task.labels
-        results = []
-        for chunk, batch in self._batches(sentences, batch_size, progress):
+        results: list = [None] * len(sentences)
+        for idx, chunk, batch in self._batches(sentences, batch_size, progress):
             combined, per_src = self._combine(batch, mode)
-            for j, item in enumerate(chunk):
+            for j, (i, item) in enumerate(zip(idx, chunk)):
                 first = torch.tensor(item["first"], dtype=torch.long)
                 logit = combined[j, first]
-                n_words = len(sentences[len(results)])
                 pred = [labels[k] for k in logit.argmax(-1).tolist()]
-                pred += ["O" if self.task.name == "ner" else "X"] * (n_words - len(pred))
+                pred += ["O" if self.task.name == "ner" else "X"] * (len(sentences[i]) - len(pred))
                 if return_probs or return_source_logits:
-                    res = {"words": sentences[len(results)], "labels": pred}
+                    res = {"words": sentences[i], "labels": pred}
                     if return_probs:
                         res["probs"] = torch.softmax(logit, -1)
                     if return_source_logits:
                         res["source_logits"] = {s: per_src[k, j, first] for k, s in enumerate(self.sources)}
-                    results.append(res)
+                    results[i] = res
                 else:
-                    results.append(pred)
+                    results[i] = pred
         return results
 
     def evaluate(self, sentences, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
