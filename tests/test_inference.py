@@ -145,3 +145,27 @@ def test_length_sorted_batches_cover_every_index_once():
     assert sorted(i for b in batches for i in b) == list(range(7))
     with pytest.raises(ValueError):
         length_sorted_batches(lengths, 0)
+
+
+def test_nli_task_pairs_encoding_and_metric(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.data import NLIExample
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    spec = get_task("nli")
+    assert spec.kind == "classification" and spec.labels == ("entailment", "neutral", "contradiction")
+    ex = NLIExample("the cat sat", "a cat is sitting", "entailment")
+    enc = spec.encode(tok, ex, 64)
+    assert enc["input_ids"] == tok("the cat sat", "a cat is sitting")["input_ids"] and enc["labels"] == 0
+    assert spec.encode(tok, ("the cat sat", "a cat is sitting"), 64, labelled=False)["input_ids"] == enc["input_ids"]
+    short = spec.encode(tok, NLIExample("word " * 50, "other " * 50, "neutral"), 16)
+    assert len(short["input_ids"]) == 16 and short["labels"] == 1
+    batch = spec.collate([enc, short], tok.pad_token_id)
+    assert batch["labels"].tolist() == [0, 1] and batch["input_ids"].shape == (2, 16)
+    assert batch["attention_mask"][0].sum() == len(enc["input_ids"])
+    assert spec.gold(ex) == ["entailment"] and spec.inputs(ex) == ("the cat sat", "a cat is sitting")
+    gold = [["entailment"], ["neutral"], ["contradiction"], ["neutral"]]
+    assert spec.metric(gold, [["entailment"], ["neutral"], ["neutral"], ["neutral"]])["accuracy"] == 0.75
+    with pytest.raises(KeyError):
+        spec.encode(tok, NLIExample("a", "b", "maybe"), 16)

@@ -23,13 +23,16 @@ def tiny_recipe(base) -> dict:
         "sources": {
             "en": {"text": "parallel/flores200_devtest/devtest/eng_Latn.devtest",
                    "parallel": "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt",
-                   "pos": "ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ner": "ner/wikiann_babelscape/en/val.conllu"},
+                   "pos": "ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ner": "ner/wikiann_babelscape/en/val.conllu",
+                   "nli": "nli/xnli_dev_xtreme/dev-en.tsv"},
             "ru": {"parallel": "parallel/flores200_devtest/devtest/amh_Ethi.devtest|"
                                "parallel/flores200_devtest/devtest/rus_Cyrl.devtest",
-                   "pos": "ud/UD_Russian-GSD/ru_gsd-ud-dev.conllu"},
+                   "pos": "ud/UD_Russian-GSD/ru_gsd-ud-dev.conllu", "nli": "nli/xnli_dev_xtreme/dev-ru.tsv"},
         },
+        # (no Amharic NLI set exists; the Quechua AmericasNLI test only exercises the NLI path)
         "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu"},
-                  "ner": {"test": "ner/masakhaner/amh/test.txt", "label_map": "masakhaner"}},
+                  "ner": {"test": "ner/masakhaner/amh/test.txt", "label_map": "masakhaner"},
+                  "nli": {"test": "nli/americasnli/test/quy.tsv"}},
         "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
         "embeddings": {"method": "unibridge", "static_dim": 64, "static_epochs": 1},
         "adaptation": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
@@ -55,11 +58,11 @@ def test_all_stages_write_their_artifacts(finished_run):
     assert sum(report.values()) == search["tokenizer_size"]
     weights = json.loads((run_dir / "harmony" / "weights.json").read_text())["weights"]
     assert set(weights) == {"en", "ru"} and sum(weights.values()) == pytest.approx(1.0)
-    for task in ("pos", "ner"):
+    for task in ("pos", "ner", "nli"):
         s = result.scores[task]
         assert s["n_test"] == 12
         assert set(s["strategies"]) == {"harmony", "uniform", *(f"single:{x}" for x in
-                                        (["en", "ru"] if task == "pos" else ["en"]))}
+                                        (["en"] if task == "ner" else ["en", "ru"]))}
         assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
     assert not list(run_dir.glob(".*tmp"))  # nothing half-written left behind
 
@@ -88,6 +91,33 @@ def test_predictor_matches_sequential_passes_and_uses_weights(finished_run):
     assert [p.task.labels[i] for i in combined.argmax(-1).tolist()] == labels[0]
     single = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, weights="single:ru")
     assert single.weights == {"en": 0.0, "ru": 1.0}
+
+
+def test_nli_predictor_pairs_parallel_equals_sequential(finished_run, capsys):
+    from unibridge import MultiSourcePredictor
+    from unibridge.cli import main
+    from unibridge.data import NLI_LABELS, read_nli_tsv
+
+    run_dir, _ = finished_run
+    p = MultiSourcePredictor(target="amh", task="nli", run_dir=run_dir)
+    pairs = [("ሰላም ነው።", "ደህና ነው።"), ("አበበ በሶ በላ", "አበበ ምንም አልበላም")]
+    labels = p.predict(pairs)
+    assert len(labels) == 2 and all(l in NLI_LABELS for l in labels)
+    assert p.predict(pairs, mode="sequential") == labels
+    rich = p.predict(pairs, return_probs=True, return_source_logits=True)
+    assert rich[0]["probs"].shape == (3,) and set(rich[0]["source_logits"]) == {"en", "ru"}
+    combined = sum(p.weights[s] * rich[1]["source_logits"][s] for s in p.sources)
+    assert NLI_LABELS[int(combined.argmax())] == labels[1]
+    examples = read_nli_tsv("nli/americasnli/test/quy.tsv", limit=6)
+    assert p.predict(examples) == p.predict([(x.premise, x.hypothesis) for x in examples])
+    ent = MultiSourcePredictor(target="amh", task="nli", run_dir=run_dir, weights="entropy")
+    ent.predict(pairs)
+    assert sum(ent.last_weights.values()) == pytest.approx(1.0)
+    assert main(["predict", "--target", "amh", "--task", "nli", "--run-dir", str(run_dir),
+                 "ሰላም ነው። ||| ደህና ነው።"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] in NLI_LABELS
+    with pytest.raises(TypeError, match="pairs"):
+        p.predict(["just one sentence"])
 
 
 def test_merge_mode_and_entropy_weights(finished_run, capsys):

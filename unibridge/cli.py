@@ -58,9 +58,18 @@ def cmd_run(a) -> int:
 def cmd_predict(a) -> int:
     from .inference import MultiSourcePredictor
 
+    from .errors import ConfigError
+
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
-    for text, labels in zip(a.texts, p.predict(a.texts)):
-        print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), labels)))
+    if p.task.kind == "tagging":
+        for text, labels in zip(a.texts, p.predict(a.texts)):
+            print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), labels)))
+        return 0
+    pairs = [t.split(" ||| ") for t in a.texts]
+    if any(len(x) != 2 for x in pairs):
+        raise ConfigError(f"'{a.task}' takes pairs written as \"premise ||| hypothesis\"")
+    for text, label in zip(a.texts, p.predict(pairs)):
+        print(f"{label}\t{text}")
     return 0
 
 
@@ -73,7 +82,7 @@ def cmd_evaluate(a) -> int:
     for f in a.test:
         sents.extend(spec.read(f, limit=a.limit, label_map=a.label_map))
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
-    scores = p.evaluate(sents)
+    scores = p.evaluate(sents, mode=a.mode)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items()))
     return 0
 
@@ -227,12 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage", action="append", help="run only this stage (repeatable)")
     r.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("predict", help="tag sentences with a finished run")
-    p.add_argument("texts", nargs="+", help="sentences (words separated by spaces)")
+    p = sub.add_parser("predict", help="tag sentences (pos, ner) or classify pairs (nli) with a finished run")
+    p.add_argument("texts", nargs="+", help="sentences (words separated by spaces); for nli "
+                                            "\"premise ||| hypothesis\"")
     p.add_argument("--target", required=True)
-    p.add_argument("--task", required=True, help="pos or ner")
+    p.add_argument("--task", required=True, help="pos, ner or nli")
     p.add_argument("--run-dir")
-    p.add_argument("--weights", default="harmony", help="harmony, uniform or single:<lang>")
+    p.add_argument("--weights", default="harmony", help="harmony, lang2vec, uniform, entropy or single:<lang>")
     p.set_defaults(fn=cmd_predict)
 
     e = sub.add_parser("evaluate", help="score a finished run on a test file")
@@ -242,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
     e.add_argument("--limit", type=int)
     e.add_argument("--run-dir")
-    e.add_argument("--weights", default="harmony")
+    e.add_argument("--weights", default="harmony", help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
+                   help="merge: one task adapter averaged with the weights (faster, approximate)")
     e.set_defaults(fn=cmd_evaluate)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")

@@ -21,7 +21,7 @@ import yaml
 
 from .errors import ConfigError
 
-TASKS = ("pos", "ner")
+TASKS = ("pos", "ner", "nli")
 
 
 def _from_dict(cls, data: dict | None, where: str):
@@ -176,12 +176,14 @@ class EvalConfig(_Config):
 @dataclass(frozen=True)
 class SourceSpec(_Config):
     """Data of one source language: ``text`` for its language adapter, ``parallel`` (K pairs
-    with the target) for harmony weights, and labelled training files per task."""
+    with the target) for harmony weights, and labelled training files per task (``pos``,
+    ``ner``, ``nli``)."""
 
     text: tuple[str, ...] = ()
     parallel: str | None = None
     pos: tuple[str, ...] = ()
     ner: tuple[str, ...] = ()
+    nli: tuple[str, ...] = ()
     ner_label_map: str | None = None
 
     def task_files(self, task: str) -> tuple[str, ...]:
@@ -285,7 +287,7 @@ class Recipe:
         for code, spec in (raw.pop("sources") or {}).items():
             get_language(code)
             spec = dict(spec or {})
-            for k in ("text", "pos", "ner"):
+            for k in ("text", "pos", "ner", "nli"):
                 if k in spec:
                     spec[k] = _as_tuple(spec[k])
             sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")

@@ -223,10 +223,10 @@ class Pipeline:
         if spec.text:
             return read_text(list(spec.text))
         sents = []
-        for task in ("pos", "ner"):
-            for s in self._task_data(lang, task):
-                sents.append(" ".join(s.tokens))
-        return sents
+        for task in ("pos", "ner", "nli"):
+            for x in self._task_data(lang, task):
+                sents.extend([" ".join(x.tokens)] if hasattr(x, "tokens") else [x.premise, x.hypothesis])
+        return [t for t in sents if t.strip()]
 
     def _task_data(self, lang: str, task: str):
         from .tasks import get_task
@@ -337,9 +337,9 @@ class Pipeline:
                 for p in tspec.test:
                     gold.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
                 pred = MultiSourcePredictor(r.target, task, run_dir=self.run_dir, weights=r.harmony.strategy)
-                out = pred.predict([s.tokens for s in gold], batch_size=r.evaluation.batch_size,
+                out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
                                    return_source_logits=True, progress=True)
-                gold_tags = [list(s.tags) for s in gold]
+                gold_tags = [spec.gold(x) for x in gold]
                 strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources)}
                 strategies.update({f"single:{s}": resolve_weights(f"single:{s}", pred.sources) for s in pred.sources})
                 task_scores = {}
@@ -396,10 +396,11 @@ class Pipeline:
         return result
 
 
-def _combine(out: dict, weights: dict[str, float], spec, n_words: int) -> list[str]:
+def _combine(out: dict, weights: dict[str, float], spec, n_labels: int) -> list[str]:
+    """Labels from one predictor output's per-source logits combined with ``weights``."""
     logits = sum(weights[s] * l for s, l in out["source_logits"].items())
-    pred = [spec.labels[k] for k in logits.argmax(-1).tolist()]
-    return pred + ["O" if spec.name == "ner" else "X"] * (n_words - len(pred))
+    pred = [spec.labels[k] for k in torch.atleast_1d(logits.argmax(-1)).tolist()]
+    return pred + [spec.fill_label] * (n_labels - len(pred))
 
 
 def _rm(p: Path) -> None:

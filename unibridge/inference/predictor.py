@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 from ..artifacts import find_run_dir, read_json, target_tokenizer_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
-from ..tasks.tagging import collate_tagged, encode_tagged
 from ..tasks.train import task_adapter_name
 from .weights import entropy_weights, resolve_weights
 
@@ -63,7 +62,7 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
 
 
 class MultiSourcePredictor:
-    """Word-level tagger for a target language from a finished run.
+    """Multi-source predictor (word tagger or pair classifier) for a target language from a finished run.
 
     ``MultiSourcePredictor(target="amh", task="pos").predict(["..."])`` loads the base model, the
     target embeddings and language adapter, and the task adapter + head of every source, then
@@ -122,68 +121,94 @@ class MultiSourcePredictor:
         return self._merged
 
     def _combine(self, batch, mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Combined logits (B, L, C) and the per-source ones (S, B, L, C) (None when merged)."""
+        """Combined logits ((B, L, C) tagging, (B, C) classification) and the per-source ones
+        (S, ...) (None when merged)."""
         ids, att = batch["input_ids"], batch["attention_mask"]
         if mode == "merge":
             return source_logits(self.model, ids, att, self.target, [self.merged_adapter()])[0], None
         per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode)
-        w = self._w
+        S = per_src.shape[0]
+        w = self._w.view(S)
         if self.strategy == "entropy":
-            S, B, L, C = per_src.shape
-            scored = torch.zeros(B, L, dtype=torch.bool)
-            for j, first in enumerate(batch["first"]):
-                scored[j, first] = True
-            w = entropy_weights(per_src.reshape(S, B * L, C), scored.reshape(-1))
+            if self.task.kind == "tagging":
+                _, B, L, C = per_src.shape
+                scored = torch.zeros(B, L, dtype=torch.bool)
+                for j, first in enumerate(batch["first"]):
+                    scored[j, first] = True
+                w = entropy_weights(per_src.reshape(S, B * L, C), scored.reshape(-1))
+            else:
+                w = entropy_weights(per_src, torch.ones(per_src.shape[1], dtype=torch.bool))
             self.last_weights = dict(zip(self.sources, w.tolist()))
-            w = w.view(-1, 1, 1, 1)
-        return (per_src * w).sum(0), per_src
+        return (per_src * w.view(S, *[1] * (per_src.dim() - 1))).sum(0), per_src
 
-    def _batches(self, sentences: list[list[str]], batch_size: int, progress: bool):
-        items = [encode_tagged(self.tokenizer, words, None, {}, self.max_length) for words in sentences]
+    def _batches(self, inputs: list, batch_size: int, progress: bool):
+        items = [self.task.encode(self.tokenizer, x, self.max_length, labelled=False) for x in inputs]
         order = length_sorted_batches([len(it["input_ids"]) for it in items], batch_size)
         for idx in tqdm(order, desc=f"predict {self.task.name}", disable=not progress, unit="batch"):
             chunk = [items[i] for i in idx]
-            batch = collate_tagged(chunk, self.tokenizer.pad_token_id)
-            batch["first"] = [item["first"] for item in chunk]
+            batch = self.task.collate(chunk, self.tokenizer.pad_token_id)
+            batch["first"] = [item.get("first") for item in chunk]
             yield idx, chunk, batch
 
-    def predict(self, texts: list[str] | list[list[str]], *, batch_size: int = 32, return_probs: bool = False,
-                return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
-        """Labels for each text (a string split on whitespace, or a list of words).
+    def _inputs(self, texts) -> list:
+        if isinstance(texts, str):
+            raise TypeError("predict() takes a list of texts, not a single string")
+        if self.task.kind == "tagging":
+            return [t.split() if isinstance(t, str) else list(t) for t in texts]
+        out = []
+        for t in texts:
+            pair = (t.premise, t.hypothesis) if hasattr(t, "premise") else tuple(t)
+            if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+                raise TypeError(f"{self.task.name} takes (premise, hypothesis) pairs, got {t!r}")
+            out.append(pair)
+        return out
 
-        Returns ``list[list[str]]`` (one label per word, in input order); with ``return_probs``
-        or ``return_source_logits`` a list of dicts ``{"words", "labels", "probs" (n_words, C),
-        "source_logits" {lang: (n_words, C)}}``. Words beyond ``max_length`` sub-tokens get "O"
-        (ner) or "X" (pos). ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass
-        per source; same result), ``"merge"`` (one averaged adapter; no per-source logits).
-        Texts are batched by length (:func:`length_sorted_batches`) to cut padding.
+    def predict(self, texts: list, *, batch_size: int = 32, return_probs: bool = False,
+                return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
+        """Labels for each input, in input order.
+
+        Tagging tasks (pos, ner) take texts (a string split on whitespace, or a list of words)
+        and return ``list[list[str]]``, one label per word; words beyond ``max_length``
+        sub-tokens get "O" (ner) or "X" (pos). Classification tasks (nli) take
+        ``(premise, hypothesis)`` pairs (or NLIExample) and return ``list[str]``. With
+        ``return_probs`` or ``return_source_logits``: dicts ``{"input", "labels", "probs"
+        ((n_words, C) or (C,)), "source_logits" {lang: same shape}}``.
+        ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass per source; same
+        result), ``"merge"`` (one averaged adapter; no per-source logits). Inputs are batched by
+        length (:func:`length_sorted_batches`) to cut padding.
         """
         if mode == "merge" and return_source_logits:
             raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
-        if isinstance(texts, str):
-            raise TypeError("predict() takes a list of texts, not a single string")
-        sentences = [t.split() if isinstance(t, str) else list(t) for t in texts]
-        labels = self.task.labels
-        results: list = [None] * len(sentences)
-        for idx, chunk, batch in self._batches(sentences, batch_size, progress):
+        inputs = self._inputs(texts)
+        labels, tagging = self.task.labels, self.task.kind == "tagging"
+        results: list = [None] * len(inputs)
+        for idx, chunk, batch in self._batches(inputs, batch_size, progress):
             combined, per_src = self._combine(batch, mode)
             for j, (i, item) in enumerate(zip(idx, chunk)):
-                first = torch.tensor(item["first"], dtype=torch.long)
-                logit = combined[j, first]
-                pred = [labels[k] for k in logit.argmax(-1).tolist()]
-                pred += ["O" if self.task.name == "ner" else "X"] * (len(sentences[i]) - len(pred))
+                at = torch.tensor(item["first"], dtype=torch.long) if tagging else None
+                logit = combined[j, at] if tagging else combined[j]
+                if tagging:
+                    pred = [labels[k] for k in logit.argmax(-1).tolist()]
+                    pred += [self.task.fill_label] * (len(inputs[i]) - len(pred))
+                else:
+                    pred = labels[int(logit.argmax(-1))]
                 if return_probs or return_source_logits:
-                    res = {"words": sentences[i], "labels": pred}
+                    res = {"input": inputs[i], "labels": pred}
                     if return_probs:
                         res["probs"] = torch.softmax(logit, -1)
                     if return_source_logits:
-                        res["source_logits"] = {s: per_src[k, j, first] for k, s in enumerate(self.sources)}
+                        res["source_logits"] = {s: (per_src[k, j, at] if tagging else per_src[k, j])
+                                                for k, s in enumerate(self.sources)}
                     results[i] = res
                 else:
                     results[i] = pred
         return results
 
-    def evaluate(self, sentences, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
-        """Score TaggedSentences with the task's metric (accuracy for pos, seqeval F1 for ner)."""
-        pred = self.predict([s.tokens for s in sentences], batch_size=batch_size, progress=progress, mode=mode)
-        return self.task.metric([list(s.tags) for s in sentences], pred)
+    def evaluate(self, examples, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
+        """Score the task's examples (TaggedSentence / NLIExample) with its metric: accuracy for
+        pos and nli, seqeval entity F1 for ner."""
+        pred = self.predict([self.task.inputs(x) for x in examples], batch_size=batch_size, progress=progress,
+                            mode=mode)
+        if self.task.kind != "tagging":
+            pred = [[p] for p in pred]
+        return self.task.metric([self.task.gold(x) for x in examples], pred)

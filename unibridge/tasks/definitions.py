@@ -1,8 +1,10 @@
-"""Task definitions as plug-ins: label set, data reader and metric per task.
+"""Task definitions as plug-ins: label set, data reader, metric and kind per task.
 
 ``pos``: the 17 UPOS tags, accuracy over words. ``ner``: IOB2 over the shared PER/ORG/LOC space
 (see :mod:`unibridge.data.labels` for the mappings), entity-level F1 with seqeval. Word-level
-predictions come from each word's first sub-token.
+predictions come from each word's first sub-token (kind ``tagging``). ``nli``: premise and
+hypothesis, 3 classes (entailment / neutral / contradiction), accuracy; XNLI and AmericasNLI
+TSV files (kind ``classification``: one label per pair from a classification head).
 """
 
 from __future__ import annotations
@@ -15,18 +17,62 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A token-level task: ``labels`` (ordered), ``read(path, limit, label_map)`` -> TaggedSentences,
-    ``metric(gold, pred) -> dict`` over lists of word-label lists, and the metric's main key."""
+    """A task: ``labels`` (ordered), ``read(path, limit, label_map)`` -> examples,
+    ``metric(gold, pred) -> dict`` over lists of label lists (one label per word, or a one-item
+    list per pair), the metric's main key, and ``kind``: ``"tagging"`` (TaggedSentence, word
+    labels from the first sub-token, tagging head) or ``"classification"`` (NLIExample, one
+    label per pair, classification head)."""
 
     name: str
     labels: tuple[str, ...]
     read: Callable
     metric: Callable
     main_metric: str
+    kind: str = "tagging"
 
     @property
     def label2id(self) -> dict[str, int]:
         return {l: i for i, l in enumerate(self.labels)}
+
+    @property
+    def fill_label(self) -> str:
+        """Label of words past the length limit (tagging): "O" for IOB2 tasks, else "X"."""
+        return "O" if "O" in self.labels else "X"
+
+    def inputs(self, example):
+        """What :meth:`MultiSourcePredictor.predict` takes for an example: its words, or the
+        ``(premise, hypothesis)`` pair."""
+        return list(example.tokens) if self.kind == "tagging" else (example.premise, example.hypothesis)
+
+    def gold(self, example) -> list[str]:
+        """The example's labels as a list (one per word, or one for a pair)."""
+        return list(example.tags) if self.kind == "tagging" else [example.label]
+
+    def encode(self, tokenizer, x, max_length: int, labelled: bool = True) -> dict:
+        """Model inputs of one example (``labelled``) or one :meth:`inputs` value (not)."""
+        from .classification import encode_pair
+        from .tagging import encode_tagged
+
+        if self.kind == "tagging":
+            words, tags = (x.tokens, x.tags) if labelled else (x, None)
+            return encode_tagged(tokenizer, words, tags, self.label2id, max_length)
+        (p, h), label = ((x.premise, x.hypothesis), x.label) if labelled else (x, None)
+        return encode_pair(tokenizer, p, h, label, self.label2id, max_length)
+
+    def collate(self, items: list[dict], pad_id: int) -> dict:
+        """Batch of :meth:`encode` outputs."""
+        from .classification import collate_pairs
+        from .tagging import collate_tagged
+
+        return (collate_tagged if self.kind == "tagging" else collate_pairs)(items, pad_id)
+
+    def add_head(self, model, name: str) -> None:
+        """Add this task's prediction head ``name`` to an adapters flexible-head model."""
+        id2label = dict(enumerate(self.labels))
+        if self.kind == "tagging":
+            model.add_tagging_head(name, num_labels=len(self.labels), id2label=id2label)
+        else:
+            model.add_classification_head(name, num_labels=len(self.labels), id2label=id2label)
 
 
 _TASKS: dict[str, TaskSpec] = {}
@@ -80,12 +126,19 @@ def _read_ner(path, limit=None, label_map=None):
     return read_iob(path, limit=limit, label_map=label_map)
 
 
+def _read_nli(path, limit=None, label_map=None):
+    from ..data import read_nli_tsv
+
+    return read_nli_tsv(path, limit=limit)
+
+
 def _labels():
-    from ..data.labels import NER_LABELS, UPOS_TAGS
+    from ..data.labels import NER_LABELS, NLI_LABELS, UPOS_TAGS
 
-    return tuple(UPOS_TAGS), tuple(NER_LABELS)
+    return tuple(UPOS_TAGS), tuple(NER_LABELS), tuple(NLI_LABELS)
 
 
-_upos, _ner = _labels()
+_upos, _ner, _nli = _labels()
 register_task(TaskSpec("pos", _upos, _read_pos, accuracy, "accuracy"))
 register_task(TaskSpec("ner", _ner, _read_ner, entity_f1, "f1"))
+register_task(TaskSpec("nli", _nli, _read_nli, accuracy, "accuracy", kind="classification"))

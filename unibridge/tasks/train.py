@@ -1,7 +1,7 @@
 """Task-adapter training (stage 4b): a SeqBn task adapter stacked on a source language adapter.
 
-MAD-X (Pfeiffer et al. 2020): ``Stack(lang_s, task_s)``, only the task adapter and its tagging
-head train; the language adapter and the base stay frozen.
+MAD-X (Pfeiffer et al. 2020): ``Stack(lang_s, task_s)``, only the task adapter and its head
+(tagging or classification, by task kind) train; the language adapter and the base stay frozen.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..adaptation.train import training_arguments
 from ..config import TaskConfig
 from ..errors import DataError
 from .definitions import TaskSpec
-from .tagging import TaggedDataset, collate_tagged, encode_tagged
+from .tagging import TaggedDataset
 
 
 def task_adapter_name(task: str, lang: str) -> str:
@@ -24,10 +24,10 @@ def task_adapter_name(task: str, lang: str) -> str:
 
 def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *, cfg: TaskConfig,
                        seed: int = 42, output_dir: str = "/tmp/unibridge-trainer") -> list[dict]:
-    """Add and train task adapter ``{task}_{lang}`` + tagging head on top of language adapter ``lang``.
+    """Add and train task adapter ``{task}_{lang}`` + the task's head on top of language adapter ``lang``.
 
-    ``sentences``: TaggedSentence list in ``task.labels``. Returns the logged training history.
-    Raises DataError if ``sentences`` is empty.
+    ``sentences``: the task's examples (TaggedSentence or NLIExample) in ``task.labels``.
+    Returns the logged training history. Raises DataError if ``sentences`` is empty.
     """
     if not sentences:
         raise DataError(f"no training sentences for task '{task.name}' in '{lang}'")
@@ -35,17 +35,16 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
         sentences = sentences[: cfg.train.max_examples]
     name = task_adapter_name(task.name, lang)
     model.add_adapter(name, config=SeqBnConfig(reduction_factor=cfg.reduction_factor))
-    model.add_tagging_head(name, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)))
+    task.add_head(model, name)
     model.train_adapter(name)
     model.set_active_adapters(Stack(lang, name))  # train_adapter activates the task adapter alone
     model.active_head = name
     torch.manual_seed(seed)
-    l2i = task.label2id
-    items = [encode_tagged(tokenizer, s.tokens, s.tags, l2i, cfg.train.max_length) for s in sentences]
+    items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]
     history: list[dict] = []
     args = training_arguments(cfg.train, output_dir, seed, len(items))
     trainer = AdapterTrainer(model=model, args=args, train_dataset=TaggedDataset(items),
-                             data_collator=lambda b: collate_tagged(b, tokenizer.pad_token_id))
+                             data_collator=lambda b: task.collate(b, tokenizer.pad_token_id))
     trainer.train()
     history.extend(h for h in trainer.state.log_history if "loss" in h)
     model.eval()
