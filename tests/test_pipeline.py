@@ -2,6 +2,7 @@
 the predictor, and the CLI's handling of bad input."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -65,6 +66,10 @@ def test_all_stages_write_their_artifacts(finished_run):
                                         (["en"] if task == "ner" else ["en", "ru"]))}
         assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
     assert not list(run_dir.glob(".*tmp"))  # nothing half-written left behind
+    # adapters are stored as safetensors (loading never unpickles)
+    for folder in ("adaptation/adapter", "sources/en/adapter", "tasks/pos/en/adapter"):
+        names = {p.name for p in (run_dir / folder).iterdir()}
+        assert any(n.endswith(".safetensors") for n in names) and not any(n.endswith(".bin") for n in names), names
 
 
 def test_second_run_skips_finished_stages(finished_run, tiny_base):
@@ -141,6 +146,16 @@ def test_merge_mode_and_entropy_weights(finished_run, capsys):
     out = capsys.readouterr().out
     assert "target" in out and "amh" in out and (run_dir / "w.png").is_file()
     assert (run_dir / "harmony" / "weights.png").is_file()
+    # the installed command: lang2vec's own bin/lang2vec.py must not shadow the package there
+    script = Path(sys.executable).with_name("unibridge")
+    if script.is_file():
+        p = subprocess.run([str(script), "weights", str(run_dir), "--strategy", "lang2vec"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr[-2000:]
+        from unibridge.inference.weights import lang2vec_weights
+
+        expected = lang2vec_weights("amh", ["en", "ru"])
+        assert p.stdout.splitlines()[-1].split() == ["amh", f"{expected['en']:.3f}", f"{expected['ru']:.3f}"]
 
 
 def _cli(*args, env_extra=None):

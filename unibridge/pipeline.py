@@ -182,11 +182,12 @@ class Pipeline:
         src = self.run_dir / ("adaptation" if trained else "embeddings") / "embeddings.safetensors"
         attach_embeddings(model, t, self.target_tokenizer(), load_file(str(src))["weight"])
         if trained and t not in model.adapters_config:
-            model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=t, with_head=False)
+            model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=t, with_head=False,
+                               use_safetensors=True)
 
     def _ensure_adapter(self, model, name: str, path: Path, with_head: bool = False) -> None:
         if name not in model.adapters_config:
-            model.load_adapter(str(path), load_as=name, with_head=with_head)
+            model.load_adapter(str(path), load_as=name, with_head=with_head, use_safetensors=True)
 
     # ------------------------------------------------------------------ stage 3
     def stage_adaptation(self) -> None:
@@ -285,7 +286,7 @@ class Pipeline:
                 with stage_dir(d_task, fp) as d:
                     hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), spec, lang,
                                               cfg=r.task, seed=r.seed, output_dir=str(d / "trainer"))
-                    model.save_adapter(str(d / "adapter"), name, with_head=True)
+                    model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
                     write_json(d / "history.json", hist)
                     _rm(d / "trainer")
         return trained

@@ -462,7 +462,7 @@ def save_language_adapter(model, head: MLMHead, adapter: str, out_dir, history: 
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.save_adapter(str(out / "adapter"), adapter, with_head=False)
+    model.save_adapter(str(out / "adapter"), adapter, with_head=False, use_safetensors=True)
     tensors = {"mlm_head.safetensors": {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}}
     if with_embeddings:
         tensors["embeddings.safetensors"] = {"weight": model.get_input_embeddings().weight.detach().cpu().contiguous()}

@@ -98,11 +98,13 @@ class MultiSourcePredictor:
         self.model = load_adapter_model(resolve_backbone(run["base_model"]))
         emb = load_file(str(self.run_dir / "adaptation" / "embeddings.safetensors"))["weight"]
         attach_embeddings(self.model, target, self.tokenizer, emb)
-        self.model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=target, with_head=False)
+        self.model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=target, with_head=False,
+                                use_safetensors=True)
         self.heads = []
         for s in self.sources:
             name = task_adapter_name(task, s)
-            self.model.load_adapter(str(self.run_dir / "tasks" / task / s / "adapter"), load_as=name)
+            self.model.load_adapter(str(self.run_dir / "tasks" / task / s / "adapter"), load_as=name,
+                                    use_safetensors=True)
             self.heads.append(name)
         self.model.eval()
         self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)

@@ -74,6 +74,27 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
 LANG2VEC_FEATURES = "syntax_knn+phonology_knn+inventory_knn"
 
 
+def _lang2vec():
+    """The ``lang2vec.lang2vec`` module. lang2vec also installs a ``lang2vec.py`` script next to
+    the ``unibridge`` command, and a console script puts its own folder first on ``sys.path``,
+    where that script would shadow the package: folders holding such a file are skipped."""
+    import os
+    import sys
+
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if not os.path.isfile(os.path.join(p or ".", "lang2vec.py"))]
+    mod = sys.modules.get("lang2vec")
+    if mod is not None and not hasattr(mod, "__path__"):  # the script, imported earlier
+        del sys.modules["lang2vec"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # lang2vec imports the deprecated pkg_resources
+            import lang2vec.lang2vec as l2v
+    finally:
+        sys.path[:] = saved
+    return l2v
+
+
 def lang2vec_weights(target: str, sources: list[str], features: str = LANG2VEC_FEATURES) -> dict[str, float]:
     """w_s = cos(f_t, f_s) / Σ_s' cos(f_t, f_s') over URIEL feature vectors (lang2vec ``get_features``).
 
@@ -89,10 +110,7 @@ def lang2vec_weights(target: str, sources: list[str], features: str = LANG2VEC_F
     """
     from ..data import get_language
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lang2vec imports the deprecated pkg_resources
-        import lang2vec.lang2vec as l2v
-
+    l2v = _lang2vec()
     codes = {c: get_language(c).iso3 for c in [target, *sources]}
     try:
         feats = l2v.get_features(sorted(set(codes.values())), features)
