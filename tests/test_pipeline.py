@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import needs_data
 from unibridge.config import Recipe
+from unibridge.errors import ConfigError
 from unibridge.pipeline import STAGES, Pipeline
 
 pytestmark = needs_data
@@ -228,3 +229,114 @@ def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
     assert trained.shape == (len(tok), 32)
     report = json.loads((tmp_path / "embeddings" / "report.json").read_text())
     assert report["vocab_size"] == len(tok) and report["counts"]["combined"] + report["counts"]["fallback"] == 40
+
+
+def test_hub_pack_verify_install_and_predict_from_the_hub(finished_run, tmp_path, monkeypatch, capsys):
+    from unibridge import MultiSourcePredictor
+    from unibridge.cli import main
+    from unibridge.hub import ArtifactError, find_installed, install, list_artifacts, pack, verify
+
+    run_dir, _ = finished_run
+    art = pack(run_dir, tmp_path / "art", version="1.0.0")
+    m = verify(art)
+    assert m["target"] == "amh" and set(m["tasks"]) == {"pos", "ner", "nli"}
+    assert not any(f.endswith(".bin") for f in m["files"])
+    assert "adaptation/embeddings.safetensors" in m["files"] and "README.md" in m["files"]
+    card = (art / "README.md").read_text()
+    assert card.startswith("---\nlanguage: [am]") and "## Usage" in card and "## Citation" in card
+    hub_dir = tmp_path / "hub"
+    dest = install(art, hub_dir)
+    assert dest.parent == hub_dir / "amh" and dest.name.startswith("unibridge-amh-") and dest.name.endswith("-1.0.0")
+    with pytest.raises(ConfigError, match="already installed"):
+        install(art, hub_dir)
+    install(pack(run_dir, tmp_path / "art2", version="1.1.0"), hub_dir)
+    assert [a["version"] for a in list_artifacts(hub_dir, target="amh")] == ["1.0.0", "1.1.0"]
+    assert find_installed("amh", hub_dir).name.endswith("-1.1.0")
+    assert find_installed("amh", hub_dir, version="1.0.0") == dest
+    assert list_artifacts(hub_dir, task="sentiment") == []
+
+    # MultiSourcePredictor(target="amh") falls back to the hub when there is no run directory
+    monkeypatch.setenv("UNIBRIDGE_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("UNIBRIDGE_HUB", str(hub_dir))
+    texts = ["ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ", "አበበ በሶ በላ"]
+    from_hub = MultiSourcePredictor(target="amh", task="pos")
+    assert from_hub.run_dir == find_installed("amh", hub_dir)
+    assert from_hub.predict(texts) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(texts)
+    assert main(["hub", "list"]) == 0 and "1.1.0" in capsys.readouterr().out
+
+    # tampering: one changed byte is refused, by verify, by the resolver and by the CLI
+    victim = find_installed("amh", hub_dir) / "harmony" / "weights.json"
+    victim.write_text(victim.read_text().replace("0.", "1.", 1))
+    with pytest.raises(ArtifactError, match="checksum mismatch for 'harmony/weights.json'"):
+        MultiSourcePredictor(target="amh", task="pos")
+    assert main(["hub", "verify", str(victim.parents[1])]) == 2
+
+
+def test_hub_refuses_unsafe_names_paths_and_partial_installs(finished_run, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    import unibridge.hub.artifact as ha
+    from unibridge.hub import ArtifactError, check_name, install, pack, verify
+
+    run_dir, _ = finished_run
+    for bad in ("../evil", "a/b", "..", "UPPER", ""):
+        with pytest.raises(ConfigError, match="invalid artifact name"):
+            check_name(bad)
+    with pytest.raises(ConfigError, match="invalid artifact name"):
+        pack(run_dir, tmp_path / "x", name="../evil")
+    art = pack(run_dir, tmp_path / "art")
+
+    def edited(change) -> Path:
+        copy = tmp_path / f"edit{len(list(tmp_path.glob('edit*')))}"
+        shutil.copytree(art, copy)
+        m = json.loads((copy / "manifest.json").read_text())
+        change(copy, m)
+        (copy / "manifest.json").write_text(json.dumps(m))
+        return copy
+
+    with pytest.raises(ArtifactError, match="invalid artifact name"):
+        verify(edited(lambda d, m: m.update(name="../../etc")))
+    with pytest.raises(ArtifactError, match="leaves the artifact folder"):
+        verify(edited(lambda d, m: m["files"].update({"../outside.txt": "0" * 64})))
+    with pytest.raises(ArtifactError, match="not in the manifest"):
+        verify(edited(lambda d, m: (d / "extra.py").write_text("print('hi')")))
+    with pytest.raises(ArtifactError, match="missing file"):
+        verify(edited(lambda d, m: (d / "recipe.yaml").unlink()))
+
+    # an install that fails half-way leaves neither a folder nor an index entry behind
+    hub_dir = tmp_path / "hub"
+    real = shutil.copytree
+    depth = []
+
+    def fail_midway(src, dst, *args, **kw):  # copy everything, then fail at the top level
+        depth.append(1)
+        try:
+            real(src, dst, *args, **kw)
+        finally:
+            depth.pop()
+        if not depth:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(ha.shutil, "copytree", fail_midway)
+    with pytest.raises(OSError, match="disk full"):
+        install(art, hub_dir)
+    assert list((hub_dir / "amh").iterdir()) == [] and not (hub_dir / "index.json").exists()
+
+
+def test_pickled_adapter_weights_are_converted_to_safetensors(tmp_path):
+    from safetensors.torch import load_file
+
+    from unibridge.hub.artifact import _copy_adapter
+
+    src = tmp_path / "old"
+    src.mkdir()
+    weights = {"a.weight": torch.randn(3, 2), "b.bias": torch.arange(4.0)}
+    torch.save(weights, src / "pytorch_adapter.bin")
+    torch.save({"h.weight": torch.ones(2)}, src / "pytorch_model_head.bin")
+    (src / "adapter_config.json").write_text("{}")
+    _copy_adapter(src, tmp_path / "new")
+    names = sorted(p.name for p in (tmp_path / "new").iterdir())
+    assert names == ["adapter.safetensors", "adapter_config.json", "model_head.safetensors"]
+    got = load_file(str(tmp_path / "new" / "adapter.safetensors"))
+    assert all(torch.equal(got[k], v) for k, v in weights.items())

@@ -39,11 +39,22 @@ def default_run_dir(target: str) -> Path:
 
 
 def find_run_dir(target: str, run_dir: str | Path | None = None) -> Path:
-    """The run directory of ``target``; raises ConfigError if it holds no finished run."""
+    """The folder holding ``target``'s trained parts: ``run_dir`` if given; else the default run
+    directory (:func:`default_run_dir`) if it holds a finished run; else the newest artifact of
+    ``target`` installed in the local hub (``$UNIBRIDGE_HUB`` or ``./adapters_hub``), verified
+    against its manifest. Raises ConfigError if none has it (ArtifactError if the installed
+    artifact was altered)."""
     d = Path(run_dir) if run_dir else default_run_dir(target)
-    if not (d / "run.json").is_file():
-        raise ConfigError(f"no finished run for '{target}' in {d}; run `unibridge run recipes/{target}.yaml` first")
-    return d
+    if (d / "run.json").is_file():
+        return d
+    if not run_dir:
+        from .hub.artifact import find_installed
+
+        installed = find_installed(target)
+        if installed is not None:
+            return installed
+    raise ConfigError(f"no finished run for '{target}' in {d} and no installed artifact; run "
+                      f"`unibridge run recipes/{target}.yaml` or `unibridge hub install ...` first")
 
 
 def target_tokenizer_dir(run_dir: str | Path) -> Path:

@@ -109,6 +109,37 @@ def cmd_weights(a) -> int:
     return 0
 
 
+def cmd_hub(a) -> int:
+    import json
+    from pathlib import Path
+
+    from . import hub
+
+    if a.action == "list":
+        rows = [[e["target"], e["name"], e["version"], e["base_model"], ",".join(e["tasks"]), e["path"]]
+                for e in hub.list_artifacts(a.hub, target=a.target, task=a.task)]
+        print(_table(rows, ["target", "name", "version", "base", "tasks", "path"]) if rows else "no artifacts")
+    elif a.action == "show":
+        folder = hub.find_installed(a.target, a.hub, version=a.version) if a.target else None
+        if folder is None:
+            print(f"no installed artifact for {a.target!r}")
+            return 2
+        m = hub.verify(folder)
+        print(json.dumps({k: v for k, v in m.items() if k != "files"}, indent=2, ensure_ascii=False))
+        print(f"{len(m['files'])} files verified in {folder}")
+    elif a.action == "pack":
+        out = hub.pack(a.run_dir, a.out, version=a.version or "1.0.0", name=a.name)
+        print(f"packed {len(hub.verify(out)['files'])} files -> {out}")
+    elif a.action == "verify":
+        m = hub.verify(a.path)
+        print(f"{a.path}: {m['name']} {m['version']} ({m['target']}, {m['base_model']}): "
+              f"{len(m['files'])} files verified")
+    elif a.action == "install":
+        dest = hub.install(a.path, a.hub, force=a.force)
+        print(f"installed -> {dest}")
+    return 0
+
+
 def cmd_vocab(a) -> int:
     import shutil
     from pathlib import Path
@@ -256,6 +287,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
                    help="merge: one task adapter averaged with the weights (faster, approximate)")
     e.set_defaults(fn=cmd_evaluate)
+
+    h = sub.add_parser("hub", help="trained-language artifacts: list, show, pack, verify, install")
+    hs = h.add_subparsers(dest="action", required=True)
+    hl = hs.add_parser("list", help="artifacts installed in the local hub")
+    hl.add_argument("--target")
+    hl.add_argument("--task")
+    hsh = hs.add_parser("show", help="manifest of an installed artifact (checksums verified)")
+    hsh.add_argument("target")
+    hsh.add_argument("--version")
+    hp = hs.add_parser("pack", help="pack a finished run into an artifact folder")
+    hp.add_argument("run_dir")
+    hp.add_argument("--out", required=True)
+    hp.add_argument("--version", default="1.0.0")
+    hp.add_argument("--name", help="default unibridge-<target>-<base model>")
+    hv = hs.add_parser("verify", help="check an artifact folder against its manifest")
+    hv.add_argument("path")
+    hi = hs.add_parser("install", help="verify and install an artifact folder into the local hub")
+    hi.add_argument("path")
+    hi.add_argument("--force", action="store_true", help="replace the same name and version")
+    for sp in (hl, hsh, hi):
+        sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB or ./adapters_hub)")
+    h.set_defaults(fn=cmd_hub)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")

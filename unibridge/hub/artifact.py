@@ -1,0 +1,308 @@
+"""Hub artifacts: a trained target language packed, verified and installed.
+
+An artifact is the part of a run directory that :class:`~unibridge.MultiSourcePredictor`
+reads, under the same relative paths, plus a manifest, a model card and the recipe::
+
+    manifest.json                     format, name, target, base model, version, tasks, sha256 per file
+    README.md                         model card (YAML front matter: language, tags, datasets, metrics)
+    recipe.yaml                       the recipe that produced it
+    run.json                          base model and the sources of each task
+    vocab/tokenizer/ | embeddings/tokenizer/   the target tokenizer
+    adaptation/embeddings.safetensors          trained target embeddings {"weight": (V_T, d)}
+    adaptation/adapter/                        language adapter (adapters' format, safetensors)
+    harmony/weights.json                       harmony weights and distances
+    tasks/<task>/<source>/adapter/             task adapter + head per source (safetensors)
+    evaluation/results.json                    scores of the run (when it has them)
+
+Loading never unpickles: every weight file is safetensors (older ``.bin`` adapter weights are
+converted with ``torch.load(weights_only=True)`` when packing). :func:`verify` checks every
+file against the manifest and refuses unlisted files, links and paths that leave the folder;
+:func:`install` copies into the hub under a temporary name and renames when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ..artifacts import read_json, target_tokenizer_dir, write_json
+from ..errors import ConfigError, DataError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+_VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
+
+
+class ArtifactError(DataError):
+    """An artifact is incomplete, tampered with, or unsafe to load."""
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """``name`` if it is a safe single path component (lowercase letters, digits, ``.``, ``_``,
+    ``-``; not ``.``/``..``); raises ConfigError otherwise (e.g. ``../x``)."""
+    if not isinstance(name, str) or not _NAME.match(name) or set(name) <= {"."} or ".." in name:
+        raise ConfigError(f"invalid artifact {what} {name!r}: use lowercase letters, digits, '.', '_' and '-' "
+                          "(no path separators, no '..')")
+    return name
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> list[str]:
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_symlink():
+            raise ArtifactError(f"{root}: '{rel}' is a link; artifacts hold plain files only")
+        if p.is_file() and rel != MANIFEST:
+            out.append(rel)
+    return out
+
+
+def _copy_adapter(src: Path, dst: Path) -> None:
+    """Copy an adapter folder, converting pickled ``.bin`` weights to the safetensors files
+    adapters loads with ``use_safetensors=True`` (``adapter.safetensors``,
+    ``model_head.safetensors``); read with ``torch.load(weights_only=True)``."""
+    import torch
+    from adapters.utils import HEAD_WEIGHTS_NAME, SAFE_HEAD_WEIGHTS_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_NAME
+    from safetensors.torch import save_file
+
+    converted = {WEIGHTS_NAME: SAFE_WEIGHTS_NAME, HEAD_WEIGHTS_NAME: SAFE_HEAD_WEIGHTS_NAME}
+    dst.mkdir(parents=True, exist_ok=True)
+    for p in src.iterdir():
+        if p.suffix == ".bin":
+            if p.name not in converted:
+                raise ConfigError(f"{p}: unknown pickled weight file; expected {sorted(converted)}")
+            state = torch.load(p, map_location="cpu", weights_only=True)
+            save_file({k: v.contiguous() for k, v in state.items()}, str(dst / converted[p.name]))
+        elif p.is_file():
+            shutil.copyfile(p, dst / p.name)
+
+
+def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
+    from ..data import get_language
+
+    lang = get_language(manifest["target"])
+    datasets = sorted({str(x) for spec in recipe.get("tasks", {}).values() for x in spec.get("test", [])})
+    rows = []
+    for task, res in metrics.items():
+        for strategy, m in res.get("strategies", {}).items():
+            rows.append(f"| {task} | {strategy} | {res['metric']} | {100 * m[res['metric']]:.2f} |")
+    front = ["---", f"language: [{lang.iso1 or lang.iso3}]", "library_name: adapter-transformers",
+             f"base_model: {manifest['base_model']}",
+             "tags: [adapter-transformers, unibridge, mad-x, " + ", ".join(manifest["tasks"]) + "]",
+             "datasets: [" + ", ".join(json.dumps(d) for d in datasets) + "]",
+             "metrics: [" + ", ".join(sorted({r['metric'] for r in metrics.values()})) + "]", "---", ""]
+    body = [f"# UniBridge: {lang.name} ({manifest['target']}) on {manifest['base_model']}", "",
+            f"Target tokenizer, embeddings and language adapter for {lang.name} ({lang.script} script), "
+            "with one task adapter and head per source language, combined by harmony weights in one "
+            "forward pass (Pham et al. 2024).", "",
+            "| task | sources |", "|---|---|",
+            *(f"| {t} | {', '.join(s)} |" for t, s in manifest["tasks"].items()), "",
+            "## Usage", "", "```bash", f"unibridge hub install {manifest['name']}-{manifest['version']}/",
+            "```", "", "```python", "from unibridge import MultiSourcePredictor", "",
+            f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{next(iter(manifest['tasks']))}\")",
+            "print(p.predict([\"...\"]))", "```", ""]
+    if rows:
+        body += ["## Scores of the run that produced it", "", "| task | weights | metric | score (%) |",
+                 "|---|---|---|---|", *rows, ""]
+    body += ["## Citation", "", "Pham, Trinh, Huang, Hoang, Nguyen (2024). UniBridge: A Unified Approach to "
+             "Cross-Lingual Transfer Learning for Low-Resource Languages. ACL 2024.", ""]
+    return "\n".join(front + body)
+
+
+def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", name: str | None = None) -> Path:
+    """Pack a finished run into an artifact folder ``out_dir`` (written atomically).
+
+    Args:
+        run_dir: a run directory with run.json, adaptation/, harmony/ and tasks/.
+        out_dir: the artifact folder to create (must not exist).
+        version: ``MAJOR[.MINOR[.PATCH]]``.
+        name: artifact name (default ``unibridge-<target>-<base model>``).
+    Returns:
+        ``out_dir`` as a Path.
+    Raises:
+        ConfigError: bad name/version, ``out_dir`` exists, or the run is not finished.
+    """
+    run_dir, out = Path(run_dir), Path(out_dir)
+    if not _VERSION.match(version):
+        raise ConfigError(f"invalid artifact version {version!r}: use MAJOR[.MINOR[.PATCH]]")
+    if out.exists():
+        raise ConfigError(f"{out} exists; pack into a new folder")
+    run_file = run_dir / "run.json"
+    needed = [run_file, run_dir / "adaptation" / "embeddings.safetensors", run_dir / "adaptation" / "adapter",
+              run_dir / "harmony" / "weights.json"]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise ConfigError(f"{run_dir} is not a finished run (missing {', '.join(missing)})")
+    run = read_json(run_file)
+    target = run["target"]
+    name = check_name(name or f"unibridge-{target}-{Path(str(run['base_model'])).name.lower()}")
+    tasks = {t: list(s) for t, s in run.get("sources", {}).items()
+             if all((run_dir / "tasks" / t / src / "adapter").is_dir() for src in s) and s}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tok = target_tokenizer_dir(run_dir)
+        shutil.copytree(tok, tmp / tok.relative_to(run_dir))
+        (tmp / "adaptation").mkdir()
+        shutil.copyfile(run_dir / "adaptation" / "embeddings.safetensors", tmp / "adaptation" / "embeddings.safetensors")
+        _copy_adapter(run_dir / "adaptation" / "adapter", tmp / "adaptation" / "adapter")
+        (tmp / "harmony").mkdir()
+        shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
+        for t, sources in tasks.items():
+            for s in sources:
+                _copy_adapter(run_dir / "tasks" / t / s / "adapter", tmp / "tasks" / t / s / "adapter")
+        metrics = {}
+        if (run_dir / "evaluation" / "results.json").is_file():
+            metrics = read_json(run_dir / "evaluation" / "results.json")
+            write_json(tmp / "evaluation" / "results.json", metrics)
+        import yaml
+
+        recipe = run.get("recipe", {})
+        (tmp / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        write_json(tmp / "run.json", {"target": target, "base_model": run["base_model"], "sources": tasks,
+                                      "recipe": recipe})
+        manifest = {"format": FORMAT, "name": name, "target": target, "base_model": run["base_model"],
+                    "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics), encoding="utf-8")
+        manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
+        write_json(tmp / MANIFEST, manifest)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def verify(artifact_dir: str | Path) -> dict:
+    """Check an artifact folder against its manifest and return the manifest.
+
+    Raises:
+        ArtifactError: no or malformed manifest, unsafe or unknown name/version, a listed file
+            missing or with a different sha256 (tampered), an unlisted file, a link, a listed
+            path that is absolute or contains ``..``.
+    """
+    root = Path(artifact_dir)
+    try:
+        manifest = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{root} has no {MANIFEST}; not a UniBridge artifact") from None
+    except ValueError as e:
+        raise ArtifactError(f"{root / MANIFEST} is not valid JSON ({e})") from None
+    if manifest.get("format") != FORMAT or not isinstance(manifest.get("files"), dict):
+        raise ArtifactError(f"{root / MANIFEST}: unsupported format {manifest.get('format')!r}")
+    try:
+        check_name(manifest.get("name", ""))
+        check_name(str(manifest.get("target", "")), "target")
+    except ConfigError as e:
+        raise ArtifactError(f"{root / MANIFEST}: {e}") from None
+    if not _VERSION.match(str(manifest.get("version", ""))):
+        raise ArtifactError(f"{root / MANIFEST}: invalid version {manifest.get('version')!r}")
+    for rel in manifest["files"]:
+        parts = Path(rel).parts
+        if Path(rel).is_absolute() or ".." in parts or not parts:
+            raise ArtifactError(f"{root / MANIFEST}: file path {rel!r} leaves the artifact folder")
+    present = set(_files(root))
+    listed = set(manifest["files"])
+    if listed - present:
+        raise ArtifactError(f"{root}: missing file(s) {sorted(listed - present)[:5]}")
+    if present - listed:
+        raise ArtifactError(f"{root}: file(s) not in the manifest {sorted(present - listed)[:5]}")
+    for rel, digest in manifest["files"].items():
+        if sha256_file(root / rel) != digest:
+            raise ArtifactError(f"{root}: checksum mismatch for '{rel}' (tampered or corrupted); refusing to load")
+    return manifest
+
+
+def default_hub_dir() -> Path:
+    """``$UNIBRIDGE_HUB`` if set, else ``./adapters_hub``."""
+    return Path(os.environ.get("UNIBRIDGE_HUB", "adapters_hub"))
+
+
+def _index(hub: Path) -> dict:
+    f = hub / "index.json"
+    return read_json(f) if f.is_file() else {"artifacts": []}
+
+
+def _version_key(v: str) -> tuple:
+    return tuple(int(x) for x in v.split("."))
+
+
+def install(artifact_dir: str | Path, hub_dir: str | Path | None = None, *, force: bool = False) -> Path:
+    """Verify an artifact and copy it to ``<hub>/<target>/<name>-<version>``, then index it.
+
+    The copy is made under a temporary name, verified again and renamed into place, so an
+    interrupted install leaves no half-written artifact; the index is rewritten atomically.
+    Raises ArtifactError (verification) or ConfigError (already installed without ``force``).
+    """
+    manifest = verify(artifact_dir)
+    hub = Path(hub_dir) if hub_dir is not None else default_hub_dir()
+    dest = hub / manifest["target"] / f"{manifest['name']}-{manifest['version']}"
+    if dest.resolve().parent.parent != hub.resolve():
+        raise ArtifactError(f"artifact name {manifest['name']!r} would leave the hub folder")
+    if dest.exists() and not force:
+        raise ConfigError(f"{dest} is already installed (use force to replace it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        shutil.copytree(artifact_dir, tmp, dirs_exist_ok=True)
+        verify(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    index = _index(hub)
+    entry = {k: manifest[k] for k in ("name", "target", "base_model", "version")}
+    entry["tasks"] = sorted(manifest["tasks"])
+    entry["path"] = dest.relative_to(hub).as_posix()
+    index["artifacts"] = [a for a in index["artifacts"]
+                          if (a["name"], a["version"]) != (entry["name"], entry["version"])] + [entry]
+    index["artifacts"].sort(key=lambda a: (a["target"], a["name"], _version_key(a["version"])))
+    write_json(hub / "index.json", index)
+    return dest
+
+
+def list_artifacts(hub_dir: str | Path | None = None, *, target: str | None = None, task: str | None = None,
+                   base_model: str | None = None) -> list[dict]:
+    """Index entries of the hub, filtered; sorted by target, name, version (ascending)."""
+    hub = Path(hub_dir) if hub_dir is not None else default_hub_dir()
+    out = []
+    for a in _index(hub)["artifacts"]:
+        if (target is None or a["target"] == target) and (task is None or task in a["tasks"]) and \
+                (base_model is None or a["base_model"] == base_model):
+            out.append(a)
+    return out
+
+
+def find_installed(target: str, hub_dir: str | Path | None = None, *, version: str | None = None,
+                   task: str | None = None) -> Path | None:
+    """Folder of the newest (or the given ``version``) installed artifact of ``target``,
+    verified against its manifest; None when the hub has none. Raises ArtifactError if the
+    installed files were altered."""
+    hub = Path(hub_dir) if hub_dir is not None else default_hub_dir()
+    found = [a for a in list_artifacts(hub, target=target, task=task) if version is None or a["version"] == version]
+    if not found:
+        return None
+    best = max(found, key=lambda a: _version_key(a["version"]))
+    folder = hub / best["path"]
+    if folder.resolve().parent.parent != hub.resolve():
+        raise ArtifactError(f"hub index entry {best['path']!r} leaves the hub folder")
+    verify(folder)
+    return folder
