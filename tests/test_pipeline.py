@@ -340,3 +340,64 @@ def test_pickled_adapter_weights_are_converted_to_safetensors(tmp_path):
     assert names == ["adapter.safetensors", "adapter_config.json", "model_head.safetensors"]
     got = load_file(str(tmp_path / "new" / "adapter.safetensors"))
     assert all(torch.equal(got[k], v) for k, v in weights.items())
+
+
+def test_hub_push_pull_through_a_folder_and_through_huggingface_hub(finished_run, tmp_path, monkeypatch):
+    import shutil
+
+    import huggingface_hub
+
+    from unibridge.hub import ArtifactError, list_artifacts, pack, pull, push
+    from unibridge.hub.remote import check_repo_id
+
+    run_dir, _ = finished_run
+    art = pack(run_dir, tmp_path / "art", version="2.0.1")
+    remote = tmp_path / "shared-drive"
+    assert push(art, "lab/amh-tiny", remote=remote) == str(remote / "lab" / "amh-tiny" / "2.0.1")
+    with pytest.raises(ConfigError, match="already has version 2.0.1"):
+        push(art, "lab/amh-tiny", remote=remote)
+    dest = pull("lab/amh-tiny", remote=remote, hub_dir=tmp_path / "hub")
+    assert [a["version"] for a in list_artifacts(tmp_path / "hub", target="amh")] == ["2.0.1"]
+    assert (dest / "adaptation" / "embeddings.safetensors").read_bytes() == \
+        (run_dir / "adaptation" / "embeddings.safetensors").read_bytes()
+    for bad in ("../x", "a/b/c", "/abs/x", "a"):
+        with pytest.raises(ConfigError, match="invalid repository id"):
+            check_repo_id(bad)
+    # a tampered remote copy is refused and nothing is installed
+    (remote / "lab" / "amh-tiny" / "2.0.1" / "recipe.yaml").write_text("target: evil\n")
+    with pytest.raises(ArtifactError, match="checksum mismatch for 'recipe.yaml'"):
+        pull("lab/amh-tiny", remote=remote, hub_dir=tmp_path / "hub2")
+    assert not (tmp_path / "hub2" / "index.json").exists()
+
+    # The huggingface_hub path, its network calls served from a local folder.
+    repos = tmp_path / "hf"
+    calls = []
+
+    class FakeApi:
+        def __init__(self, token=None):
+            pass
+
+        def create_repo(self, repo_id, repo_type=None, exist_ok=False):
+            calls.append(("create_repo", repo_id))
+
+        def upload_folder(self, *, repo_id, folder_path, repo_type=None, commit_message=None):
+            calls.append(("upload_folder", repo_id, commit_message))
+            shutil.copytree(folder_path, repos / repo_id, dirs_exist_ok=True)
+
+        def create_tag(self, repo_id, *, tag, repo_type=None, exist_ok=False):
+            calls.append(("create_tag", repo_id, tag))
+
+    def fake_snapshot_download(repo_id, *, repo_type=None, revision=None, local_dir=None, token=None):
+        calls.append(("snapshot_download", repo_id, revision))
+        shutil.copytree(repos / repo_id, local_dir)
+        (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True)  # its download metadata
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    push(art, "lab/amh-tiny")
+    got = pull("lab/amh-tiny", version="2.0.1", hub_dir=tmp_path / "hub3")
+    assert calls[0] == ("create_repo", "lab/amh-tiny") and calls[2] == ("create_tag", "lab/amh-tiny", "v2.0.1")
+    assert calls[1][:2] == ("upload_folder", "lab/amh-tiny") and calls[1][2].endswith(" 2.0.1 (amh)")
+    assert calls[3] == ("snapshot_download", "lab/amh-tiny", "v2.0.1")
+    assert got.name.endswith("-2.0.1") and not (got / ".cache").exists()

@@ -137,6 +137,11 @@ def cmd_hub(a) -> int:
     elif a.action == "install":
         dest = hub.install(a.path, a.hub, force=a.force)
         print(f"installed -> {dest}")
+    elif a.action == "push":
+        print(f"pushed -> {hub.push(a.path, a.repo, remote=a.remote)}")
+    elif a.action == "pull":
+        dest = hub.pull(a.repo, remote=a.remote, version=a.version, hub_dir=a.hub, force=a.force)
+        print(f"pulled and installed -> {dest}")
     return 0
 
 
@@ -288,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="merge: one task adapter averaged with the weights (faster, approximate)")
     e.set_defaults(fn=cmd_evaluate)
 
-    h = sub.add_parser("hub", help="trained-language artifacts: list, show, pack, verify, install")
+    h = sub.add_parser("hub", help="trained-language artifacts: list, show, pack, verify, install, push, pull")
     hs = h.add_subparsers(dest="action", required=True)
     hl = hs.add_parser("list", help="artifacts installed in the local hub")
     hl.add_argument("--target")
@@ -306,7 +311,16 @@ def build_parser() -> argparse.ArgumentParser:
     hi = hs.add_parser("install", help="verify and install an artifact folder into the local hub")
     hi.add_argument("path")
     hi.add_argument("--force", action="store_true", help="replace the same name and version")
-    for sp in (hl, hsh, hi):
+    hpu = hs.add_parser("push", help="publish a verified artifact to a Hugging Face repo (or --remote folder)")
+    hpu.add_argument("path")
+    hpu.add_argument("repo", help="owner/name")
+    hpl = hs.add_parser("pull", help="fetch, verify and install an artifact from a Hugging Face repo (or --remote)")
+    hpl.add_argument("repo", help="owner/name")
+    hpl.add_argument("--version", help="default: newest (--remote) or the main branch")
+    hpl.add_argument("--force", action="store_true")
+    for sp in (hpu, hpl):
+        sp.add_argument("--remote", help="a shared folder instead of the Hugging Face hub")
+    for sp in (hl, hsh, hi, hpl):
         sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB or ./adapters_hub)")
     h.set_defaults(fn=cmd_hub)
 

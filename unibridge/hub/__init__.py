@@ -1,7 +1,8 @@
-"""Hub artifacts of trained target languages: pack, verify, install, list (``unibridge hub``)."""
+"""Hub artifacts of trained target languages: pack, verify, install, list, push, pull (``unibridge hub``)."""
 
 from .artifact import (ArtifactError, check_name, default_hub_dir, find_installed, install, list_artifacts, pack,
                        verify)
+from .remote import pull, push
 
 __all__ = ["ArtifactError", "check_name", "default_hub_dir", "find_installed", "install", "list_artifacts", "pack",
-           "verify"]
+           "pull", "push", "verify"]
