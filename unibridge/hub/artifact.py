@@ -243,6 +243,23 @@ def _version_key(v: str) -> tuple:
     return tuple(int(x) for x in v.split("."))
 
 
+def copy_verified(src: str | Path, dest: Path) -> Path:
+    """Copy artifact ``src`` to ``dest`` under a temporary name beside it, verify the copy, then
+    rename it into place (replacing ``dest``); on any failure nothing is left behind."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        verify(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
 def install(artifact_dir: str | Path, hub_dir: str | Path | None = None, *, force: bool = False) -> Path:
     """Verify an artifact and copy it to ``<hub>/<target>/<name>-<version>``, then index it.
 
@@ -257,17 +274,7 @@ def install(artifact_dir: str | Path, hub_dir: str | Path | None = None, *, forc
         raise ArtifactError(f"artifact name {manifest['name']!r} would leave the hub folder")
     if dest.exists() and not force:
         raise ConfigError(f"{dest} is already installed (use force to replace it)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        shutil.copytree(artifact_dir, tmp, dirs_exist_ok=True)
-        verify(tmp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    copy_verified(artifact_dir, dest)
     index = _index(hub)
     entry = {k: manifest[k] for k in ("name", "target", "base_model", "version")}
     entry["tasks"] = sorted(manifest["tasks"])

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfigError
-from .artifact import ArtifactError, _version_key, check_name, install, verify
+from .artifact import ArtifactError, _version_key, check_name, copy_verified, install, verify
 
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -46,16 +46,7 @@ def push(artifact_dir: str | Path, repo_id: str, *, remote: str | Path | None = 
         dest = Path(remote) / owner / name / version
         if dest.exists():
             raise ConfigError(f"{repo_id} already has version {version} in {remote}")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".tmp", dir=dest.parent))
-        try:
-            shutil.copytree(artifact_dir, tmp, dirs_exist_ok=True)
-            verify(tmp)
-            tmp.rename(dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return str(dest)
+        return str(copy_verified(artifact_dir, dest))
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
