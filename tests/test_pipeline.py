@@ -401,3 +401,15 @@ def test_hub_push_pull_through_a_folder_and_through_huggingface_hub(finished_run
     assert calls[1][:2] == ("upload_folder", "lab/amh-tiny") and calls[1][2].endswith(" 2.0.1 (amh)")
     assert calls[3] == ("snapshot_download", "lab/amh-tiny", "v2.0.1")
     assert got.name.endswith("-2.0.1") and not (got / ".cache").exists()
+
+    # the resolver's last resort: run dir -> local hub -> the Hugging Face repository
+    from unibridge import MultiSourcePredictor
+
+    monkeypatch.setenv("UNIBRIDGE_RUNS", str(tmp_path / "no-runs"))
+    monkeypatch.setenv("UNIBRIDGE_HUB", str(tmp_path / "empty-hub"))
+    with pytest.raises(ConfigError, match="no installed artifact"):
+        MultiSourcePredictor(target="amh", task="pos")
+    p = MultiSourcePredictor(target="amh", task="pos", repo="lab/amh-tiny")
+    assert p.run_dir.parent == tmp_path / "empty-hub" / "amh" and calls[-1][0] == "snapshot_download"
+    assert p.predict(["አበበ በሶ በላ"]) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(
+        ["አበበ በሶ በላ"])

@@ -69,16 +69,19 @@ class MultiSourcePredictor:
     runs one Parallel pass per batch. ``weights``: ``"harmony"`` (default, stored by the run),
     ``"lang2vec"``, ``"uniform"``, ``"entropy"`` (optimised per batch, see
     :func:`~unibridge.inference.weights.entropy_weights`), ``"single:<lang>"`` or a mapping;
-    ``sources`` restricts the source set. Raises ConfigError if the run, task or a source is
-    missing.
+    ``sources`` restricts the source set. The trained parts are looked up in ``run_dir``, else
+    ``runs/<target>``, else the local hub, else the Hugging Face repository ``repo``
+    (``owner/name``; pulled, verified, installed) — see :func:`~unibridge.artifacts.find_run_dir`.
+    Raises ConfigError if the run, task or a source is missing.
     """
 
     def __init__(self, target: str, task: str, *, run_dir: str | Path | None = None,
-                 weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256):
+                 weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256,
+                 repo: str | None = None):
         from ..adaptation.model import attach_embeddings, load_adapter_model
         from ..backbones import load_tokenizer, resolve_backbone
 
-        self.run_dir = find_run_dir(target, run_dir)
+        self.run_dir = find_run_dir(target, run_dir, repo=repo)
         self.target, self.task = target, get_task(task)
         run = read_json(self.run_dir / "run.json")
         trained = run.get("sources", {}).get(task)
