@@ -518,7 +518,7 @@ def test_va_keeps_the_base_vocabulary_and_adds_the_most_frequent_new_pieces(setu
     assert torch.equal(res.embeddings[:v_s], E_S[:v_s])  # base rows bit-exact
     # New rows: mean of the base rows of the piece's segmentation by the base model (unknown
     # characters dropped); pieces the base knows only as <unk> fall back to the script normal.
-    sv, unk = src.get_vocab(), src.unk_token_id
+    unk = src.unk_token_id
     known = 0
     for k, p in enumerate(res.details["pieces"]):
         seg = [t.id for t in src.backend_tokenizer.model.tokenize(p) if t.id != unk]

@@ -111,7 +111,6 @@ def cmd_weights(a) -> int:
 
 def cmd_hub(a) -> int:
     import json
-    from pathlib import Path
 
     from . import hub
 
