@@ -5,21 +5,110 @@ from pathlib import Path
 import pytest
 
 from unibridge.config import Recipe
+from unibridge.data import HFDataRef, get_language
 from unibridge.errors import ConfigError
 
-RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.yaml"))
+from .conftest import needs_data
+
+RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = sorted(p for p in RECIPE_DIR.glob("*.yaml") if not p.name.startswith("_"))
 BASE = {"target": "amh", "base_model": "me5-small", "mono": ["a.txt"],
         "sources": {"en": {"pos": "x.conllu", "parallel": "p.txt"}}, "tasks": {"pos": {"test": "t.conllu"}}}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=[p.stem for p in RECIPES])
 def test_every_recipe_and_profile_validates(path):
-    import yaml
-
-    raw = yaml.safe_load(path.read_text())
-    for profile in [None, *raw.get("profiles", {})]:
+    profiles = Recipe.profile_names(path)
+    assert {"paper", "cpu", "smoke"} <= set(profiles)  # inherited from _base.yaml
+    for profile in [None, *profiles]:
         r = Recipe.load(path, profile)
-        assert r.target == raw["target"] and r.sources
+        assert r.target == path.stem and r.sources
+        for code, spec in r.sources.items():  # every source names its harmony pairs
+            assert spec.parallel and spec.parallel.endswith(f"-{get_language(code).alignment_code}.txt")
+        for task in r.tasks:  # every task has training data in at least two sources
+            assert sum(bool(s.task_files(task)) for s in r.sources.values()) >= 2
+
+
+def test_catalogue_covers_the_papers_targets():
+    wikiann = "amh ang cdo crh eml frr khm kan lij pbt san snd sin som".split()
+    ud = "amh lij olo san snd sin tam tgl tat".split()
+    americasnli = "aym bzd cni grn hch nah oto quy shp tar".split()
+    tasks = {p.stem: set(Recipe.load(p).tasks) for p in RECIPES}
+    assert {t for t in wikiann if "ner" in tasks.get(t, ())} == set(wikiann)
+    assert {t for t in ud if "pos" in tasks.get(t, ())} == set(ud)
+    assert {t for t in americasnli if tasks.get(t) == {"nli"}} == set(americasnli)
+    sources = sorted(p.stem for p in (RECIPE_DIR / "sources").glob("*.yaml"))
+    assert sources == ["ar", "en", "ja", "ru", "zh"]
+    assert "ja" not in Recipe.load(RECIPE_DIR / "quy.yaml").sources  # XNLI has no Japanese
+
+
+@needs_data
+def test_recipe_data_is_here_except_two_treebanks():
+    from unibridge.recipes import recipe_status
+
+    missing = {str(m) for p in RECIPES for m in recipe_status(p, runs=None).missing}
+    assert missing == {"ud/UD_Sinhala-STB/si_stb-ud-test.conllu", "ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"}
+    st = recipe_status(RECIPE_DIR / "khm.yaml", runs=None)
+    assert [str(h) for h in st.hub] == ["hf:unimelb-nlp/wikiann[km]:test"] and not st.missing
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_extends_and_source_files(tmp_path):
+    _write(tmp_path / "_base.yaml", "base_model: me5-small\nseed: 7\nprofiles:\n  cpu: {seed: 8, task: {train: {max_steps: 3}}}\n")
+    _write(tmp_path / "sources" / "en.yaml", "language: en\ndescription: English\npos: en.conllu\ntext: en.txt\n")
+    r = _write(tmp_path / "amh.yaml", "extends: _base.yaml\ntarget: amh\nmono: [a.txt]\n"
+               "sources:\n  en: {from: sources/en.yaml, text: other.txt}\n"
+               "tasks: {pos: {test: t.conllu}}\nprofiles: {cpu: {seed: 9}}\n")
+    rec = Recipe.load(r)
+    assert (rec.base_model, rec.seed) == ("me5-small", 7)
+    assert rec.sources["en"].pos == ("en.conllu",) and rec.sources["en"].text == ("other.txt",)
+    assert rec.sources["en"].parallel == "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt"
+    cpu = Recipe.load(r, "cpu")  # the recipe's profile keys win, the base's others survive
+    assert cpu.seed == 9 and cpu.task.train.max_steps == 3
+    assert Recipe.profile_names(r) == ["cpu"]
+
+
+def test_recipe_file_errors(tmp_path):
+    _write(tmp_path / "a.yaml", "extends: b.yaml\n")
+    _write(tmp_path / "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ConfigError, match="extends itself"):
+        Recipe.load(tmp_path / "a.yaml")
+    _write(tmp_path / "sources" / "ru.yaml", "language: ru\npos: ru.conllu\n")
+    bad = _write(tmp_path / "c.yaml", "target: amh\nbase_model: m\nmono: a\nsources: {en: sources/ru.yaml}\n"
+                 "tasks: {pos: {test: t}}\n")
+    with pytest.raises(ConfigError, match="describes 'ru'"):
+        Recipe.load(bad)
+    with pytest.raises(ConfigError, match="recipe not found"):
+        Recipe.load(_write(tmp_path / "d.yaml", "extends: nowhere.yaml\n"))
+
+
+@pytest.mark.parametrize("ref,msg", [
+    ({"hf": "../secrets"}, "not a Hugging Face dataset id"),
+    ({"hf": "a/b/c"}, "not a Hugging Face dataset id"),
+    ({"hf": "unimelb-nlp/wikiann", "subset": "km"}, "unknown key"),
+    ({"hf": "unimelb-nlp/wikiann", "max_rows": 0}, "must be positive"),
+    ({"name": "x"}, "mapping without 'hf:'"),
+])
+def test_bad_dataset_references(ref, msg):
+    with pytest.raises(ConfigError, match=msg):
+        Recipe.from_dict({**BASE, "tasks": {"pos": {"test": ref}}})
+
+
+def test_dataset_references_round_trip():
+    ref = {"hf": "unimelb-nlp/wikiann", "config": "km", "split": "test"}
+    r = Recipe.from_dict({**BASE, "mono": ["a.txt", {"hf": "wikimedia/wikipedia", "config": "20231101.km",
+                                                     "max_rows": 10}], "tasks": {"pos": {"test": ref}}})
+    test = r.tasks["pos"].test[0]
+    assert isinstance(test, HFDataRef) and (test.hf, test.config, test.split) == ("unimelb-nlp/wikiann", "km", "test")
+    assert r.mono[0] == "a.txt" and r.mono[1].max_rows == 10
+    assert Recipe.from_dict(r.to_dict()) == r
+    other = Recipe.from_dict({**BASE, "tasks": {"pos": {"test": {**ref, "config": "kn"}}}})
+    assert r.fingerprint("tasks") != other.fingerprint("tasks")
 
 
 def test_profile_overrides_merge_deeply():
@@ -55,3 +144,24 @@ def test_unknown_profile_and_missing_file(tmp_path):
         Recipe.from_dict({**BASE, "profiles": {"cpu": {}}}, "gpu")
     with pytest.raises(ConfigError, match="recipe not found"):
         Recipe.load(tmp_path / "none.yaml")
+
+
+@needs_data
+def test_recipes_command(tmp_path, capsys):
+    import json
+
+    from unibridge.cli import main
+
+    run = tmp_path / "tam"
+    (run / "evaluation").mkdir(parents=True)
+    (run / "evaluation" / "results.json").write_text(json.dumps(
+        {"pos": {"metric": "accuracy", "strategies": {"harmony": {"accuracy": 0.5}, "uniform": {"accuracy": 0.4}}}}))
+    (run / "run.json").write_text(json.dumps({"profile": "cpu", "base_model": "me5-small"}))
+    assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
+    assert len(rows) == len(RECIPES)
+    assert rows["tat"][-2:] == ["1", "ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"] and rows["tam"][-1] == "0"
+    assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--markdown"]) == 0
+    table = capsys.readouterr().out
+    assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | pos accuracy 50.0 (cpu profile, me5-small) |" in table
+    assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table

@@ -326,3 +326,75 @@ def test_language_codes_match_alignment_files():
 def test_unknown_language():
     with pytest.raises(ConfigError, match=r"unknown language code 'xx'; known: .*amh"):
         get_language("xx")
+
+
+# --------------------------------------------------------------------------- Hugging Face datasets
+
+
+@pytest.fixture()
+def hf_mirror(tmp_path, monkeypatch):
+    """A local folder of parquet splits with ClassLabel features (as a hub dataset stores them),
+    the cache under tmp_path, and the library kept offline."""
+    import datasets
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    monkeypatch.setenv("UNIBRIDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    root = tmp_path / "mirror"
+    words = Sequence(Value("string"))
+    Dataset.from_dict(
+        {"tokens": [["Addis", "Abeba", "ነው", "።"], ["ቤት", "ዉ"]], "upos": [[10, 10, 16, 1], [0, 13]]},
+        features=Features({"tokens": words, "upos": Sequence(ClassLabel(names=[
+            "NOUN", "PUNCT", "ADP", "NUM", "SYM", "SCONJ", "ADJ", "PART", "DET", "CCONJ", "PROPN", "PRON",
+            "X", "_", "ADV", "INTJ", "VERB", "AUX"]))}),
+    ).to_parquet(str(root / "ud" / "test.parquet"))
+    Dataset.from_dict(
+        {"tokens": [["Abebe", "went", "to", "New", "York"]], "ner_tags": [[1, 0, 0, 5, 6]]},
+        features=Features({"tokens": words, "ner_tags": Sequence(ClassLabel(names=[
+            "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]))}),
+    ).to_parquet(str(root / "ner" / "test.parquet"))
+    Dataset.from_dict(
+        {"premise": ["A man\tsleeps.", "x"], "hypothesis": ["He rests.", "y"], "label": [0, -1]},
+        features=Features({"premise": Value("string"), "hypothesis": Value("string"),
+                           "label": ClassLabel(names=["entailment", "neutral", "contradiction"])}),
+    ).to_parquet(str(root / "nli" / "validation.parquet"))
+    Dataset.from_dict({"text": ["One. Two!", "Three.", "Four."]}).to_parquet(str(root / "wiki" / "train.parquet"))
+    return root
+
+
+def test_hub_datasets_become_files_the_readers_read(hf_mirror):
+    from unibridge.data import HFDataRef, read_conllu, read_iob, read_nli_tsv, read_text
+
+    ud = HFDataRef(str(hf_mirror / "ud"), split="test")
+    sents = read_conllu(ud)
+    assert [s.tokens for s in sents] == [["Addis", "Abeba", "ነው", "።"], ["ቤት"]]  # UPOS "_" rows dropped
+    assert [s.tags for s in sents] == [["PROPN", "PROPN", "VERB", "PUNCT"], ["NOUN"]]
+    (ner,) = read_iob(HFDataRef(str(hf_mirror / "ner"), split="test"))
+    assert ner.tags == ["B-PER", "O", "O", "B-LOC", "I-LOC"]
+    nli = read_nli_tsv(HFDataRef(str(hf_mirror / "nli"), split="validation"))
+    assert [(x.premise, x.hypothesis, x.label) for x in nli] == [("A man sleeps.", "He rests.", "entailment")]
+    wiki = HFDataRef(str(hf_mirror / "wiki"), max_rows=2)  # streamed, first two rows
+    assert read_text(wiki) == ["One.", "Two!", "Three."]
+
+
+def test_hub_datasets_are_fetched_once(hf_mirror, monkeypatch):
+    from unibridge.data import HFDataRef, read_conllu
+    from unibridge.data import hf
+
+    ref = HFDataRef(str(hf_mirror / "ud"), split="test")
+    first = hf.materialize(ref)
+    monkeypatch.setattr(hf, "_load", lambda ref: pytest.fail("fetched twice"))
+    assert hf.materialize(ref) == first and first.suffix == ".conllu"
+    assert len(read_conllu(ref)) == 2
+    assert not list(first.parent.glob("*.tmp*"))
+
+
+def test_hub_dataset_errors(hf_mirror):
+    from unibridge.data import HFDataRef, read_text
+    from unibridge.errors import DataError
+
+    with pytest.raises(DataError, match="cannot load hf:.*through datasets.load_dataset"):
+        read_text(HFDataRef(str(hf_mirror / "nowhere")))
+    with pytest.raises(DataError, match="no 'body' column"):
+        read_text(HFDataRef(str(hf_mirror / "wiki"), column="body"))

@@ -5,6 +5,7 @@
     unibridge evaluate --target amh --task pos --test FILE [--run-dir D] [--weights W]
     unibridge vocab CORPUS ... --out DIR [--base me5-small] [--v-i 7000 ...]
     unibridge init CORPUS ... --tokenizer DIR --out DIR [--method unibridge|focus|script|...]
+    unibridge recipes [FOLDER] [--markdown]
     unibridge adapt CORPUS ... --out DIR [--tokenizer DIR --embeddings FILE] [--beta 1.0 ...]
 
 Errors caused by the input (missing files, unknown languages, tasks or profiles, infeasible
@@ -257,6 +258,21 @@ def cmd_adapt(a) -> int:
     return 0
 
 
+def cmd_recipes(a) -> int:
+    from .recipes import recipe_files, recipe_status, recipe_table
+
+    if a.markdown:
+        print(recipe_table(a.folder, a.runs))
+        return 0
+    rows = []
+    for f in recipe_files(a.folder):
+        st = recipe_status(f, a.runs)
+        rows.append([f.stem, ",".join(st.recipe.tasks), len(st.here), len(st.hub), len(st.missing),
+                     " ".join(map(str, st.missing))])
+    print(_table(rows, ["recipe", "tasks", "files here", "hub datasets", "missing", "missing files"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
@@ -322,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in (hl, hsh, hi, hpl):
         sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB or ./adapters_hub)")
     h.set_defaults(fn=cmd_hub)
+
+    rc = sub.add_parser("recipes", help="list the target recipes and which of their data is here, on the hub, or missing")
+    rc.add_argument("folder", nargs="?", default="recipes", help="recipe folder (default recipes)")
+    rc.add_argument("--runs", default="runs", help="runs folder for the last scores (default runs)")
+    rc.add_argument("--markdown", action="store_true", help="print the Markdown table of recipes/README.md")
+    rc.set_defaults(fn=cmd_recipes)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .data.hf import HFDataRef, is_hf_ref
 from .errors import ConfigError
 
 TASKS = ("pos", "ner", "nli")
@@ -173,20 +174,29 @@ class EvalConfig(_Config):
     max_examples: int | None = None
 
 
+DataRef = str | HFDataRef
+"""A data file name (relative to the data root, glob allowed) or a Hugging Face dataset split."""
+
+
 @dataclass(frozen=True)
 class SourceSpec(_Config):
     """Data of one source language: ``text`` for its language adapter, ``parallel`` (K pairs
     with the target) for harmony weights, and labelled training files per task (``pos``,
-    ``ner``, ``nli``)."""
+    ``ner``, ``nli``).
 
-    text: tuple[str, ...] = ()
+    ``parallel`` left out defaults to UniBridge's alignment file for the target and this source
+    (``parallel/unibridge_alignment/<dir>/<target code>-<source code>.txt``, codes from
+    :mod:`unibridge.data.languages`); ``"target_file|source_file"`` names line-aligned text.
+    """
+
+    text: tuple[DataRef, ...] = ()
     parallel: str | None = None
-    pos: tuple[str, ...] = ()
-    ner: tuple[str, ...] = ()
-    nli: tuple[str, ...] = ()
+    pos: tuple[DataRef, ...] = ()
+    ner: tuple[DataRef, ...] = ()
+    nli: tuple[DataRef, ...] = ()
     ner_label_map: str | None = None
 
-    def task_files(self, task: str) -> tuple[str, ...]:
+    def task_files(self, task: str) -> tuple[DataRef, ...]:
         return getattr(self, task)
 
 
@@ -194,7 +204,7 @@ class SourceSpec(_Config):
 class TargetTaskSpec(_Config):
     """Target-side evaluation data of one task."""
 
-    test: tuple[str, ...] = ()
+    test: tuple[DataRef, ...] = ()
     label_map: str | None = None
 
 
@@ -210,12 +220,81 @@ _STAGES = {
 _NESTED_TRAIN = ("adaptation", "source_adaptation", "task")
 
 
-def _as_tuple(v) -> tuple[str, ...]:
+def _data_refs(v, where: str) -> tuple[DataRef, ...]:
+    """A recipe's data entry (a file name, a ``{hf: ...}`` mapping or a list of them) as a tuple."""
     if v is None:
         return ()
-    if isinstance(v, str):
-        return (v,)
-    return tuple(str(x) for x in v)
+    if isinstance(v, (str, dict, HFDataRef)):
+        v = [v]
+    out: list[DataRef] = []
+    for i, x in enumerate(v):
+        if isinstance(x, HFDataRef):
+            out.append(x)
+        elif is_hf_ref(x):
+            out.append(HFDataRef.from_dict(x, f"{where}[{i}]"))
+        elif isinstance(x, dict):
+            raise ConfigError(f"'{where}[{i}]' is a mapping without 'hf:'; a data entry is a file name "
+                              "or {hf: owner/name, config: ..., split: ...}")
+        else:
+            out.append(str(x))
+    return tuple(out)
+
+
+def _source_entry(code: str, spec, base_dir: Path) -> dict:
+    """A source entry as a dict: a string names a source file (relative to the recipe), a
+    mapping may name one under ``from:`` and override its keys."""
+    if isinstance(spec, str):
+        spec = {"from": spec}
+    spec = dict(spec or {})
+    ref = spec.pop("from", None)
+    if ref is None:
+        return spec
+    path = (base_dir / ref).resolve()
+    shared = _read_yaml(path)
+    lang = shared.pop("language", None)
+    shared.pop("description", None)
+    from .data.languages import get_language
+
+    if lang is not None and get_language(lang) != get_language(code):
+        raise ConfigError(f"source '{code}' names {path}, which describes '{lang}'")
+    return {**shared, **spec}
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"recipe not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"recipe {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"recipe {path} must be a YAML mapping")
+    return raw
+
+
+def _read_recipe_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A recipe file with its ``extends:`` chain merged (the extending file wins) and source
+    files (``sources: {en: sources/en.yaml}``) read, relative to the file naming them."""
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"recipe {path} extends itself: {' -> '.join(map(str, (*seen, path)))}")
+    raw = _read_yaml(path)
+    sources = raw.get("sources")
+    if isinstance(sources, dict):
+        raw["sources"] = {c: _source_entry(c, s, path.parent) for c, s in sources.items()}
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    return _deep_merge(_read_recipe_yaml(path.parent / parent, (*seen, path)), raw)
+
+
+def _default_parallel(target: str, source: str) -> str | None:
+    from .data.languages import get_language
+
+    t, s = get_language(target), get_language(source)
+    if not (t.alignment_dir and t.alignment_code and s.alignment_code):
+        return None
+    return f"parallel/unibridge_alignment/{t.alignment_dir}/{t.alignment_code}-{s.alignment_code}.txt"
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
@@ -238,7 +317,7 @@ class Recipe:
 
     target: str
     base_model: str
-    mono: tuple[str, ...]
+    mono: tuple[DataRef, ...]
     sources: dict[str, SourceSpec]
     tasks: dict[str, TargetTaskSpec]
     vocab: VocabConfig = VocabConfig()
@@ -256,18 +335,23 @@ class Recipe:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, path: str | Path, profile: str | None = None) -> "Recipe":
-        """Read a recipe YAML and apply ``profile``; raises ConfigError if the file is missing,
-        not valid YAML, or names an unknown profile."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"recipe not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise ConfigError(f"recipe {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"recipe {path} must be a YAML mapping")
-        return cls.from_dict(raw, profile=profile)
+        """Read a recipe YAML and apply ``profile``.
+
+        A recipe may ``extends: <file>`` (merged under it, the recipe's own keys winning,
+        profiles included) and name a source language's data by file
+        (``sources: {en: sources/en.yaml}``, or ``{from: sources/en.yaml, parallel: ...}`` to
+        override keys); both paths are relative to the file naming them.
+
+        Raises:
+            ConfigError: a file is missing or not valid YAML, ``extends`` loops, a source file
+                describes another language, or the recipe is invalid (see :meth:`from_dict`).
+        """
+        return cls.from_dict(_read_recipe_yaml(Path(path)), profile=profile)
+
+    @staticmethod
+    def profile_names(path: str | Path) -> list[str]:
+        """Profiles a recipe file offers (its own and those of the files it extends), sorted."""
+        return sorted(_read_recipe_yaml(Path(path)).get("profiles") or {})
 
     @classmethod
     def from_dict(cls, raw: dict, profile: str | None = None) -> "Recipe":
@@ -286,10 +370,14 @@ class Recipe:
         sources = {}
         for code, spec in (raw.pop("sources") or {}).items():
             get_language(code)
+            if not isinstance(spec, (dict, type(None))):
+                raise ConfigError(f"sources.{code} must be a mapping (source files are read by Recipe.load)")
             spec = dict(spec or {})
             for k in ("text", "pos", "ner", "nli"):
                 if k in spec:
-                    spec[k] = _as_tuple(spec[k])
+                    spec[k] = _data_refs(spec[k], f"sources.{code}.{k}")
+            if spec.get("parallel") is None:
+                spec["parallel"] = _default_parallel(raw["target"], code)
             sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")
         if not sources:
             raise ConfigError("recipe names no source languages")
@@ -298,7 +386,7 @@ class Recipe:
             if name not in TASKS:
                 raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
             spec = dict(spec or {})
-            spec["test"] = _as_tuple(spec.get("test"))
+            spec["test"] = _data_refs(spec.get("test"), f"tasks.{name}.test")
             tasks[name] = TargetTaskSpec.from_dict(spec, f"tasks.{name}")
             if not any(s.task_files(name) for s in sources.values()):
                 raise ConfigError(f"task '{name}' has no training data in any source language")
@@ -313,7 +401,7 @@ class Recipe:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"unknown recipe key(s): {unknown}")
-        raw["mono"] = _as_tuple(raw["mono"])
+        raw["mono"] = _data_refs(raw["mono"], "mono")
         return cls(sources=sources, tasks=tasks, profile=profile, **stages, **raw)
 
     # ------------------------------------------------------------------ output

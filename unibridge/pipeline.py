@@ -110,9 +110,11 @@ class Pipeline:
         resolve_data_paths(list(r.mono))
         if r.embeddings.dictionary:
             resolve_data_paths(list(r.embeddings.dictionary))
-        for s, spec in r.sources.items():
-            for p in (*spec.text, *spec.pos, *spec.ner, *((spec.parallel,) if spec.parallel else ())):
-                for part in p.split("|"):
+        for spec in r.sources.values():
+            for p in (*spec.text, *(p for task in r.tasks for p in spec.task_files(task))):
+                resolve_data_paths(p)
+            for part in (spec.parallel or "").split("|"):
+                if part:
                     resolve_data_paths(part)
         for t in r.tasks.values():
             resolve_data_paths(list(t.test))

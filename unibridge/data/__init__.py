@@ -20,6 +20,7 @@ from .labels import (
     map_ner_tag,
     to_iob2,
 )
+from .hf import HFDataRef
 from .languages import LANGUAGES, Language, get_language, known_languages
 from .readers import (
     NLIExample,
@@ -39,6 +40,7 @@ from .root import data_root, resolve_data_path, resolve_data_paths
 __all__ = [
     "CONLL",
     "DEFAULT_NER_MAP",
+    "HFDataRef",
     "LANGUAGES",
     "Language",
     "MASAKHANER",

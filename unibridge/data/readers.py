@@ -537,8 +537,11 @@ def _tsv_text(p: Path, column: str | None) -> Iterator[str]:
     elif "text" in header:
         # MasakhaNEWS: category headline text url
         cols = [header.index(c) for c in ("headline", "text") if c in header]
+    elif "premise" in header and "hypothesis" in header:
+        # NLI pairs (AmericasNLI): both sentences are text of the file's language
+        cols = [header.index("premise"), header.index("hypothesis")]
     else:
-        raise DataError(f"{p}:1: no 'text' column in the header; name the column to read")
+        raise DataError(f"{p}:1: no 'text' (or 'premise'/'hypothesis') column in the header; name the column to read")
     for i in range(1, len(lines)):
         if not lines[i].strip():
             continue
@@ -558,8 +561,8 @@ def read_text(
 
     Dispatches on the file suffix: ``.tsv`` files need a header row; ``column`` names the
     column to read, and by default the ``headline`` and ``text`` columns are read
-    (MasakhaNEWS: ``category headline text url``), each article's text split into sentences
-    with :func:`split_sentences`. Any other file is one sentence a line: lines are stripped,
+    (MasakhaNEWS: ``category headline text url``), or else ``premise`` and ``hypothesis``
+    (AmericasNLI), each cell split into sentences with :func:`split_sentences`. Any other file is one sentence a line: lines are stripped,
     empty ones dropped, U+FEFF removed.
 
     Args:

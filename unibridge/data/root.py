@@ -89,19 +89,27 @@ def resolve_data_path(p: PathLike) -> Path:
 
 
 def resolve_data_paths(p: PathLike | Iterable[PathLike]) -> list[Path]:
-    """Resolve a file name, a glob pattern (``*``, ``?``, ``[..]``, ``{a,b}``) or a list of them.
+    """Resolve a file name, a glob pattern (``*``, ``?``, ``[..]``, ``{a,b}``), a Hugging Face
+    dataset reference (:class:`~unibridge.data.hf.HFDataRef`, fetched once into the cache) or a
+    list of them.
 
     Returns:
         Existing files, in the given order; each pattern's matches sorted by name.
 
     Raises:
-        DataError: a named file does not exist, a pattern matches nothing, or the list is empty.
+        DataError: a named file does not exist, a pattern matches nothing, the list is empty, or a
+            dataset reference cannot be loaded.
     """
-    items = [p] if isinstance(p, (str, os.PathLike)) else list(p)
+    from .hf import HFDataRef, materialize
+
+    items = [p] if isinstance(p, (str, os.PathLike, HFDataRef)) else list(p)
     if not items:
         raise DataError("no data files given (empty list)")
     out: list[Path] = []
     for item in items:
+        if isinstance(item, HFDataRef):
+            out.append(materialize(item))
+            continue
         s = os.fspath(item)
         patterns = _expand_braces(s)
         if len(patterns) == 1 and not _GLOB_CHARS.search(s):

@@ -97,7 +97,8 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
-    datasets = sorted({str(x) for spec in recipe.get("tasks", {}).values() for x in spec.get("test", [])})
+    datasets = sorted({x["hf"] if isinstance(x, dict) else str(x)
+                       for spec in recipe.get("tasks", {}).values() for x in spec.get("test", [])})
     rows = []
     for task, res in metrics.items():
         for strategy, m in res.get("strategies", {}).items():

@@ -1,0 +1,116 @@
+"""The recipe catalogue: which target recipes exist, what data each needs, which of it is here.
+
+Target recipes are the ``*.yaml`` files of a recipe folder whose names do not start with ``_``
+(``_base.yaml`` holds shared settings); ``sources/`` holds the source-language files they name.
+:func:`recipe_status` reports, without fetching anything, each recipe's data as *here* (local
+files that resolve under the data root), *hub* (Hugging Face dataset splits, fetched on first
+use) or *missing*; :func:`recipe_table` renders the catalogue as the Markdown table of
+``recipes/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Recipe
+from .data.hf import HFDataRef
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class RecipeStatus:
+    """One recipe's data: ``here``/``hub``/``missing`` are lists of data entries (file names or
+    :class:`HFDataRef`); ``scores`` maps task -> (metric, score in [0, 1]) of the last run found."""
+
+    path: Path
+    recipe: Recipe
+    here: tuple
+    hub: tuple
+    missing: tuple
+    scores: dict
+    run: str | None = None
+
+
+def recipe_files(folder: str | Path = "recipes") -> list[Path]:
+    """Target recipes of ``folder``, sorted by name; raises DataError if there are none."""
+    files = sorted(p for p in Path(folder).glob("*.yaml") if not p.name.startswith("_"))
+    if not files:
+        raise DataError(f"no recipes (*.yaml) in {folder}")
+    return files
+
+
+def data_entries(recipe: Recipe) -> list:
+    """Every data entry a run of ``recipe`` reads, in order, without duplicates: target text, test
+    sets, and per source its text, the training files of the recipe's tasks and the parallel
+    sentences (``a|b`` names two files)."""
+    out = [*recipe.mono, *(x for t in recipe.tasks.values() for x in t.test)]
+    for s in recipe.sources.values():
+        out += [*s.text, *(x for t in recipe.tasks for x in s.task_files(t))]
+        out += [p for p in (s.parallel or "").split("|") if p]
+    return list(dict.fromkeys(out))
+
+
+def _last_scores(run_dir: Path, strategy: str) -> tuple[dict, str | None]:
+    f = run_dir / "evaluation" / "results.json"
+    if not f.is_file():
+        return {}, None
+    res = json.loads(f.read_text(encoding="utf-8"))
+    out = {}
+    for task, r in res.items():
+        s = r.get("strategies", {}).get(strategy)
+        if s is not None:
+            out[task] = (r["metric"], s[r["metric"]])
+    info = run_dir / "run.json"
+    if not (out and info.is_file()):
+        return out, None
+    run = json.loads(info.read_text(encoding="utf-8"))
+    return out, f"{run.get('profile') or 'default'} profile, {run.get('base_model')}"
+
+
+def recipe_status(path: str | Path, runs: str | Path | None = "runs") -> RecipeStatus:
+    """Load ``path`` (no profile) and sort its data entries into here / hub / missing.
+
+    Scores come from ``<runs>/<target>/evaluation/results.json`` (the recipe's weight strategy),
+    if that run exists. Raises ConfigError if the recipe is invalid.
+    """
+    from .data import resolve_data_paths
+
+    recipe = Recipe.load(path)
+    here, hub, missing = [], [], []
+    for x in data_entries(recipe):
+        if isinstance(x, HFDataRef):
+            hub.append(x)
+            continue
+        try:
+            resolve_data_paths(x)
+            here.append(x)
+        except DataError:
+            missing.append(x)
+    scores, run = _last_scores(Path(runs) / recipe.target, recipe.harmony.strategy) if runs else ({}, None)
+    return RecipeStatus(Path(path), recipe, tuple(here), tuple(hub), tuple(missing), scores, run)
+
+
+def _data_cell(st: RecipeStatus) -> str:
+    parts = []
+    if st.missing:
+        parts.append("missing: " + ", ".join(f"`{m}`" for m in st.missing))
+    if st.hub:
+        parts.append("hub: " + ", ".join(sorted({h.hf + (f" {h.config}" if h.config else "") for h in st.hub})))
+    return "; ".join(parts) or "all here"
+
+
+def recipe_table(folder: str | Path = "recipes", runs: str | Path | None = "runs") -> str:
+    """The catalogue as a Markdown table: target, language, script, tasks, data, last score."""
+    from .data import get_language
+
+    rows = ["| recipe | language | script | tasks | data | last score (harmony) |", "|---|---|---|---|---|---|"]
+    for f in recipe_files(folder):
+        st = recipe_status(f, runs)
+        lang = get_language(st.recipe.target)
+        score = ", ".join(f"{t} {m} {100 * v:.1f}" for t, (m, v) in st.scores.items()) or "—"
+        score += f" ({st.run})" if st.run else ""
+        rows.append(f"| [{f.stem}]({f.name}) | {lang.name} | {lang.script} | {', '.join(st.recipe.tasks)} | "
+                    f"{_data_cell(st)} | {score} |")
+    return "\n".join(rows)
