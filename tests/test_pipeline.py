@@ -63,7 +63,7 @@ def test_all_stages_write_their_artifacts(finished_run):
     for task in ("pos", "ner", "nli"):
         s = result.scores[task]
         assert s["n_test"] == 12
-        assert set(s["strategies"]) == {"harmony", "uniform", *(f"single:{x}" for x in
+        assert set(s["strategies"]) == {"harmony", "uniform", "lang2vec", *(f"single:{x}" for x in
                                         (["en"] if task == "ner" else ["en", "ru"]))}
         assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
     assert not list(run_dir.glob(".*tmp"))  # nothing half-written left behind
@@ -413,3 +413,40 @@ def test_hub_push_pull_through_a_folder_and_through_huggingface_hub(finished_run
     assert p.run_dir.parent == tmp_path / "empty-hub" / "amh" and calls[-1][0] == "snapshot_download"
     assert p.predict(["አበበ በሶ በላ"]) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(
         ["አበበ በሶ በላ"])
+
+
+def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
+    import statistics
+
+    from unibridge.transfer import CONFIGS, TransferGrid, results_markdown
+
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"pos": raw["tasks"]["pos"]}
+    (tmp_path / "amh.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    grid = TransferGrid(tmp_path / "amh.yaml", None, seeds=[1, 2], out=tmp_path / "grid", fixed_vocab_size=700,
+                        strategies=["harmony", "uniform", "lang2vec"])
+    rec = grid.run(command="test")
+    pos = rec["tasks"]["pos"]
+    assert list(pos["configs"]) == list(CONFIGS) and pos["n_test"] == 12
+    for e in [*pos["configs"].values(), *pos["strategies"].values()]:
+        vals = list(e["per_seed"].values())
+        assert len(vals) == 2 and all(0 <= v <= 1 for v in vals)
+        assert e["mean"] == statistics.fmean(vals) and e["std"] == statistics.stdev(vals)
+    for seed in ("1", "2"):  # english-only is the UniBridge run's English task adapter alone
+        res = json.loads((grid.run_dir("unibridge", int(seed)) / "evaluation" / "results.json").read_text())
+        assert pos["configs"]["english-only"]["per_seed"][seed] == res["pos"]["strategies"]["single:en"]["accuracy"]
+        assert pos["configs"]["unibridge"]["per_seed"][seed] == res["pos"]["strategies"]["harmony"]["accuracy"]
+    cache = tmp_path / "grid" / "cache"
+    count = lambda kind: len(list(cache.glob(f"{kind}-*")))  # noqa: E731
+    # source adapters once per seed for all four pipeline runs; vocabulary shared by all but fixed-vocab,
+    # embeddings by unibridge and no-kl; adaptation rebuilt by every change
+    assert (count("source-en"), count("task-pos-en"), count("source-ru")) == (2, 2, 2)
+    assert (count("vocab"), count("embeddings"), count("adaptation")) == (4, 6, 8)
+    assert (count("madx-adaptation"), count("zeroshot-pos")) == (2, 2)
+    assert not (grid.run_dir("mad-x", 1) / "adaptation" / "embeddings.safetensors").exists()  # base vocabulary
+    again = grid.run(command="test")  # everything cached: same numbers
+    assert again["tasks"] == rec["tasks"]
+    table = results_markdown([rec])
+    row = next(line for line in table.splitlines() if line.startswith("| UniBridge (full)"))
+    e = pos["configs"]["unibridge"]
+    assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"

@@ -21,6 +21,7 @@ whose marker matches is skipped on the next run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -105,6 +106,36 @@ def stage_dir(path: Path, fingerprint: str, meta: dict | None = None):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _cache_entry(cache: Path, kind: str, fingerprint: str) -> Path:
+    return cache / f"{kind}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:20]}"
+
+
+def restore_stage(path: Path, fingerprint: str, cache: Path | None, kind: str) -> bool:
+    """Copy a finished stage with ``fingerprint`` from the shared stage cache into ``path``.
+
+    ``cache`` is a folder shared by several run directories (the transfer grid's configurations
+    and seeds); entries are ``<cache>/<kind>-<hash of fingerprint>/``. Returns True if ``path``
+    now holds the stage (already there, or copied atomically), False if the cache lacks it.
+    """
+    if stage_done(path, fingerprint):
+        return True
+    src = _cache_entry(cache, kind, fingerprint) if cache is not None else None
+    if src is None or not stage_done(src, fingerprint):
+        return False
+    with stage_dir(path, fingerprint) as tmp:
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+    return True
+
+
+def share_stage(path: Path, fingerprint: str, cache: Path | None, kind: str) -> None:
+    """Copy the finished stage at ``path`` into the shared stage cache (no-op without a cache or
+    when the cache has it)."""
+    if cache is None or stage_done(_cache_entry(cache, kind, fingerprint), fingerprint):
+        return
+    with stage_dir(_cache_entry(cache, kind, fingerprint), fingerprint) as tmp:
+        shutil.copytree(path, tmp, dirs_exist_ok=True)
 
 
 def write_json(path: Path, data) -> None:

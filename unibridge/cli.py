@@ -6,6 +6,8 @@
     unibridge vocab CORPUS ... --out DIR [--base me5-small] [--v-i 7000 ...]
     unibridge init CORPUS ... --tokenizer DIR --out DIR [--method unibridge|focus|script|...]
     unibridge recipes [FOLDER] [--markdown]
+    unibridge transfer RECIPE [--profile cpu] [--seed N ...] [--config C ...] [--out runs/transfer]
+    unibridge transfer-report RESULTS.json ... [--out docs/results.md]
     unibridge adapt CORPUS ... --out DIR [--tokenizer DIR --embeddings FILE] [--beta 1.0 ...]
 
 Errors caused by the input (missing files, unknown languages, tasks or profiles, infeasible
@@ -48,7 +50,7 @@ def cmd_run(a) -> int:
     from .pipeline import run_recipe
 
     recipe = Recipe.load(a.recipe, a.profile)
-    result = run_recipe(recipe, a.run_dir, only=a.stage)
+    result = run_recipe(recipe, a.run_dir, only=a.stage, stage_cache=a.stage_cache)
     print()
     print(f"UniBridge run: target={recipe.target} profile={recipe.profile} base={recipe.base_model} "
           f"run_dir={result.run_dir}")
@@ -273,6 +275,52 @@ def cmd_recipes(a) -> int:
     return 0
 
 
+def cmd_transfer(a) -> int:
+    from .transfer import CONFIGS, STRATEGIES, TransferGrid, results_markdown
+
+    grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
+                        strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
+                        fixed_vocab_size=a.fixed_vocab_size)
+    rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
+    print()
+    print(results_markdown([rec]))
+    print(f"results: {grid.out / grid.base.target / 'results.json'}")
+    return 0
+
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def cmd_transfer_report(a) -> int:
+    import json
+    from pathlib import Path
+
+    from .errors import DataError
+    from .transfer import results_markdown
+
+    records = []
+    for f in a.results:
+        try:
+            records.append(json.loads(Path(f).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read results {f}: {e}") from None
+    table = results_markdown(records)
+    if not a.out:
+        print(table)
+        return 0
+    out = Path(a.out)
+    text = out.read_text(encoding="utf-8") if out.is_file() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise DataError(f"{out} has no {BEGIN} ... {END} block to replace")
+    head, rest = text.split(BEGIN, 1)
+    text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    print(f"wrote the results of {len(records)} grid(s) into {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
@@ -285,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", help="profile of the recipe: cpu, smoke, paper ...")
     r.add_argument("--run-dir", help="run directory (default runs/<target>)")
     r.add_argument("--stage", action="append", help="run only this stage (repeatable)")
+    r.add_argument("--stage-cache", help="folder shared between runs: stages and source adapters built with the "
+                                         "same settings are copied from it instead of rebuilt")
     r.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("predict", help="tag sentences (pos, ner) or classify pairs (nli) with a finished run")
@@ -344,6 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("--runs", default="runs", help="runs folder for the last scores (default runs)")
     rc.add_argument("--markdown", action="store_true", help="print the Markdown table of recipes/README.md")
     rc.set_defaults(fn=cmd_recipes)
+
+    tr = sub.add_parser("transfer", help="transfer-quality grid for one recipe: zero-shot, MAD-X, UniBridge, "
+                                         "ablations and weight strategies over seeds (mean ± std)")
+    tr.add_argument("recipe", help="recipe YAML, e.g. recipes/amh.yaml")
+    tr.add_argument("--profile", default="cpu", help="recipe profile (default cpu)")
+    tr.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 42)")
+    tr.add_argument("--config", action="append", help="configuration (repeatable; default all): zero-shot, mad-x, "
+                                                      "unibridge, no-kl, random-init, fixed-vocab, english-only")
+    tr.add_argument("--strategy", action="append", help="weight strategy (repeatable; default all): harmony, "
+                                                        "lang2vec, uniform, entropy")
+    tr.add_argument("--task", action="append", help="task of the recipe (repeatable; default all)")
+    tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
+    tr.add_argument("--fixed-vocab-size", type=int, default=10000, help="vocabulary of the fixed-vocab ablation")
+    tr.add_argument("--command", help=argparse.SUPPRESS)
+    tr.set_defaults(fn=cmd_transfer)
+
+    trr = sub.add_parser("transfer-report", help="Markdown table of transfer grids (results.json files); with "
+                                                "--out, replace the results block of a document")
+    trr.add_argument("results", nargs="+", help="results.json files of `unibridge transfer`")
+    trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
+    trr.set_defaults(fn=cmd_transfer_report)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")

@@ -9,6 +9,8 @@ the first unfinished stage and editing one setting reruns only what depends on i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import time
@@ -18,7 +20,15 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .artifacts import read_json, stage_dir, stage_done, target_tokenizer_dir, write_json
+from .artifacts import (
+    jsonable,
+    read_json,
+    restore_stage,
+    share_stage,
+    stage_dir,
+    target_tokenizer_dir,
+    write_json,
+)
 from .backbones import load_tokenizer
 from .config import Recipe
 from .errors import DataError
@@ -46,12 +56,16 @@ class Pipeline:
     """The five UniBridge stages for one recipe.
 
     ``Pipeline(recipe, run_dir).run()`` -> RunResult. Models are loaded lazily and shared
-    between stages of one run.
+    between stages of one run. ``stage_cache``: a folder shared between run directories; a
+    stage (or source / task adapter) whose fingerprint it holds is copied instead of rebuilt,
+    and every stage built is added to it (the transfer grid shares source adapters across
+    targets and configurations this way).
     """
 
-    def __init__(self, recipe: Recipe, run_dir: str | Path):
+    def __init__(self, recipe: Recipe, run_dir: str | Path, stage_cache: str | Path | None = None):
         self.recipe = recipe
         self.run_dir = Path(run_dir)
+        self.stage_cache = Path(stage_cache) if stage_cache else None
         self._base_dir = None
         self._base_tok = None
         self._model = None
@@ -101,6 +115,19 @@ class Pipeline:
         if stage == "evaluation":
             return self._fp(extra=self.recipe.fingerprint())
         return None
+
+    def source_fingerprint(self, lang: str, task: str | None = None) -> str:
+        """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter):
+        the base model, seed, source-adaptation (and task) settings and that source's data —
+        nothing of the target, so one source adapter serves every target."""
+        r = self.recipe
+        spec = r.sources[lang].to_dict()
+        spec.pop("parallel")
+        part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
+                "source_adaptation": r.source_adaptation.to_dict()}
+        if task is not None:
+            part.update(task=task, task_config=r.task.to_dict())
+        return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
         """Resolve every data file the recipe names before any work starts (DataError if one is missing)."""
@@ -254,8 +281,8 @@ class Pipeline:
         trained = 0
         for lang in r.sources:
             d_lang = self.run_dir / "sources" / lang
-            fp = self._fp("source_adaptation", extra=f":{lang}:{r.fingerprint('sources')}")
-            if not stage_done(d_lang, fp):
+            fp = self.source_fingerprint(lang)
+            if not restore_stage(d_lang, fp, self.stage_cache, f"source-{lang}"):
                 trained += 1
                 _say(f"source language adapter '{lang}'")
                 if lang in model.adapters_config:
@@ -269,14 +296,15 @@ class Pipeline:
                         train_embeddings=False, seed=r.seed, output_dir=str(checkpoints))
                     save_language_adapter(model, head, lang, d, hist, with_embeddings=False)
                 _rm(checkpoints)
+                share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
         for task in r.tasks:
             spec = get_task(task)
             for lang, src in r.sources.items():
                 if not src.task_files(task):
                     continue
                 d_task = self.run_dir / "tasks" / task / lang
-                fp = self._fp("source_adaptation", "task", extra=f":{task}:{lang}:{r.fingerprint('sources')}")
-                if stage_done(d_task, fp):
+                fp = self.source_fingerprint(lang, task)
+                if restore_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}"):
                     continue
                 trained += 1
                 _say(f"task adapter '{task}' on '{lang}'")
@@ -291,6 +319,7 @@ class Pipeline:
                     model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
                     write_json(d / "history.json", hist)
                     _rm(d / "trainer")
+                share_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}")
         return trained
 
     # ------------------------------------------------------------------ stage 5
@@ -324,6 +353,17 @@ class Pipeline:
         _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
 
     # ------------------------------------------------------------------ evaluation
+    def test_examples(self, task: str) -> list:
+        """The target test set of ``task`` (capped at ``evaluation.max_examples`` per file)."""
+        from .tasks import get_task
+
+        r, spec = self.recipe, get_task(task)
+        tspec = r.tasks[task]
+        out = []
+        for p in tspec.test:
+            out.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
+        return out
+
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor
         from .inference.weights import resolve_weights
@@ -334,16 +374,15 @@ class Pipeline:
         self._model = None  # the predictor loads exactly what a user would
         scores = {}
         with stage_dir(self.run_dir / "evaluation", self.stage_fingerprint("evaluation")) as d:
-            for task, tspec in r.tasks.items():
+            for task in r.tasks:
                 spec = get_task(task)
-                gold = []
-                for p in tspec.test:
-                    gold.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
+                gold = self.test_examples(task)
                 pred = MultiSourcePredictor(r.target, task, run_dir=self.run_dir, weights=r.harmony.strategy)
                 out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
                                    return_source_logits=True, progress=True)
                 gold_tags = [spec.gold(x) for x in gold]
-                strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources)}
+                strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources),
+                              "lang2vec": resolve_weights("lang2vec", pred.sources, target=r.target)}
                 strategies.update({f"single:{s}": resolve_weights(f"single:{s}", pred.sources) for s in pred.sources})
                 task_scores = {}
                 for name, w in strategies.items():
@@ -379,7 +418,7 @@ class Pipeline:
             if only and stage not in only:
                 continue
             fp = self.stage_fingerprint(stage)
-            if fp is not None and stage_done(self.run_dir / stage, fp):
+            if fp is not None and restore_stage(self.run_dir / stage, fp, self.stage_cache, stage):
                 result.cached.append(stage)
                 result.timings[stage] = built.get(stage, 0.0)
                 if stage == "evaluation":
@@ -390,12 +429,15 @@ class Pipeline:
             t0 = time.perf_counter()
             out = getattr(self, f"stage_{stage}")()
             result.timings[stage] = round(time.perf_counter() - t0, 1)
+            if fp is not None:
+                share_stage(self.run_dir / stage, fp, self.stage_cache, stage)
             if stage == "sources" and out == 0:  # every adapter was cached
                 result.cached.append(stage)
                 result.timings[stage] = built.get(stage, result.timings[stage])
             if stage == "evaluation":
                 result.scores = out
             self._write_run_json({stage: result.timings[stage]})
+        self._write_run_json()
         return result
 
 
@@ -412,8 +454,9 @@ def _rm(p: Path) -> None:
     shutil.rmtree(p, ignore_errors=True)
 
 
-def run_recipe(recipe: Recipe, run_dir: str | Path | None = None, only: list[str] | None = None) -> RunResult:
+def run_recipe(recipe: Recipe, run_dir: str | Path | None = None, only: list[str] | None = None,
+               stage_cache: str | Path | None = None) -> RunResult:
     """Run ``recipe`` into ``run_dir`` (default ``runs/<target>``); see :class:`Pipeline`."""
     from .artifacts import default_run_dir
 
-    return Pipeline(recipe, run_dir or default_run_dir(recipe.target)).run(only)
+    return Pipeline(recipe, run_dir or default_run_dir(recipe.target), stage_cache).run(only)

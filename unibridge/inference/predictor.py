@@ -22,14 +22,18 @@ from ..tasks.train import task_adapter_name
 from .weights import entropy_weights, resolve_weights
 
 
-def task_setup(lang: str, heads: list[str]):
-    """The adapter composition of a multi-source pass: Stack(lang, Parallel(*heads)) (or Stack(lang, head))."""
-    return Stack(lang, Parallel(*heads)) if len(heads) > 1 else Stack(lang, heads[0])
+def task_setup(lang: str | None, heads: list[str]):
+    """The adapter composition of a multi-source pass: Stack(lang, Parallel(*heads)) (or Stack(lang, head));
+    without a language adapter (``lang=None``) Parallel(*heads) or the head alone."""
+    inner = Parallel(*heads) if len(heads) > 1 else heads[0]
+    return Stack(lang, inner) if lang is not None else inner
 
 
 @torch.no_grad()
-def source_logits(model, input_ids, attention_mask, lang: str, heads: list[str], mode: str = "parallel") -> torch.Tensor:
-    """Per-source logits (S, B, L, C) for task adapters ``heads`` stacked on language adapter ``lang``.
+def source_logits(model, input_ids, attention_mask, lang: str | None, heads: list[str],
+                  mode: str = "parallel") -> torch.Tensor:
+    """Per-source logits (S, B, L, C) for task adapters ``heads`` stacked on language adapter ``lang``
+    (``None``: no language adapter).
 
     ``mode="parallel"``: one forward pass with Parallel composition (the batch is replicated
     inside the model after the embeddings). ``mode="sequential"``: S separate Stack passes (what
@@ -44,7 +48,7 @@ def source_logits(model, input_ids, attention_mask, lang: str, heads: list[str],
     if mode == "sequential":
         res = []
         for h in heads:
-            model.set_active_adapters(Stack(lang, h))
+            model.set_active_adapters(task_setup(lang, [h]))
             model.active_head = h
             res.append(model(input_ids=input_ids, attention_mask=attention_mask).logits)
         return torch.stack(res)
@@ -112,6 +116,27 @@ class MultiSourcePredictor:
         self.model.eval()
         self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
         self._merged: str | None = None
+
+    @classmethod
+    def from_model(cls, model, tokenizer, task: str, heads: dict[str, str], *, language_adapter: str | None,
+                   weights: dict[str, float] | None = None, max_length: int = 256) -> "MultiSourcePredictor":
+        """A predictor over a model already holding its adapters (baselines of the transfer grid).
+
+        ``heads``: source -> name of its task adapter + head in ``model``; ``language_adapter``:
+        the adapter the task adapters stack on (``None``: none, the zero-shot baseline);
+        ``weights``: source -> weight (default uniform). ``model`` embeds with ``tokenizer``.
+        """
+        self = cls.__new__(cls)
+        self.run_dir, self.target, self.task = None, language_adapter, get_task(task)
+        self.sources, self.heads = list(heads), list(heads.values())
+        self.strategy = "explicit"
+        self.weights = resolve_weights(weights or "uniform", self.sources)
+        self.last_weights, self.max_length = None, max_length
+        self.tokenizer, self.model = tokenizer, model
+        self.model.eval()
+        self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
+        self._merged = None
+        return self
 
     def merged_adapter(self) -> str:
         """Name of the task adapter + head averaged from the sources' with the current weights

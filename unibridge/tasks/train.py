@@ -23,8 +23,10 @@ def task_adapter_name(task: str, lang: str) -> str:
 
 
 def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *, cfg: TaskConfig,
-                       seed: int = 42, output_dir: str = "/tmp/unibridge-trainer") -> list[dict]:
-    """Add and train task adapter ``{task}_{lang}`` + the task's head on top of language adapter ``lang``.
+                       seed: int = 42, output_dir: str = "/tmp/unibridge-trainer",
+                       language_adapter: bool = True) -> list[dict]:
+    """Add and train task adapter ``{task}_{lang}`` + the task's head on top of language adapter ``lang``
+    (``language_adapter=False``: directly on the base model, the zero-shot baseline).
 
     ``sentences``: the task's examples (TaggedSentence or NLIExample) in ``task.labels``.
     Returns the logged training history. Raises DataError if ``sentences`` is empty.
@@ -37,7 +39,8 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     model.add_adapter(name, config=SeqBnConfig(reduction_factor=cfg.reduction_factor))
     task.add_head(model, name)
     model.train_adapter(name)
-    model.set_active_adapters(Stack(lang, name))  # train_adapter activates the task adapter alone
+    if language_adapter:
+        model.set_active_adapters(Stack(lang, name))  # train_adapter activates the task adapter alone
     model.active_head = name
     torch.manual_seed(seed)
     items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]

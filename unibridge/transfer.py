@@ -1,0 +1,324 @@
+"""Transfer quality on real data: baselines, ablations and weight strategies for one target
+(Tables 1-5 of Pham et al. 2024), several seeds, mean ± std.
+
+Configurations (``CONFIGS``):
+
+* ``zero-shot``: an English task adapter trained on the base model, no language adapters, applied
+  to the target as it is;
+* ``mad-x``: MAD-X (Pfeiffer et al. 2020): a target language adapter (+ invertible adapter)
+  trained with MLM on the base vocabulary, the English task adapter (trained on the English
+  language adapter) stacked on it;
+* ``unibridge``: the full method (the recipe as written), harmony weights;
+* ``no-kl`` (β = 0), ``random-init`` (random embedding initialisation), ``fixed-vocab`` (no
+  vocabulary search: 10,000 pieces): Table 5's ablations, each a full run with one change;
+* ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
+
+Weight strategies (``STRATEGIES``: harmony, lang2vec, uniform, entropy) score the ``unibridge``
+run's task adapters. Every run shares one stage cache (``<out>/cache``), so source language and
+task adapters are trained once per seed for all targets and configurations, and an ablation
+rebuilds only the stages its change reaches. Each piece is written atomically with a
+fingerprint, so an interrupted grid resumes where it stopped.
+
+Layout: ``<out>/<target>/<config>/seed<k>/`` (run directories), ``<out>/<target>/results.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shutil
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .artifacts import read_json, restore_stage, share_stage, stage_dir, write_json
+from .config import Recipe, _deep_merge
+from .errors import ConfigError
+
+CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fixed-vocab", "english-only")
+ABLATIONS = {
+    "no-kl": {"adaptation": {"beta": 0.0}},
+    "random-init": {"embeddings": {"method": "random"}},
+    "fixed-vocab": {"vocab": {"fixed_size": 10000}},  # TransferGrid.fixed_vocab_size
+}
+STRATEGIES = ("harmony", "lang2vec", "uniform", "entropy")
+LABELS = {
+    "zero-shot": "Zero-shot (English task adapter, no language adapter)",
+    "mad-x": "MAD-X (language adapters on the base vocabulary, English task adapter)",
+    "unibridge": "UniBridge (full)",
+    "no-kl": "− KL regulariser (β = 0)",
+    "random-init": "− embedding initialisation (random)",
+    "fixed-vocab": "− vocabulary search (10k pieces)",
+    "english-only": "− multi-source (English task adapter only)",
+}
+
+
+def _say(msg: str) -> None:
+    print(f"[transfer] {msg}", flush=True)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0.0 for one value). Raises ValueError if empty."""
+    if not values:
+        raise ValueError("no values")
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def machine() -> dict:
+    """The machine a grid ran on: CPU, cores, torch threads and version, GPU if any."""
+    import torch
+
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+@dataclass
+class TransferGrid:
+    """The grid for one recipe: ``TransferGrid("recipes/amh.yaml", "cpu", seeds=[1, 2]).run()``.
+
+    ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid;
+    ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k).
+    Raises ConfigError for an unknown configuration or strategy or a task the recipe lacks, and
+    if ``mad-x``/``zero-shot``/``english-only`` are asked for without an English source.
+    """
+
+    recipe_path: str | Path
+    profile: str | None = "cpu"
+    seeds: list[int] = field(default_factory=lambda: [42])
+    configs: list[str] = field(default_factory=lambda: list(CONFIGS))
+    strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
+    tasks: list[str] | None = None
+    out: str | Path = "runs/transfer"
+    fixed_vocab_size: int = 10000
+
+    def __post_init__(self):
+        self.out = Path(self.out)
+        self.base = Recipe.load(self.recipe_path, self.profile)
+        for c in self.configs:
+            if c not in CONFIGS:
+                raise ConfigError(f"unknown configuration '{c}'; known: {', '.join(CONFIGS)}")
+        for s in self.strategies:
+            if s not in STRATEGIES:
+                raise ConfigError(f"unknown weight strategy '{s}'; known: {', '.join(STRATEGIES)}")
+        self.tasks = list(self.tasks or self.base.tasks)
+        missing = [t for t in self.tasks if t not in self.base.tasks]
+        if missing:
+            raise ConfigError(f"the recipe has no test set for task(s) {missing}; it has {list(self.base.tasks)}")
+        if {"mad-x", "zero-shot", "english-only"} & set(self.configs) and "en" not in self.base.sources:
+            raise ConfigError("mad-x, zero-shot and english-only need an English source ('en')")
+        if not self.seeds:
+            raise ConfigError("no seeds")
+
+    # ------------------------------------------------------------------ recipes and runs
+    def recipe(self, seed: int, change: dict | None = None) -> Recipe:
+        """The recipe with ``seed``, the grid's tasks only, and ``change`` merged in."""
+        d = self.base.to_dict()
+        d["tasks"] = {t: d["tasks"][t] for t in self.tasks}
+        d["seed"] = seed
+        return Recipe.from_dict(_deep_merge(d, change or {}))
+
+    def run_dir(self, config: str, seed: int) -> Path:
+        return self.out / self.base.target / config / f"seed{seed}"
+
+    def _pipeline(self, config: str, seed: int):
+        from .pipeline import Pipeline
+
+        change = ABLATIONS.get(config)
+        if config == "fixed-vocab":
+            change = {"vocab": {"fixed_size": self.fixed_vocab_size}}
+        return Pipeline(self.recipe(seed, change), self.run_dir(config, seed), self.out / "cache")
+
+    def _run_pipeline(self, config: str, seed: int) -> dict:
+        _say(f"{self.base.target} {config} seed {seed}")
+        return self._pipeline(config, seed).run().scores
+
+    # ------------------------------------------------------------------ baselines
+    def _score(self, predictor, examples, batch_size: int) -> float:
+        return predictor.evaluate(examples, batch_size=batch_size, progress=False)[predictor.task.main_metric]
+
+    def _madx(self, seed: int) -> dict:
+        """MAD-X: target language adapter on the base vocabulary (MLM only, same schedule as the
+        UniBridge adaptation), English task adapter of the UniBridge run stacked on it."""
+        from .adaptation.model import add_language_adapter, load_adapter_model
+        from .adaptation.train import save_language_adapter, train_language_adapter
+        from .inference.predictor import MultiSourcePredictor
+        from .tasks.train import task_adapter_name
+
+        pipe = self._pipeline("unibridge", seed)
+        r, t = pipe.recipe, pipe.recipe.target
+        d = self.run_dir("mad-x", seed)
+        fp = r.fingerprint("base_model", "seed", "mono", "mono_max_lines", "adaptation") + ":mad-x"
+        model = load_adapter_model(pipe.base_dir)
+        if not restore_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation"):
+            _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
+            cfg = r.adaptation
+            add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+            ck = d / "checkpoints"
+            with stage_dir(d / "adaptation", fp) as out:
+                head, hist = train_language_adapter(
+                    model, pipe.base_tokenizer, pipe.mono, t, cfg=dataclasses.replace(cfg, beta=0.0, align_alpha=0.0),
+                    train_embeddings=False, seed=seed, output_dir=str(ck))
+                save_language_adapter(model, head, t, out, hist, with_embeddings=False)
+            shutil.rmtree(ck, ignore_errors=True)
+            share_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation")
+            model.delete_adapter(t)
+        model.load_adapter(str(d / "adaptation" / "adapter"), load_as=t, with_head=False, use_safetensors=True)
+        scores = {}
+        for task in self.tasks:
+            name = task_adapter_name(task, "en")
+            model.load_adapter(str(self.run_dir("unibridge", seed) / "tasks" / task / "en" / "adapter"),
+                               load_as=name, use_safetensors=True)
+            pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
+                                                   language_adapter=t)
+            scores[task] = self._score(pred, pipe.test_examples(task), r.evaluation.batch_size)
+        return scores
+
+    def _zero_shot(self, seed: int) -> dict:
+        """Zero-shot: an English task adapter trained on the base model (no language adapter)."""
+        from .adaptation.model import load_adapter_model
+        from .inference.predictor import MultiSourcePredictor
+        from .tasks import get_task
+        from .tasks.train import task_adapter_name, train_task_adapter
+
+        pipe = self._pipeline("unibridge", seed)
+        r = pipe.recipe
+        model = load_adapter_model(pipe.base_dir)
+        scores = {}
+        for task in self.tasks:
+            d = self.run_dir("zero-shot", seed) / "tasks" / task
+            fp = pipe.source_fingerprint("en", task) + ":zero-shot"
+            name = task_adapter_name(task, "en")
+            if not restore_stage(d, fp, self.out / "cache", f"zeroshot-{task}"):
+                _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
+                with stage_dir(d, fp) as out:
+                    train_task_adapter(model, pipe.base_tokenizer, pipe._task_data("en", task), get_task(task), "en",
+                                       cfg=r.task, seed=seed, output_dir=str(out / "trainer"),
+                                       language_adapter=False)
+                    model.save_adapter(str(out / "adapter"), name, with_head=True, use_safetensors=True)
+                    shutil.rmtree(out / "trainer", ignore_errors=True)
+                share_stage(d, fp, self.out / "cache", f"zeroshot-{task}")
+                model.delete_adapter(name)
+                model.delete_head(name)
+            model.load_adapter(str(d / "adapter"), load_as=name, use_safetensors=True)
+            pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
+                                                   language_adapter=None)
+            scores[task] = self._score(pred, pipe.test_examples(task), r.evaluation.batch_size)
+        return scores
+
+    def _entropy(self, seed: int) -> dict:
+        """Entropy-minimised weights on the UniBridge run (test-time, per batch)."""
+        from .inference.predictor import MultiSourcePredictor
+
+        pipe = self._pipeline("unibridge", seed)
+        f = self.run_dir("unibridge", seed) / "entropy.json"
+        fp = pipe.stage_fingerprint("evaluation")
+        if f.is_file() and read_json(f).get("fingerprint") == fp:
+            return read_json(f)["scores"]
+        scores = {}
+        for task in self.tasks:
+            pred = MultiSourcePredictor(pipe.recipe.target, task, run_dir=pipe.run_dir, weights="entropy")
+            scores[task] = self._score(pred, pipe.test_examples(task), pipe.recipe.evaluation.batch_size)
+        write_json(f, {"fingerprint": fp, "scores": scores})
+        return scores
+
+    # ------------------------------------------------------------------ the grid
+    def run_seed(self, seed: int) -> tuple[dict, dict, dict]:
+        """(config -> task -> score, strategy -> task -> score, config -> seconds) for one seed."""
+        configs, strategies, seconds = {}, {}, {}
+        need_unibridge = {"unibridge", "english-only", "mad-x"} & set(self.configs) or self.strategies
+        if need_unibridge:
+            t0 = time.perf_counter()
+            res = self._run_pipeline("unibridge", seed)
+            seconds["unibridge"] = time.perf_counter() - t0
+            main = {t: res[t]["strategies"]["harmony"][res[t]["metric"]] for t in self.tasks}
+            if "unibridge" in self.configs:
+                configs["unibridge"] = main
+            if "english-only" in self.configs:
+                configs["english-only"] = {t: res[t]["strategies"]["single:en"][res[t]["metric"]] for t in self.tasks}
+            for s in self.strategies:
+                if s != "entropy":
+                    strategies[s] = {t: res[t]["strategies"][s][res[t]["metric"]] for t in self.tasks}
+            if "entropy" in self.strategies:
+                strategies["entropy"] = self._entropy(seed)
+        for c in self.configs:
+            if c in ("unibridge", "english-only"):
+                continue
+            t0 = time.perf_counter()
+            if c in ABLATIONS:
+                res = self._run_pipeline(c, seed)
+                configs[c] = {t: res[t]["strategies"]["harmony"][res[t]["metric"]] for t in self.tasks}
+            else:
+                configs[c] = self._madx(seed) if c == "mad-x" else self._zero_shot(seed)
+            seconds[c] = time.perf_counter() - t0
+        return configs, strategies, seconds
+
+    def run(self, command: str = "") -> dict:
+        """Run every seed; write and return ``<out>/<target>/results.json`` (see :func:`summarize`)."""
+        from .tasks import get_task
+
+        per_seed = {}
+        for seed in self.seeds:
+            per_seed[seed] = self.run_seed(seed)
+        record = {"target": self.base.target, "profile": self.profile, "base_model": self.base.base_model,
+                  "recipe": str(self.recipe_path), "seeds": list(self.seeds), "machine": machine(),
+                  "command": command, "tasks": {}}
+        pipe = self._pipeline("unibridge", self.seeds[0])
+        for task in self.tasks:
+            spec = get_task(task)
+            entry = {"metric": spec.main_metric, "n_test": len(pipe.test_examples(task)), "test": [
+                str(x) for x in self.base.tasks[task].test], "configs": {}, "strategies": {}}
+            for kind, idx in (("configs", 0), ("strategies", 1)):
+                names = self.configs if kind == "configs" else self.strategies
+                for name in names:
+                    vals = {str(s): per_seed[s][idx][name][task] for s in self.seeds if name in per_seed[s][idx]}
+                    if vals:
+                        m, sd = mean_std(list(vals.values()))
+                        entry[kind][name] = {"per_seed": vals, "mean": m, "std": sd}
+            record["tasks"][task] = entry
+        record["seconds"] = {c: sum(per_seed[s][2].get(c, 0.0) for s in self.seeds) for c in
+                             dict.fromkeys(c for s in self.seeds for c in per_seed[s][2])}
+        write_json(self.out / self.base.target / "results.json", record)
+        return record
+
+
+# ---------------------------------------------------------------------- report
+
+def _cell(entry: dict | None) -> str:
+    if not entry:
+        return "—"
+    n = len(entry["per_seed"])
+    return f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}" if n > 1 else f"{100 * entry['mean']:.1f}"
+
+
+def results_markdown(records: list[dict]) -> str:
+    """The results of several grids (``results.json`` records) as Markdown: one column per
+    (target, task), rows = configurations, then the weight strategies; scores in %, mean ± std
+    over seeds (a single seed shows the value alone)."""
+    if not records:
+        raise ValueError("no results")
+    cols = [(r, t) for r in records for t in r["tasks"]]
+    head = "| | " + " | ".join(f"{r['target']} {t} ({r['tasks'][t]['metric']})" for r, t in cols) + " |"
+    sep = "|---" * (len(cols) + 1) + "|"
+    out = ["### Baselines and ablations", "", head, sep]
+    for c in CONFIGS:
+        if any(c in r["tasks"][t]["configs"] for r, t in cols):
+            out.append(f"| {LABELS[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")
+    out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
+    for s in STRATEGIES:
+        if any(s in r["tasks"][t]["strategies"] for r, t in cols):
+            out.append(f"| {s} | " + " | ".join(_cell(r["tasks"][t]["strategies"].get(s)) for r, t in cols) + " |")
+    out += ["", "### Runs", "", "| target | profile | base model | seeds | test sets (examples) | command |",
+            "|---|---|---|---|---|---|"]
+    for r in records:
+        tests = "; ".join(f"{t}: {', '.join(e['test'])} ({e['n_test']})" for t, e in r["tasks"].items())
+        out.append(f"| {r['target']} | {r['profile']} | {r['base_model']} | {', '.join(map(str, r['seeds']))} | "
+                   f"{tests} | `{r.get('command', '')}` |")
+    m = records[0]["machine"]
+    out += ["", f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']} "
+                f"({m['torch_threads']} threads){', ' + m['gpu'] if m.get('gpu') else ', no GPU'}."]
+    return "\n".join(out) + "\n"
