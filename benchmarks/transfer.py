@@ -8,8 +8,8 @@ run is MAD-X: ``ratio`` = UniBridge score / MAD-X score on the first recipe's fi
     python benchmarks/transfer.py [--quick] [--recipe recipes/amh.yaml ...] [--seed 1 --seed 2]
                                   [--config unibridge --config mad-x ...] [--out runs/transfer]
 
-``--quick``: the ``smoke`` profile, Amharic UPOS, one seed, zero-shot + UniBridge (a check that
-the grid runs; its scores mean nothing). Writes benchmarks/results/transfer.json (``--quick``:
+``--quick``: the ``smoke`` profile, Amharic UPOS, English and Russian sources, 500 lines of
+target text, one seed, zero-shot + UniBridge (a check that the grid runs; its scores mean nothing). Writes benchmarks/results/transfer.json (``--quick``:
 transfer_quick.json); the last line printed is ``RESULT transfer ...``.
 """
 
@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
     from unibridge.transfer import CONFIGS, STRATEGIES, TransferGrid
+
+    logging.getLogger("adapters").setLevel(logging.ERROR)  # its set_active_adapters warns before activating
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smoke profile, amh pos, one seed, zero-shot + unibridge")
@@ -45,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for recipe in a.recipe or [str(ROOT / "recipes" / "amh.yaml")]:
         grid = TransferGrid(recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
-                            strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out)
+                            strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
+                            sources=["en", "ru"] if a.quick else None,
+                            change={"mono_max_lines": 500} if a.quick else None)
         records.append(grid.run(command="python benchmarks/transfer.py " + " ".join(sys.argv[1:])))
     name = "transfer_quick" if a.quick else "transfer"
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -111,6 +111,13 @@ def test_dataset_references_round_trip():
     assert r.fingerprint("tasks") != other.fingerprint("tasks")
 
 
+def test_yaml_exponents_without_a_sign_are_numbers(tmp_path):
+    # YAML 1.1 reads 1.0e9 as a string; the schema turns numeric strings into numbers
+    r = Recipe.from_dict({**BASE, "vocab": {"eps": "1.0e9", "v_i": "7000"}})
+    assert r.vocab.eps == 1.0e9 and isinstance(r.vocab.eps, float) and r.vocab.v_i == 7000
+    assert Recipe.from_dict({**BASE, "task": {"reduction_factor": 16}}).task.reduction_factor == 16
+
+
 def test_profile_overrides_merge_deeply():
     raw = {**BASE, "task": {"train": {"batch_size": 8}}, "profiles": {"p": {"task": {"train": {"max_steps": 3}}}}}
     r = Recipe.from_dict(raw, "p")
@@ -133,6 +140,9 @@ def test_round_trip_and_fingerprint():
     ({"vocab": {"epsilon": 3}}, "unknown key"),
     ({"sources": {}}, "no source languages"),
     ({"tasks": {"ner": {"test": "t"}}}, "no training data"),
+    ({"vocab": {"eps": "five"}}, "'vocab.eps' must be a number"),
+    ({"vocab": {"v_i": "1.5"}}, "'vocab.v_i' must be an integer"),
+    ({"task": {"train": {"max_steps": True}}}, "'task.train.max_steps' must be a number"),
 ])
 def test_invalid_recipes_raise_config_error(change, msg):
     with pytest.raises(ConfigError, match=msg):

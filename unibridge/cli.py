@@ -280,7 +280,7 @@ def cmd_transfer(a) -> int:
 
     grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
                         strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
-                        fixed_vocab_size=a.fixed_vocab_size)
+                        fixed_vocab_size=a.fixed_vocab_size, sources=a.source)
     rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
     print()
     print(results_markdown([rec]))
@@ -405,6 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--strategy", action="append", help="weight strategy (repeatable; default all): harmony, "
                                                         "lang2vec, uniform, entropy")
     tr.add_argument("--task", action="append", help="task of the recipe (repeatable; default all)")
+    tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
     tr.add_argument("--fixed-vocab-size", type=int, default=10000, help="vocabulary of the fixed-vocab ablation")
     tr.add_argument("--command", help=argparse.SUPPRESS)

@@ -25,13 +25,38 @@ from .errors import ConfigError
 TASKS = ("pos", "ner", "nli")
 
 
+def _number(value, kind: str, key: str):
+    """``value`` as ``kind`` ("float" or "int"); YAML 1.1 reads ``1.0e9`` (no exponent sign) as a
+    string, so numeric strings are accepted. Raises ConfigError for anything else."""
+    if value is None or isinstance(value, bool):
+        if value is None:
+            return None
+        raise ConfigError(f"'{key}' must be a number, got {value!r}")
+    if isinstance(value, (int, float)) and (kind == "float" or isinstance(value, int)):
+        return value  # as written (an int in a float field keeps the recipe's fingerprint)
+    try:
+        num = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"'{key}' must be a number, got {value!r}") from None
+    if kind == "int":
+        if num != int(num):
+            raise ConfigError(f"'{key}' must be an integer, got {value!r}")
+        return int(num)
+    return num
+
+
 def _from_dict(cls, data: dict | None, where: str):
-    """Build dataclass ``cls`` from ``data``; unknown keys raise ConfigError naming ``where``."""
+    """Build dataclass ``cls`` from ``data``; unknown keys or non-numbers in numeric fields raise
+    ConfigError naming ``where``."""
     data = dict(data or {})
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - names)
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(names))
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: {sorted(names)}")
+    for k, v in data.items():
+        kind = str(names[k].type).split(" |")[0]
+        if kind in ("float", "int"):
+            data[k] = _number(v, kind, f"{where}.{k}")
     return cls(**data)
 
 

@@ -82,7 +82,9 @@ class TransferGrid:
     """The grid for one recipe: ``TransferGrid("recipes/amh.yaml", "cpu", seeds=[1, 2]).run()``.
 
     ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid;
-    ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k).
+    ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k);
+    ``sources`` restricts the source languages; ``change`` is merged into every configuration's
+    recipe (e.g. ``{"mono_max_lines": 500}``).
     Raises ConfigError for an unknown configuration or strategy or a task the recipe lacks, and
     if ``mad-x``/``zero-shot``/``english-only`` are asked for without an English source.
     """
@@ -95,6 +97,8 @@ class TransferGrid:
     tasks: list[str] | None = None
     out: str | Path = "runs/transfer"
     fixed_vocab_size: int = 10000
+    sources: list[str] | None = None
+    change: dict | None = None
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -105,11 +109,14 @@ class TransferGrid:
         for s in self.strategies:
             if s not in STRATEGIES:
                 raise ConfigError(f"unknown weight strategy '{s}'; known: {', '.join(STRATEGIES)}")
+        unknown = [s for s in self.sources or [] if s not in self.base.sources]
+        if unknown:
+            raise ConfigError(f"the recipe has no source(s) {unknown}; it has {list(self.base.sources)}")
         self.tasks = list(self.tasks or self.base.tasks)
         missing = [t for t in self.tasks if t not in self.base.tasks]
         if missing:
             raise ConfigError(f"the recipe has no test set for task(s) {missing}; it has {list(self.base.tasks)}")
-        if {"mad-x", "zero-shot", "english-only"} & set(self.configs) and "en" not in self.base.sources:
+        if {"mad-x", "zero-shot", "english-only"} & set(self.configs) and "en" not in (self.sources or self.base.sources):
             raise ConfigError("mad-x, zero-shot and english-only need an English source ('en')")
         if not self.seeds:
             raise ConfigError("no seeds")
@@ -119,8 +126,10 @@ class TransferGrid:
         """The recipe with ``seed``, the grid's tasks only, and ``change`` merged in."""
         d = self.base.to_dict()
         d["tasks"] = {t: d["tasks"][t] for t in self.tasks}
+        if self.sources:
+            d["sources"] = {s: d["sources"][s] for s in self.sources}
         d["seed"] = seed
-        return Recipe.from_dict(_deep_merge(d, change or {}))
+        return Recipe.from_dict(_deep_merge(_deep_merge(d, self.change or {}), change or {}))
 
     def run_dir(self, config: str, seed: int) -> Path:
         return self.out / self.base.target / config / f"seed{seed}"
