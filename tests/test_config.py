@@ -167,6 +167,10 @@ def test_recipes_command(tmp_path, capsys):
     (run / "evaluation" / "results.json").write_text(json.dumps(
         {"pos": {"metric": "accuracy", "strategies": {"harmony": {"accuracy": 0.5}, "uniform": {"accuracy": 0.4}}}}))
     (run / "run.json").write_text(json.dumps({"profile": "cpu", "base_model": "me5-small"}))
+    grid = tmp_path / "transfer" / "quy"
+    grid.mkdir(parents=True)
+    (grid / "results.json").write_text(json.dumps({"profile": "cpu", "base_model": "me5-small", "seeds": [1, 2],
+        "tasks": {"nli": {"metric": "accuracy", "configs": {"unibridge": {"mean": 0.4}, "mad-x": {"mean": 0.3}}}}}))
     assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
     assert len(rows) == len(RECIPES)
@@ -175,3 +179,4 @@ def test_recipes_command(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | pos accuracy 50.0 (cpu profile, me5-small) |" in table
     assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table
+    assert "| nli | all here | nli accuracy 40.0 (cpu profile, me5-small, 2 seed(s)) |" in table

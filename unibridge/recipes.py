@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .artifacts import read_json
 from .config import Recipe
 from .data.hf import HFDataRef
 from .errors import DataError
@@ -52,10 +53,19 @@ def data_entries(recipe: Recipe) -> list:
     return list(dict.fromkeys(out))
 
 
+def _grid_scores(f: Path) -> tuple[dict, str | None]:
+    """UniBridge's scores in a transfer grid's results.json (mean over its seeds)."""
+    rec = read_json(f)
+    out = {t: (e["metric"], e["configs"]["unibridge"]["mean"]) for t, e in rec["tasks"].items()
+           if "unibridge" in e["configs"]}
+    return out, f"{rec['profile']} profile, {rec['base_model']}, {len(rec['seeds'])} seed(s)" if out else None
+
+
 def _last_scores(run_dir: Path, strategy: str) -> tuple[dict, str | None]:
     f = run_dir / "evaluation" / "results.json"
+    grid = run_dir.parent / "transfer" / run_dir.name / "results.json"
     if not f.is_file():
-        return {}, None
+        return _grid_scores(grid) if grid.is_file() else ({}, None)
     res = json.loads(f.read_text(encoding="utf-8"))
     out = {}
     for task, r in res.items():
@@ -73,7 +83,8 @@ def recipe_status(path: str | Path, runs: str | Path | None = "runs") -> RecipeS
     """Load ``path`` (no profile) and sort its data entries into here / hub / missing.
 
     Scores come from ``<runs>/<target>/evaluation/results.json`` (the recipe's weight strategy),
-    if that run exists. Raises ConfigError if the recipe is invalid.
+    else from the transfer grid's ``<runs>/transfer/<target>/results.json`` (UniBridge, mean
+    over seeds). Raises ConfigError if the recipe is invalid.
     """
     from .data import resolve_data_paths
 
