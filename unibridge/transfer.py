@@ -24,6 +24,7 @@ Layout: ``<out>/<target>/<config>/seed<k>/`` (run directories), ``<out>/<target>
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import platform
@@ -267,7 +268,8 @@ class TransferGrid:
         return configs, strategies, seconds
 
     def run(self, command: str = "") -> dict:
-        """Run every seed; write and return ``<out>/<target>/results.json`` (see :func:`summarize`)."""
+        """Run every seed; write and return ``<out>/<target>/results.json``, merged with the one
+        already there (:func:`merge_results`)."""
         from .tasks import get_task
 
         per_seed = {}
@@ -291,8 +293,37 @@ class TransferGrid:
             record["tasks"][task] = entry
         record["seconds"] = {c: sum(per_seed[s][2].get(c, 0.0) for s in self.seeds) for c in
                              dict.fromkeys(c for s in self.seeds for c in per_seed[s][2])}
-        write_json(self.out / self.base.target / "results.json", record)
+        f = self.out / self.base.target / "results.json"
+        if f.is_file():
+            record = merge_results(read_json(f), record)
+        write_json(f, record)
         return record
+
+
+def merge_results(old: dict, new: dict) -> dict:
+    """``new`` grid results merged onto ``old`` of the same target, profile and base model, so a
+    grid can grow (more seeds, tasks or configurations) run by run: per task and configuration
+    the per-seed scores are united (``new`` wins on a seed both have) and mean ± std recomputed;
+    ``command`` lists every distinct command. A record of another target/profile/base model is
+    replaced, not merged."""
+    if any(old.get(k) != new.get(k) for k in ("target", "profile", "base_model")):
+        return new
+    out = copy.deepcopy(old)
+    for task, e in new["tasks"].items():
+        dst = out["tasks"].setdefault(task, {**e, "configs": {}, "strategies": {}})
+        dst.update({k: e[k] for k in ("metric", "n_test", "test")})
+        for kind in ("configs", "strategies"):
+            for name, entry in e[kind].items():
+                vals = {**dst[kind].get(name, {}).get("per_seed", {}), **entry["per_seed"]}
+                m, sd = mean_std(list(vals.values()))
+                dst[kind][name] = {"per_seed": dict(sorted(vals.items())), "mean": m, "std": sd}
+    out["seeds"] = sorted({*old["seeds"], *new["seeds"]})
+    cmds = old["command"] if isinstance(old["command"], list) else [old["command"]]
+    out["command"] = list(dict.fromkeys([*cmds, *(new["command"] if isinstance(new["command"], list)
+                                                  else [new["command"]])]))
+    out["machine"] = new["machine"]
+    out["seconds"] = {**old.get("seconds", {}), **new.get("seconds", {})}
+    return out
 
 
 # ---------------------------------------------------------------------- report
@@ -325,8 +356,10 @@ def results_markdown(records: list[dict]) -> str:
             "|---|---|---|---|---|---|"]
     for r in records:
         tests = "; ".join(f"{t}: {', '.join(e['test'])} ({e['n_test']})" for t, e in r["tasks"].items())
+        cmds = r.get("command") or []
+        cmds = "<br>".join(f"`{c}`" for c in ([cmds] if isinstance(cmds, str) else cmds))
         out.append(f"| {r['target']} | {r['profile']} | {r['base_model']} | {', '.join(map(str, r['seeds']))} | "
-                   f"{tests} | `{r.get('command', '')}` |")
+                   f"{tests} | {cmds} |")
     m = records[0]["machine"]
     out += ["", f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']} "
                 f"({m['torch_threads']} threads){', ' + m['gpu'] if m.get('gpu') else ', no GPU'}."]
