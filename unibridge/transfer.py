@@ -130,7 +130,8 @@ class TransferGrid:
         if self.sources:
             d["sources"] = {s: d["sources"][s] for s in self.sources}
         d["seed"] = seed
-        return Recipe.from_dict(_deep_merge(_deep_merge(d, self.change or {}), change or {}))
+        r = Recipe.from_dict(_deep_merge(_deep_merge(d, self.change or {}), change or {}))
+        return dataclasses.replace(r, profile=self.base.profile)
 
     def run_dir(self, config: str, seed: int) -> Path:
         return self.out / self.base.target / config / f"seed{seed}"
