@@ -451,23 +451,3 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
     e = pos["configs"]["unibridge"]
     assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"
 
-
-def test_grid_results_merge_across_runs():
-    from unibridge.transfer import merge_results
-
-    def rec(seeds, scores, cmd, target="amh"):
-        return {"target": target, "profile": "cpu", "base_model": "me5-small", "seeds": seeds, "machine": {},
-                "command": cmd, "tasks": {"pos": {"metric": "accuracy", "n_test": 3, "test": ["t"], "strategies": {},
-                                                  "configs": {c: {"per_seed": v, "mean": 0, "std": 0}
-                                                              for c, v in scores.items()}}}}
-
-    a = rec([42], {"unibridge": {"42": 0.30}, "no-kl": {"42": 0.25}}, "first")
-    b = rec([42, 43], {"unibridge": {"42": 0.30, "43": 0.40}, "mad-x": {"42": 0.2, "43": 0.2}}, "second")
-    m = merge_results(a, b)
-    pos = m["tasks"]["pos"]["configs"]
-    assert pos["unibridge"]["per_seed"] == {"42": 0.30, "43": 0.40}
-    assert pos["unibridge"]["mean"] == pytest.approx(0.35) and pos["unibridge"]["std"] == pytest.approx(0.0707107, abs=1e-6)
-    assert pos["no-kl"]["per_seed"] == {"42": 0.25} and pos["no-kl"]["std"] == 0.0
-    assert pos["mad-x"]["mean"] == pytest.approx(0.2) and pos["mad-x"]["std"] == 0.0
-    assert m["seeds"] == [42, 43] and m["command"] == ["first", "second"]
-    assert merge_results(a, rec([1], {}, "x", target="tam"))["target"] == "tam"  # another target replaces

@@ -305,6 +305,10 @@ def cmd_transfer_report(a) -> int:
         except (OSError, ValueError) as e:
             raise DataError(f"cannot read results {f}: {e}") from None
     table = results_markdown(records)
+    if a.plot:
+        from .transfer import plot_results
+
+        print(f"plot: {plot_results(records, a.plot)}")
     if not a.out:
         print(table)
         return 0
@@ -415,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "--out, replace the results block of a document")
     trr.add_argument("results", nargs="+", help="results.json files of `unibridge transfer`")
     trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
+    trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
     trr.set_defaults(fn=cmd_transfer_report)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")

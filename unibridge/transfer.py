@@ -365,3 +365,35 @@ def results_markdown(records: list[dict]) -> str:
     out += ["", f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']} "
                 f"({m['torch_threads']} threads){', ' + m['gpu'] if m.get('gpu') else ', no GPU'}."]
     return "\n".join(out) + "\n"
+
+
+def plot_results(records: list[dict], path: str | Path) -> Path:
+    """Grouped bars: one group per (target, task), one bar per configuration, error bars = std
+    over seeds; written to ``path`` (PNG). Raises ValueError if there are no results."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not records:
+        raise ValueError("no results")
+    cols = [(r, t) for r in records for t in r["tasks"]]
+    configs = [c for c in CONFIGS if any(c in r["tasks"][t]["configs"] for r, t in cols)]
+    x = np.arange(len(cols))
+    width = 0.8 / max(len(configs), 1)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(cols), 3.6))
+    for i, c in enumerate(configs):
+        e = [r["tasks"][t]["configs"].get(c) for r, t in cols]
+        ax.bar(x + (i - (len(configs) - 1) / 2) * width, [100 * v["mean"] if v else 0 for v in e], width,
+               yerr=[100 * v["std"] if v else 0 for v in e], label=c, capsize=2)
+    ax.set_xticks(x, [f"{r['target']} {t}\n({r['tasks'][t]['metric']})" for r, t in cols])
+    ax.set_ylabel("score (%)")
+    ax.legend(fontsize=7, ncol=min(4, len(configs)), loc="upper left", bbox_to_anchor=(0, 1.22))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
