@@ -8,7 +8,7 @@ run is MAD-X: ``ratio`` = UniBridge score / MAD-X score on the first recipe's fi
     python benchmarks/transfer.py [--quick] [--recipe recipes/amh.yaml ...] [--seed 1 --seed 2]
                                   [--config unibridge --config mad-x ...] [--out runs/transfer]
 
-``--quick``: the ``smoke`` profile, Amharic UPOS, English and Russian sources, 500 lines of
+``--quick``: the ``smoke`` profile, Amharic UPOS, English and Russian sources, 1,000 lines of
 target text, one seed, zero-shot + UniBridge (a check that the grid runs; its scores mean nothing). Writes benchmarks/results/transfer.json (``--quick``:
 transfer_quick.json); the last line printed is ``RESULT transfer ...``.
 """
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         grid = TransferGrid(recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
                             strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
                             sources=["en", "ru"] if a.quick else None,
-                            change={"mono_max_lines": 500} if a.quick else None)
+                            change={"mono_max_lines": 1000, "vocab": {"v_i": 1000}} if a.quick else None)
         records.append(grid.run(command="python benchmarks/transfer.py " + " ".join(sys.argv[1:])))
     name = "transfer_quick" if a.quick else "transfer"
     RESULTS.mkdir(parents=True, exist_ok=True)
