@@ -385,8 +385,8 @@ def plot_results(records: list[dict], path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(cols), 3.6))
     for i, c in enumerate(configs):
         e = [r["tasks"][t]["configs"].get(c) for r, t in cols]
-        ax.bar(x + (i - (len(configs) - 1) / 2) * width, [100 * v["mean"] if v else 0 for v in e], width,
-               yerr=[100 * v["std"] if v else 0 for v in e], label=c, capsize=2)
+        ax.bar(x + (i - (len(configs) - 1) / 2) * width, [100 * v["mean"] if v else np.nan for v in e], width,
+               yerr=[100 * v["std"] if v else np.nan for v in e], label=c, capsize=2)
     ax.set_xticks(x, [f"{r['target']} {t}\n({r['tasks'][t]['metric']})" for r, t in cols])
     ax.set_ylabel("score (%)")
     ax.legend(fontsize=7, ncol=min(4, len(configs)), loc="upper left", bbox_to_anchor=(0, 1.22))
