@@ -152,13 +152,23 @@ class TransferGrid:
     def _score(self, predictor, examples, batch_size: int) -> float:
         return predictor.evaluate(examples, batch_size=batch_size, progress=False)[predictor.task.main_metric]
 
+    def _score_english(self, model, pipe, task: str, adapter: Path, language_adapter: str | None) -> float:
+        """Load the English task adapter + head at ``adapter`` into ``model`` and score it on the
+        target test set, stacked on ``language_adapter`` (None: directly on the base model)."""
+        from .inference.predictor import MultiSourcePredictor
+        from .tasks.train import task_adapter_name
+
+        name = task_adapter_name(task, "en")
+        model.load_adapter(str(adapter), load_as=name, use_safetensors=True)
+        pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
+                                               language_adapter=language_adapter)
+        return self._score(pred, pipe.test_examples(task), pipe.recipe.evaluation.batch_size)
+
     def _madx(self, seed: int) -> dict:
         """MAD-X: target language adapter on the base vocabulary (MLM only, same schedule as the
         UniBridge adaptation), English task adapter of the UniBridge run stacked on it."""
         from .adaptation.model import add_language_adapter, load_adapter_model
         from .adaptation.train import save_language_adapter, train_language_adapter
-        from .inference.predictor import MultiSourcePredictor
-        from .tasks.train import task_adapter_name
 
         pipe = self._pipeline("unibridge", seed)
         r, t = pipe.recipe, pipe.recipe.target
@@ -181,18 +191,13 @@ class TransferGrid:
         model.load_adapter(str(d / "adaptation" / "adapter"), load_as=t, with_head=False, use_safetensors=True)
         scores = {}
         for task in self.tasks:
-            name = task_adapter_name(task, "en")
-            model.load_adapter(str(self.run_dir("unibridge", seed) / "tasks" / task / "en" / "adapter"),
-                               load_as=name, use_safetensors=True)
-            pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
-                                                   language_adapter=t)
-            scores[task] = self._score(pred, pipe.test_examples(task), r.evaluation.batch_size)
+            adapter = self.run_dir("unibridge", seed) / "tasks" / task / "en" / "adapter"
+            scores[task] = self._score_english(model, pipe, task, adapter, language_adapter=t)
         return scores
 
     def _zero_shot(self, seed: int) -> dict:
         """Zero-shot: an English task adapter trained on the base model (no language adapter)."""
         from .adaptation.model import load_adapter_model
-        from .inference.predictor import MultiSourcePredictor
         from .tasks import get_task
         from .tasks.train import task_adapter_name, train_task_adapter
 
@@ -215,10 +220,7 @@ class TransferGrid:
                 share_stage(d, fp, self.out / "cache", f"zeroshot-{task}")
                 model.delete_adapter(name)
                 model.delete_head(name)
-            model.load_adapter(str(d / "adapter"), load_as=name, use_safetensors=True)
-            pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
-                                                   language_adapter=None)
-            scores[task] = self._score(pred, pipe.test_examples(task), r.evaluation.batch_size)
+            scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
         return scores
 
     def _entropy(self, seed: int) -> dict:
