@@ -121,6 +121,7 @@ class TransferGrid:
             raise ConfigError("mad-x, zero-shot and english-only need an English source ('en')")
         if not self.seeds:
             raise ConfigError("no seeds")
+        self._tests: dict[str, list] = {}
 
     # ------------------------------------------------------------------ recipes and runs
     def recipe(self, seed: int, change: dict | None = None) -> Recipe:
@@ -132,6 +133,13 @@ class TransferGrid:
         d["seed"] = seed
         r = Recipe.from_dict(_deep_merge(_deep_merge(d, self.change or {}), change or {}))
         return dataclasses.replace(r, profile=self.base.profile)
+
+    def test_examples(self, task: str) -> list:
+        """The target test set of ``task``, read once per grid (every configuration and seed
+        scores the same examples)."""
+        if task not in self._tests:
+            self._tests[task] = self._pipeline("unibridge", self.seeds[0]).test_examples(task)
+        return self._tests[task]
 
     def run_dir(self, config: str, seed: int) -> Path:
         return self.out / self.base.target / config / f"seed{seed}"
@@ -162,7 +170,7 @@ class TransferGrid:
         model.load_adapter(str(adapter), load_as=name, use_safetensors=True)
         pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
                                                language_adapter=language_adapter)
-        return self._score(pred, pipe.test_examples(task), pipe.recipe.evaluation.batch_size)
+        return self._score(pred, self.test_examples(task), pipe.recipe.evaluation.batch_size)
 
     def _madx(self, seed: int) -> dict:
         """MAD-X: target language adapter on the base vocabulary (MLM only, same schedule as the
@@ -235,7 +243,7 @@ class TransferGrid:
         scores = {}
         for task in self.tasks:
             pred = MultiSourcePredictor(pipe.recipe.target, task, run_dir=pipe.run_dir, weights="entropy")
-            scores[task] = self._score(pred, pipe.test_examples(task), pipe.recipe.evaluation.batch_size)
+            scores[task] = self._score(pred, self.test_examples(task), pipe.recipe.evaluation.batch_size)
         write_json(f, {"fingerprint": fp, "scores": scores})
         return scores
 
@@ -281,10 +289,9 @@ class TransferGrid:
         record = {"target": self.base.target, "profile": self.profile, "base_model": self.base.base_model,
                   "recipe": str(self.recipe_path), "seeds": list(self.seeds), "machine": machine(),
                   "command": command, "tasks": {}}
-        pipe = self._pipeline("unibridge", self.seeds[0])
         for task in self.tasks:
             spec = get_task(task)
-            entry = {"metric": spec.main_metric, "n_test": len(pipe.test_examples(task)), "test": [
+            entry = {"metric": spec.main_metric, "n_test": len(self.test_examples(task)), "test": [
                 str(x) for x in self.base.tasks[task].test], "configs": {}, "strategies": {}}
             for kind, idx in (("configs", 0), ("strategies", 1)):
                 names = self.configs if kind == "configs" else self.strategies
