@@ -180,3 +180,36 @@ def test_recipes_command(tmp_path, capsys):
     assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | pos accuracy 50.0 (cpu profile, me5-small) |" in table
     assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table
     assert "| nli | all here | nli accuracy 40.0 (cpu profile, me5-small, 2 seed(s)) |" in table
+
+
+def _search_corpus(recipe: Recipe) -> list[str] | None:
+    """The lines the vocabulary search trains on under ``recipe``, or None if any is on the hub."""
+    from unibridge.data import read_text
+    from unibridge.vocab.search import split_heldout
+
+    if any(isinstance(x, HFDataRef) for x in recipe.mono):
+        return None
+    lines = read_text(list(recipe.mono), limit=recipe.mono_max_lines)
+    return split_heldout(lines, recipe.vocab.heldout_fraction)[0]
+
+
+@needs_data
+@pytest.mark.parametrize("profile", ["cpu", "smoke"])
+def test_every_local_corpus_supports_its_starting_vocabulary(profile, tmp_path):
+    """SentencePiece can train v_i pieces on each recipe's local target text (the search's first step)."""
+    from unibridge.errors import DataError
+    from unibridge.vocab import train_sentencepiece
+
+    checked = []
+    for path in RECIPES:
+        r = Recipe.load(path, profile)
+        try:
+            lines = _search_corpus(r)
+        except DataError:  # the two treebank-less recipes still have their text; nothing else is missing
+            lines = None
+        if lines is None:
+            continue
+        train_sentencepiece(lines, r.vocab.v_i, tmp_path / path.stem, model_type=r.vocab.model_type,
+                            character_coverage=r.vocab.character_coverage)
+        checked.append(path.stem)
+    assert {"amh", "tam", "san", "snd", "quy", "oto", "nah"} <= set(checked)

@@ -114,6 +114,11 @@ def _feasible_max(exc: VocabSizeError) -> int | None:
     return getattr(exc, "feasible_max", None)
 
 
+def _start_too_large(cap: int, v_i: int) -> str:
+    return (f"corpus supports at most {cap} pieces; v_i={v_i} is too large "
+            "(give the recipe a smaller vocab.v_i and delta, or more target text)")
+
+
 def _cap_warning(size: int, cap: int, v_m: int) -> None:
     logger.warning("vocabulary size %d is infeasible for this corpus; capping v_m at the feasible "
                    "maximum %d (requested v_m=%d)", size, cap, v_m)
@@ -192,7 +197,7 @@ def algorithm1(
         m = _feasible_max(exc)
         if m is None:
             raise
-        raise infeasible(f"corpus supports at most {m} pieces; v_i={v_i} is too large", m) from None
+        raise infeasible(_start_too_large(m, v_i), m) from None
 
     v = v_i
     effective_v_m = v_m
@@ -298,8 +303,7 @@ class _Grid:
                 if m is None:
                     raise
                 if m < self.v_i:
-                    raise infeasible(f"corpus supports at most {m} pieces; v_i={self.v_i} is too large",
-                                     m) from None
+                    raise infeasible(_start_too_large(m, self.v_i), m) from None
                 if m < self.cap:
                     _cap_warning(v, m, self.v_m)
                     self.cap, self.reason, self.feasible_max = m, "feasible_max", m
