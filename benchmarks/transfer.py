@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         grid = TransferGrid(recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
                             strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
                             sources=["en", "ru"] if a.quick else None,
-                            change={"mono_max_lines": 1000, "vocab": {"v_i": 1000}} if a.quick else None)
+                            change={"mono_max_lines": 1000} if a.quick else None)
         records.append(grid.run(command="python benchmarks/transfer.py " + " ".join(sys.argv[1:])))
     name = "transfer_quick" if a.quick else "transfer"
     RESULTS.mkdir(parents=True, exist_ok=True)
