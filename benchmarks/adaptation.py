@@ -105,7 +105,7 @@ def main() -> int:
     from unibridge.adaptation.losses import kl_regulariser, word_pool
     from unibridge.adaptation.model import (MLMHead, add_language_adapter, attach_embeddings, encoder_states,
                                             load_adapter_model)
-    from unibridge.adaptation.train import (LanguageModelingObjective, _Collator, encode_words, split_words,
+    from unibridge.adaptation.train import (TEACHER_HEADER, LanguageModelingObjective, _Collator, encode_words, split_words,
                                             teacher_states)
     from unibridge.backbones import backbone_tokenizer, cache_root, resolve_backbone
     from unibridge.data import read_text
@@ -130,10 +130,10 @@ def main() -> int:
     words = [w for w in split_words(lines) if len(w) >= 12][: a.batch_size * (steps + 2)]
     encs = [encode_words(tok, w, a.max_length) for w in words]
     t0 = time.perf_counter()
-    teachers = teacher_states(model, base_tok, words, max_length=a.max_length, level="word")
+    teachers = teacher_states(model, base_tok, words, max_length=a.max_length)
     teacher_cache_s = time.perf_counter() - t0
     for i, (e, t) in enumerate(zip(encs, teachers)):
-        teachers[i] = t[: min(e.n_words, t.shape[0])]
+        teachers[i] = t[: TEACHER_HEADER + min(e.n_words, t.shape[0] - TEACHER_HEADER)]
     collate = _Collator(tok)
     batches = []
     for s in range(steps + 2):
@@ -157,16 +157,16 @@ def main() -> int:
         bt = to(b)
         # teacher recomputed: base model, no adapter, its own embeddings and tokenizer
         with torch.no_grad():
-            teach = teacher_states(model, base_tok, b["words"], max_length=a.max_length, level="word")
-        n = bt["teacher"].shape[1]
-        t_pad = torch.zeros_like(bt["teacher"])
+            teach = teacher_states(model, base_tok, b["words"], max_length=a.max_length)
+        n = bt["teacher"].shape[1] - TEACHER_HEADER
+        t_pad = torch.zeros(bt["teacher"].shape[0], n, bt["teacher"].shape[2], device=dev)
         for j, t in enumerate(teach):
-            k = min(t.shape[0], int(bt["teacher_mask"][j].sum()))
-            t_pad[j, :k] = t[:k].to(dev)
+            k = min(t.shape[0] - TEACHER_HEADER, int(bt["teacher_mask"][j].sum()) - TEACHER_HEADER)
+            t_pad[j, :k] = t[TEACHER_HEADER:TEACHER_HEADER + k].to(dev)
         states = encoder_states(model, bt["input_ids"], bt["attention_mask"])
         logits = head(states.reshape(-1, states.shape[-1]))  # every position, whole vocabulary
         mlm = F.cross_entropy(logits, bt["labels"].reshape(-1), ignore_index=-100)
-        kl = kl_regulariser(word_pool(states, bt["word_ids"], n), t_pad, bt["teacher_mask"])
+        kl = kl_regulariser(word_pool(states, bt["word_ids"], n), t_pad, bt["teacher_mask"][:, TEACHER_HEADER:])
         loss = mlm + 1.0 * kl
         loss.backward()
         opt.step()

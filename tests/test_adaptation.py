@@ -98,14 +98,14 @@ def test_teacher_states_ignore_adapters_and_restore_setup(tiny_base):
     tok = AutoTokenizer.from_pretrained(str(tiny_base))
     model = load_adapter_model(tiny_base)
     words = [["hello", "world"], ["one", "two", "three"]]
-    plain = teacher_states(model, tok, words, max_length=16, level="word")
+    plain = teacher_states(model, tok, words, max_length=16)
     add_language_adapter(model, "xx")
     for n, p in model.named_parameters():
         if "adapters.xx" in n:
             torch.nn.init.normal_(p, std=0.5)
     model.set_active_adapters("xx")
-    again = teacher_states(model, tok, words, max_length=16, level="word")
-    assert [t.shape for t in plain] == [(2, 32), (3, 32)]
+    again = teacher_states(model, tok, words, max_length=16)
+    assert [t.shape for t in plain] == [(3 + 2, 32), (3 + 3, 32)]  # first, last, sentence, words
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain, again))
     assert str(model.active_adapters) == str(model.active_adapters) and model.active_adapters is not None
     enc = tok(["hello world"], return_tensors="pt")

@@ -49,6 +49,23 @@ def test_harmony_weights_exact_and_sum_to_one():
         harmony_from_distances({"a": 0.0})
 
 
+def test_standardised_harmony_discriminates_where_the_paper_formula_is_uniform():
+    import math
+
+    d = {"en": 4.7, "zh": 5.0, "ru": 4.8, "ar": 4.9, "ja": 4.75}  # distances as measured on me5-small
+    paper = harmony_from_distances(d)
+    assert max(abs(w - 0.2) for w in paper.values()) < 0.002  # uniform by construction
+    std = harmony_from_distances(d, standardise=True)
+    assert std["en"] > std["ja"] > std["ru"] > std["ar"] > std["zh"]  # closer source, larger weight
+    assert std["en"] / std["zh"] > 5 and math.isclose(sum(std.values()), 1.0)
+    # exact on two sources: z = (+1, -1) -> softmax(2/T) ratio
+    two = harmony_from_distances({"a": 1.0, "b": 2.0}, temperature=0.5, standardise=True)
+    assert two["a"] == pytest.approx(1 / (1 + math.exp(-4.0)))
+    assert harmony_from_distances({"a": 3.0, "b": 3.0}, standardise=True) == {"a": 0.5, "b": 0.5}
+    with pytest.raises(ValueError, match="temperature"):
+        harmony_from_distances(d, temperature=0.0)
+
+
 def test_resolve_weights_strategies():
     src = ["en", "zh", "ru"]
     assert resolve_weights("uniform", src) == pytest.approx({s: 1 / 3 for s in src})

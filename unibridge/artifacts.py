@@ -7,7 +7,8 @@
     <run>/embeddings/                  embeddings.safetensors (initial E_T), report.json, pca.png,
                                        tokenizer/ (only for vocabulary augmentation, ``va``)
     <run>/adaptation/                  adapter/ (language adapter), embeddings.safetensors (trained E_T),
-                                       mlm_head.safetensors, history.json
+                                       mlm_head.safetensors, head.json (fitted head),
+                                       history.json, diagnostics.json
     <run>/sources/<lang>/              adapter/ (source language adapter), history.json
     <run>/tasks/<task>/<lang>/         adapter/ (task adapter + head), history.json
     <run>/harmony/weights.json         harmony weights and distances per source

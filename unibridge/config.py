@@ -131,10 +131,16 @@ class TrainConfig(_Config):
     weight_decay: float = 0.0
 
 
+REGULARISERS = ("both", "anchor", "paper-kl", "none")
+MLM_HEADS = ("fitted", "joint")
+
+
 @dataclass(frozen=True)
 class SourceAdaptationConfig(_Config):
-    """Stage 4a: MAD-X language adapters for the source languages (base vocabulary, MLM only):
-    SeqBn adapter + NICE invertible adapter (Table 8 of Pham et al. 2024).
+    """Language adapters: SeqBn adapter + NICE invertible adapter (Table 8 of Pham et al. 2024)
+    trained with MLM + regulariser against the frozen base. Every language adapter (the
+    sources', the target's and the MAD-X baseline's) is trained with this objective; stage 4a
+    (source adapters) uses this class, stage 3 (:class:`AdaptationConfig`) extends it.
 
     ``leave_out``: layer indices without an adapter. ``eval_fraction``: share of the text held
     out for pseudo-perplexity (at most ``eval_max_texts`` lines), evaluated every
@@ -142,6 +148,21 @@ class SourceAdaptationConfig(_Config):
     evaluations without improvement and restores the best weights. ``save_steps`` > 0 writes a
     resumable checkpoint every that many steps (with evaluation, at every evaluation).
     ``group_by_length``: batches of similar length (less padding).
+
+    Regulariser (``regulariser``: ``both``, ``anchor``, ``paper-kl`` or ``none``):
+    ``paper-kl`` is Eq. 9, β·KL between softmaxes over the hidden axis of the MLM head's input
+    and the base's (``kl_level`` ``"word"``: per word, ``"sentence"``: mean pooling;
+    ``kl_temperature`` divides the states); ``anchor`` is λ·(1 − cos) (``anchor_kind``
+    ``"cosine"``) or λ·MSE (``"mse"``) between the last layer's output, what task adapters
+    read, and the base's, at the first and last token and every word (``anchor_weight`` = λ).
+
+    MLM head (``mlm_head``): ``fitted`` prepares the head before the adapter trains (bias from
+    the text's log unigram frequencies, transform from the backbone's fitted head, then
+    ``head_fit_steps`` steps of fitting alone on the frozen base at ``head_learning_rate``) and
+    keeps it frozen, decoder included (the backbone head is fitted for ``backbone_head_steps``
+    steps, once per backbone); ``joint`` is the original recipe: a fresh head trained
+    with the adapter, decoder tied to the trainable embeddings (see
+    :mod:`unibridge.adaptation.head`).
     """
 
     reduction_factor: float = 2
@@ -154,23 +175,43 @@ class SourceAdaptationConfig(_Config):
     patience: int = 0
     save_steps: int = 0
     group_by_length: bool = True
+    regulariser: str = "both"
+    beta: float = 1.0
+    kl_level: str = "word"
+    kl_temperature: float = 1.0
+    anchor_weight: float = 1.0
+    anchor_kind: str = "cosine"
+    mlm_head: str = "fitted"
+    head_fit_steps: int = 200
+    head_learning_rate: float = 1e-3
+    backbone_head_steps: int = 200
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
+
+    def __post_init__(self):
+        for key, allowed in (("regulariser", REGULARISERS), ("mlm_head", MLM_HEADS),
+                             ("kl_level", ("word", "sentence")), ("anchor_kind", ("cosine", "mse"))):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+
+    @property
+    def kl_weight(self) -> float:
+        """β where the regulariser includes the paper's KL term, else 0."""
+        return self.beta if self.regulariser in ("both", "paper-kl") else 0.0
+
+    @property
+    def anchor(self) -> float:
+        """λ where the regulariser includes the anchor term, else 0."""
+        return self.anchor_weight if self.regulariser in ("both", "anchor") else 0.0
 
 
 @dataclass(frozen=True)
 class AdaptationConfig(SourceAdaptationConfig):
-    """Stage 3: the target language adapter + new embeddings, loss MLM + beta * KL (Table 8).
-
-    ``kl_level``: ``"word"`` compares mean sub-token states per word, ``"sentence"`` mean
-    pooling; ``kl_temperature`` divides the states before the softmax over the hidden axis.
-    ``align_alpha`` > 0 adds ALIGN-MLM's term (align-mlm.md): α · (− mean cosine between the
-    new embedding of each target word of ``embeddings.dictionary`` and the base embedding of
-    its translation).
+    """Stage 3: the target language adapter + new embeddings (Table 8), the objective of
+    :class:`SourceAdaptationConfig` plus, when ``align_alpha`` > 0, ALIGN-MLM's term
+    (align-mlm.md): α · (− mean cosine between the new embedding of each target word of
+    ``embeddings.dictionary`` and the base embedding of its translation).
     """
 
-    beta: float = 1.0
-    kl_level: str = "word"
-    kl_temperature: float = 1.0
     align_alpha: float = 0.0
 
 
@@ -184,10 +225,13 @@ class TaskConfig(_Config):
 
 @dataclass(frozen=True)
 class HarmonyConfig(_Config):
-    """Stage 5: harmony weights w = softmax(d / temperature), d = 1 / mean L2 over K pairs."""
+    """Stage 5: harmony weights w = softmax(d / temperature), d = 1 / mean L2 over K pairs
+    (Eq. 10-12); ``standardise``: d standardised over the sources first (see
+    :func:`~unibridge.inference.weights.harmony_from_distances`)."""
 
     k: int = 10
     temperature: float = 1.0
+    standardise: bool = True
     strategy: str = "harmony"
 
 

@@ -36,6 +36,7 @@ from .errors import DataError
 log = logging.getLogger("unibridge")
 
 STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")
+DIAGNOSTIC_LINES = 128  # the last lines of a language's text, measured after its adapter trains
 
 
 @dataclass
@@ -218,6 +219,45 @@ class Pipeline:
         if name not in model.adapters_config:
             model.load_adapter(str(path), load_as=name, with_head=with_head, use_safetensors=True)
 
+    def backbone_head(self):
+        """The backbone's fitted MLM head (:func:`~unibridge.adaptation.head.backbone_head`), or
+        None when language adapters train a joint head. Fitted once per backbone on FLORES-200
+        devtest text of every language the data root holds plus the sources' text, cached."""
+        if self.recipe.source_adaptation.mlm_head != "fitted" and self.recipe.adaptation.mlm_head != "fitted":
+            return None
+        if getattr(self, "_backbone_head", None) is None:
+            from .adaptation.head import BACKBONE_HEAD_TEXT, backbone_head
+            from .data import read_text
+
+            try:
+                texts = read_text([BACKBONE_HEAD_TEXT])
+            except DataError:
+                texts = []
+            for lang in self.recipe.sources:
+                texts.extend(self._source_texts(lang))
+            model = self.model()
+            saved = model.active_embeddings
+            model.set_active_embeddings("default")
+            _say(f"backbone MLM head ({len(texts)} lines, cached per backbone)")
+            self._backbone_head, report = backbone_head(
+                model, self.base_tokenizer, texts, name=Path(str(self.recipe.base_model)).name,
+                steps=self.recipe.source_adaptation.backbone_head_steps)
+            model.set_active_embeddings(saved)
+            _say(f"backbone MLM head: held-out masked-token accuracy {report.get('heldout_accuracy')}%")
+        return self._backbone_head
+
+    def _diagnose(self, model, tokenizer, texts: list[str], embeddings: str, adapter: str, out: Path) -> dict:
+        """Representation diagnostics of a trained language adapter on ``texts`` into ``out``."""
+        from .adaptation.diagnostics import representation_diagnostics
+
+        d = representation_diagnostics(model, tokenizer, texts, embeddings=embeddings, adapter=adapter,
+                                       base_tokenizer=self.base_tokenizer)
+        write_json(out, d)
+        _say(f"diagnostics '{adapter}': spread (mean-pooled) {d['adapted']['spread_mean']:.3f} "
+             f"(base {d['base']['spread_mean']:.3f}), first token {d['adapted']['spread_first']:.3f} "
+             f"(base {d['base']['spread_first']:.3f}), last-layer word cosine with the base {d['layer_cosine'][-1]:.3f}")
+        return d
+
     # ------------------------------------------------------------------ stage 3
     def stage_adaptation(self) -> None:
         from .adaptation.model import add_language_adapter
@@ -237,11 +277,14 @@ class Pipeline:
                 from .data import read_dictionary
 
                 dictionary = read_dictionary(self.recipe.embeddings.dictionary)
+            head_init = self.backbone_head() if cfg.mlm_head == "fitted" else None
             head, hist = train_language_adapter(
                 model, self.target_tokenizer(), self.mono, t, cfg=cfg, train_embeddings=True,
                 base_tokenizer=self.base_tokenizer, dictionary=dictionary, seed=self.recipe.seed,
-                output_dir=str(checkpoints))
+                output_dir=str(checkpoints), head_init=head_init)
             save_language_adapter(model, head, t, d, hist)
+            self._diagnose(model, self.target_tokenizer(), self.mono[-DIAGNOSTIC_LINES:], t, t,
+                           d / "diagnostics.json")
         _rm(checkpoints)
         self._ensure_target(model, trained=True)
 
@@ -290,11 +333,16 @@ class Pipeline:
                 cfg = r.source_adaptation
                 add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
                 checkpoints = self.run_dir / "cache" / "checkpoints" / f"source-{lang}-{fp[:16]}"
+                head_init = self.backbone_head() if cfg.mlm_head == "fitted" else None
                 with stage_dir(d_lang, fp) as d:
+                    texts = self._source_texts(lang)
                     head, hist = train_language_adapter(
-                        model, self.base_tokenizer, self._source_texts(lang), lang, cfg=cfg,
-                        train_embeddings=False, seed=r.seed, output_dir=str(checkpoints))
+                        model, self.base_tokenizer, texts, lang, cfg=cfg, train_embeddings=False,
+                        base_tokenizer=self.base_tokenizer, seed=r.seed, output_dir=str(checkpoints),
+                        head_init=head_init)
                     save_language_adapter(model, head, lang, d, hist, with_embeddings=False)
+                    self._diagnose(model, self.base_tokenizer, texts[-DIAGNOSTIC_LINES:], "default", lang,
+                                   d / "diagnostics.json")
                 _rm(checkpoints)
                 share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
         for task in r.tasks:
@@ -351,6 +399,27 @@ class Pipeline:
 
             plot_weight_heatmap({r.target: res["weights"]}, d / "weights.png", title="harmony weights")
         _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
+
+    def _centroid_gaps(self, model) -> dict:
+        """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
+        side of each source's K parallel sentences under the target adapter and the source side
+        under the source's adapter, and the same gap on the bare base (no adapters, base
+        tokenizer on both sides): how far apart the spaces the task adapters meet are."""
+        from .adaptation.diagnostics import centroid_gap, token_centroid
+
+        r, tok_t, tok_b = self.recipe, self.target_tokenizer(), self.base_tokenizer
+        gaps = {}
+        for s in r.sources:
+            pairs = self._pairs(s, r.harmony.k)
+            tgt, src = [p[0] for p in pairs], [p[1] for p in pairs]
+            adapted = centroid_gap(token_centroid(model, tok_t, tgt, embeddings=r.target, adapter=r.target),
+                                   token_centroid(model, tok_b, src, embeddings="default", adapter=s))
+            base = centroid_gap(token_centroid(model, tok_b, tgt, embeddings="default", adapter=None),
+                                token_centroid(model, tok_b, src, embeddings="default", adapter=None))
+            gaps[s] = {"adapted": round(adapted, 4), "base": round(base, 4)}
+        _say("centroid gap target/source (base): " + ", ".join(
+            f"{s}={g['adapted']:.2f} ({g['base']:.2f})" for s, g in gaps.items()))
+        return {"centroid_gap": gaps}
 
     # ------------------------------------------------------------------ evaluation
     def test_examples(self, task: str) -> list:

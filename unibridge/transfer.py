@@ -6,7 +6,7 @@ Configurations (``CONFIGS``):
 * ``zero-shot``: an English task adapter trained on the base model, no language adapters, applied
   to the target as it is;
 * ``mad-x``: MAD-X (Pfeiffer et al. 2020): a target language adapter (+ invertible adapter)
-  trained with MLM on the base vocabulary, the English task adapter (trained on the English
+  trained on the base vocabulary with the same objective minus UniBridge's KL term (``madx_config``), the English task adapter (trained on the English
   language adapter) stacked on it;
 * ``unibridge``: the full method (the recipe as written), harmony weights;
 * ``no-kl`` (β = 0), ``random-init`` (random embedding initialisation), ``fixed-vocab`` (no
@@ -58,6 +58,12 @@ LABELS = {
 
 def _say(msg: str) -> None:
     print(f"[transfer] {msg}", flush=True)
+
+
+def madx_config(cfg):
+    """The MAD-X baseline's language-adapter settings from the recipe's adaptation settings: the
+    same schedule, head and anchor term, without UniBridge's KL term (β = 0) and ALIGN."""
+    return dataclasses.replace(cfg, beta=0.0, align_alpha=0.0)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -173,7 +179,7 @@ class TransferGrid:
         return self._score(pred, self.test_examples(task), pipe.recipe.evaluation.batch_size)
 
     def _madx(self, seed: int) -> dict:
-        """MAD-X: target language adapter on the base vocabulary (MLM only, same schedule as the
+        """MAD-X: target language adapter on the base vocabulary (the schedule, head and anchor of the
         UniBridge adaptation), English task adapter of the UniBridge run stacked on it."""
         from .adaptation.model import add_language_adapter, load_adapter_model
         from .adaptation.train import save_language_adapter, train_language_adapter
@@ -190,8 +196,9 @@ class TransferGrid:
             ck = d / "checkpoints"
             with stage_dir(d / "adaptation", fp) as out:
                 head, hist = train_language_adapter(
-                    model, pipe.base_tokenizer, pipe.mono, t, cfg=dataclasses.replace(cfg, beta=0.0, align_alpha=0.0),
-                    train_embeddings=False, seed=seed, output_dir=str(ck))
+                    model, pipe.base_tokenizer, pipe.mono, t, cfg=madx_config(cfg), train_embeddings=False,
+                    base_tokenizer=pipe.base_tokenizer, seed=seed, output_dir=str(ck),
+                    head_init=pipe.backbone_head() if cfg.mlm_head == "fitted" else None)
                 save_language_adapter(model, head, t, out, hist, with_embeddings=False)
             shutil.rmtree(ck, ignore_errors=True)
             share_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation")

@@ -84,3 +84,27 @@ def align_loss(new_embeddings: torch.Tensor, target_pieces: torch.Tensor, target
     counts = torch.bincount(target_owner, minlength=B).clamp(min=1).to(sums.dtype)
     words = sums / counts.unsqueeze(1)
     return -F.cosine_similarity(words, source_vectors.detach(), dim=-1).mean()
+
+
+def anchor_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor | None = None,
+                kind: str = "cosine") -> torch.Tensor:
+    """Representation anchor: how far the adapted states moved from the frozen base's.
+
+    student, teacher: (..., d) states at matching rows (first token, last special token and
+    words); mask (...) selects the rows (1 = compare). ``kind="cosine"``: mean of 1 − cos(s, t)
+    (in [0, 2]); ``"mse"``: mean of ||s − t||² / d. Exactly 0 for identical states; gradients
+    reach the student only. Raises ValueError for another kind or different shapes.
+    """
+    if student.shape != teacher.shape:
+        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in shape")
+    t = teacher.detach()
+    if kind == "cosine":
+        per_row = 1.0 - F.cosine_similarity(student, t, dim=-1, eps=1e-8)
+    elif kind == "mse":
+        per_row = (student - t).pow(2).mean(-1)
+    else:
+        raise ValueError(f"anchor kind must be 'cosine' or 'mse', got {kind!r}")
+    if mask is None:
+        return per_row.mean()
+    m = mask.to(per_row.dtype)
+    return (per_row * m).sum() / m.sum().clamp(min=1)

@@ -18,13 +18,14 @@ from ..errors import ConfigError
 
 
 class MLMHead(nn.Module):
-    """Masked-LM head tied to an embedding matrix.
+    """Masked-LM head: dense -> GELU -> LayerNorm -> decoder, plus an output bias.
 
-    ``forward(hidden (N, d)) -> logits (N, V)`` where V is the tied embedding's row count.
-    The decoder weight *is* the embedding weight (same Parameter), so training the head
-    trains the embeddings when they require grad. The embedding is referenced, not registered
-    as a submodule: the head's ``state_dict`` holds only its own parameters (dense, norm,
-    bias), and a module holding both the model and the head lists the embedding once.
+    ``forward(hidden (N, d)) -> logits (N, V)``. The decoder is either *tied* (the default): the
+    decoder weight *is* the embedding weight, referenced, not registered, so training the head
+    trains the embeddings when they require grad and the head's ``state_dict`` holds only dense,
+    norm and bias; or *frozen* (``untie()``): a fixed copy of the embedding rows, stored as a
+    buffer (``decoder_weight``, (V, d)), so gradients of the MLM loss reach the input embeddings
+    only through the encoder and rows never seen as input do not drift through the decoder.
     """
 
     def __init__(self, embedding: nn.Embedding, layer_norm_eps: float = 1e-12):
@@ -41,9 +42,38 @@ class MLMHead(nn.Module):
         """The tied input embedding."""
         return self._tied[0]
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        h = self.norm(self.act(self.dense(hidden)))
-        return h @ self.embedding.weight.T + self.bias
+    @property
+    def tied(self) -> bool:
+        """True while the decoder is the embedding weight itself."""
+        return not hasattr(self, "decoder_weight")
+
+    @property
+    def decoder(self) -> torch.Tensor:
+        """The decoder matrix (V, d): the embedding weight (tied) or the frozen copy."""
+        return self.embedding.weight if self.tied else self.decoder_weight
+
+    def untie(self) -> "MLMHead":
+        """Replace the tied decoder by a frozen copy of the current embedding rows; returns self."""
+        if self.tied:
+            self.register_buffer("decoder_weight", self.embedding.weight.detach().clone())
+        return self
+
+    def freeze(self) -> "MLMHead":
+        """Stop training the head's own parameters (dense, norm, bias); returns self."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return self
+
+    def transform(self, hidden: torch.Tensor) -> torch.Tensor:
+        """dense -> GELU -> LayerNorm: (N, d) -> (N, d)."""
+        return self.norm(self.act(self.dense(hidden)))
+
+    def forward(self, hidden: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (N, V), or (N, len(rows)) over the vocabulary rows ``rows`` only."""
+        h = self.transform(hidden)
+        if rows is None:
+            return h @ self.decoder.T + self.bias
+        return h @ self.decoder[rows].T + self.bias[rows]
 
 
 def load_adapter_model(base_dir: str | Path):
@@ -88,11 +118,15 @@ def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_redu
     )
 
 
-def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   with_last_layer: bool = False):
     """Last hidden states passed back through the inverse invertible adapter: (B, L, d).
 
     This is the input of the MLM head, pi_UniBridge(h|x) of Pham et al. 2024 §2.3; with no
-    active invertible adapter it is the last Transformer layer's output.
+    active invertible adapter it is the last Transformer layer's output. With
+    ``with_last_layer`` returns ``(states, last_layer)``, ``last_layer`` (B, L, d) being the last
+    Transformer layer's output before the inverse invertible adapter: what task adapters read.
     """
     out = model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-    return model.base_model.invertible_adapters_forward(out.last_hidden_state, rev=True)
+    states = model.base_model.invertible_adapters_forward(out.last_hidden_state, rev=True)
+    return (states, out.last_hidden_state) if with_last_layer else states

@@ -1,9 +1,11 @@
 """Language-adapter training (stage 3 for the target, stage 4a for the sources) through the Trainer.
 
-Loss = MLM + β·KL (Pham et al. 2024, Eq. 9) [+ α·ALIGN, align-mlm.md]. The frozen teacher is the
-base model itself with no adapter and its own embeddings, reading the same text with its own
-tokenizer; being frozen and deterministic, its word- or sentence-level states are computed
-once before training and reused every epoch. MLM logits are computed at masked positions only.
+Loss = MLM + β·KL (Pham et al. 2024, Eq. 9) + λ·anchor [+ α·ALIGN, align-mlm.md]. The frozen
+teacher is the base model itself with no adapter and its own embeddings, reading the same text
+with its own tokenizer; being frozen and deterministic, its states (first and last token,
+sentence mean, each word) are computed once before training and reused every epoch. MLM
+logits are computed at masked positions only, by a head fitted on the frozen base before the
+adapter trains and frozen while it does (:mod:`unibridge.adaptation.head`).
 
 Training runs through ``transformers.Trainer`` (:class:`AdaptationTrainer`), so checkpoints,
 resumption, length-grouped batches, early stopping on held-out pseudo-perplexity and
@@ -27,7 +29,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
 from ..errors import ConfigError, DataError
-from .losses import align_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
+from .losses import align_loss, anchor_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
 from .model import MLMHead, encoder_states
 from .pppl import pseudo_perplexity
 
@@ -64,13 +66,35 @@ def _pad(seqs: list[list[int]], value: int) -> torch.Tensor:
     return pad_sequence([torch.tensor(s, dtype=torch.long) for s in seqs], batch_first=True, padding_value=value)
 
 
-@torch.no_grad()
-def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length: int, level: str,
-                   batch_size: int = 32) -> list[torch.Tensor]:
-    """States of the frozen base (default embeddings, no adapter) per example.
+TEACHER_HEADER = 3
+"""Rows of a teacher tensor before its words: first token, last token, mean-pooled sentence."""
 
-    Returns a list with, per example, a (n_words, d) tensor (``level="word"``) or a (1, d) tensor
-    (``level="sentence"``); computed once since the teacher is frozen and deterministic.
+
+def _last_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Index of each row's last attended position: (B,) int64."""
+    return (attention_mask.sum(1) - 1).clamp(min=0).long()
+
+
+def state_units(states: torch.Tensor, attention_mask: torch.Tensor, word_ids: torch.Tensor,
+                n_words: int) -> torch.Tensor:
+    """The rows a teacher holds, from states (B, L, d): (B, 3 + n_words, d) = first token, last
+    token (the closing special token), mean over the attended positions, then each word's mean
+    sub-token state (:func:`word_pool`; zeros for absent words)."""
+    rows = torch.arange(states.shape[0], device=states.device)
+    first = states[:, 0:1]
+    last = states[rows, _last_positions(attention_mask)].unsqueeze(1)
+    sent = masked_mean(states, attention_mask).unsqueeze(1)
+    return torch.cat([first, last, sent, word_pool(states, word_ids, n_words)], dim=1)
+
+
+@torch.no_grad()
+def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length: int,
+                   batch_size: int = 32) -> list[torch.Tensor]:
+    """States of the frozen base (default embeddings, no adapter) per example, computed once
+    since the teacher is frozen and deterministic.
+
+    Returns per example a (3 + n_words, d) tensor (:func:`state_units`): first token, last
+    token, mean-pooled sentence, then the words complete within ``max_length``.
     """
     saved_emb, saved_setup = model.active_embeddings, model.active_adapters
     model.set_active_embeddings("default")
@@ -82,18 +106,13 @@ def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length:
         for i in range(0, len(words), batch_size):
             encs = [encode_words(base_tokenizer, w, max_length) for w in words[i:i + batch_size]]
             ids = _pad([e.input_ids for e in encs], base_tokenizer.pad_token_id)
-            att = (ids != base_tokenizer.pad_token_id).long()
+            att = torch.zeros_like(ids)
             for j, e in enumerate(encs):
                 att[j, : len(e.input_ids)] = 1
             h = model.base_model(input_ids=ids, attention_mask=att).last_hidden_state
-            if level == "sentence":
-                pooled = masked_mean(h, att)
-                out.extend(pooled[j: j + 1].clone() for j in range(len(encs)))
-            else:
-                wid = _pad([e.word_ids for e in encs], -1)
-                nmax = max(e.n_words for e in encs)
-                pooled = word_pool(h, wid, max(nmax, 1))
-                out.extend(pooled[j, : e.n_words].clone() for j, e in enumerate(encs))
+            wid = _pad([e.word_ids for e in encs], -1)
+            units = state_units(h, att, wid, max(1, max(e.n_words for e in encs)))
+            out.extend(units[j, : TEACHER_HEADER + e.n_words].clone() for j, e in enumerate(encs))
     finally:
         model.set_active_embeddings(saved_emb)
         model.set_active_adapters(saved_setup)
@@ -102,12 +121,17 @@ def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length:
 
 
 class LanguageModelingObjective(nn.Module):
-    """MLM (+ β·KL) (+ α·ALIGN) objective around an adapter model, trainable by ``transformers.Trainer``.
+    """MLM (+ β·KL) (+ λ·anchor) (+ α·ALIGN) objective around an adapter model, trainable by
+    ``transformers.Trainer``.
 
-    ``forward`` returns ``{"loss", "mlm_loss", "kl_loss", "align_loss"}``; running sums of the
-    parts are kept in ``self.parts`` for logging. ``align``: ``(target_pieces, target_owner,
-    source_vectors)`` of :func:`~unibridge.adaptation.losses.align_loss`, used when
-    ``alpha > 0``.
+    ``forward`` returns ``{"loss", "mlm_loss", "kl_loss", "anchor_loss", "align_loss"}``; running
+    sums of the parts are kept in ``self.parts`` for logging. The KL term (Eq. 9 of Pham et al.
+    2024) compares the MLM head's input (after the inverse invertible adapter) with the
+    teacher per word or per sentence; the anchor term (:func:`~unibridge.adaptation.losses.
+    anchor_loss`) compares the last Transformer layer's output (what task adapters read, before
+    the inverse invertible adapter) with the teacher at the first token, the last token and
+    every word. ``align``: ``(target_pieces, target_owner, source_vectors)`` of
+    :func:`~unibridge.adaptation.losses.align_loss`, used when ``alpha > 0``.
 
     Given ``special_tokens_mask`` instead of ``labels``, the batch is masked here (BERT's
     80/10/10 scheme, ``masker``) with a generator seeded by (seed, optimizer step, micro-batch,
@@ -117,15 +141,17 @@ class LanguageModelingObjective(nn.Module):
 
     def __init__(self, model, head: MLMHead, beta: float = 0.0, kl_level: str = "word", temperature: float = 1.0,
                  alpha: float = 0.0, align: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
-                 masker: DataCollatorForLanguageModeling | None = None, seed: int = 0):
+                 masker: DataCollatorForLanguageModeling | None = None, seed: int = 0, anchor: float = 0.0,
+                 anchor_kind: str = "cosine"):
         super().__init__()
         if kl_level not in ("word", "sentence"):
             raise ValueError(f"kl_level must be 'word' or 'sentence', got {kl_level!r}")
         self.model, self.head = model, head
         self.beta, self.kl_level, self.temperature = beta, kl_level, temperature
+        self.anchor, self.anchor_kind = anchor, anchor_kind
         self.alpha, self.align = alpha, align
         self.masker, self.seed, self.step, self.micro = masker, seed, 0, 0
-        self.parts = {"mlm_loss": 0.0, "kl_loss": 0.0, "align_loss": 0.0, "n": 0}
+        self.parts = {k: 0.0 for k in PARTS} | {"n": 0}
 
     def mask(self, input_ids: torch.Tensor, special_tokens_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(masked inputs, labels)`` (B, L) for this step and micro-batch (deterministic)."""
@@ -141,24 +167,33 @@ class LanguageModelingObjective(nn.Module):
                 teacher_mask=None):
         if labels is None:
             input_ids, labels = self.mask(input_ids, special_tokens_mask)
-        states = encoder_states(self.model, input_ids, attention_mask)
+        states, last_layer = encoder_states(self.model, input_ids, attention_mask, with_last_layer=True)
         loss_mlm = mlm_loss(self.head, states, labels)
-        loss_kl = states.new_zeros(())
+        zero = states.new_zeros(())
+        loss_kl, loss_anchor, loss_align = zero, zero, zero
+        H = TEACHER_HEADER
         if self.beta > 0 and teacher is not None:
             if self.kl_level == "word":
-                student = word_pool(states, word_ids, teacher.shape[1])
+                student = word_pool(states, word_ids, teacher.shape[1] - H)
+                loss_kl = kl_regulariser(student, teacher[:, H:], teacher_mask[:, H:], self.temperature)
             else:
                 student = masked_mean(states, attention_mask).unsqueeze(1)
-            loss_kl = kl_regulariser(student, teacher, teacher_mask, self.temperature)
-        loss_align = states.new_zeros(())
+                loss_kl = kl_regulariser(student, teacher[:, 2:3], teacher_mask[:, 2:3], self.temperature)
+        if self.anchor > 0 and teacher is not None:
+            units = state_units(last_layer, attention_mask, word_ids, teacher.shape[1] - H)
+            keep = [0, 1, *range(H, teacher.shape[1])]  # first, last, words (not the sentence mean)
+            loss_anchor = anchor_loss(units[:, keep], teacher[:, keep], teacher_mask[:, keep], self.anchor_kind)
         if self.alpha > 0 and self.align is not None:
             loss_align = align_loss(self.model.get_input_embeddings().weight, *self.align)
-        self.parts["mlm_loss"] += float(loss_mlm.detach())
-        self.parts["kl_loss"] += float(loss_kl.detach())
-        self.parts["align_loss"] += float(loss_align.detach())
+        values = {"mlm_loss": loss_mlm, "kl_loss": loss_kl, "anchor_loss": loss_anchor, "align_loss": loss_align}
+        for k, v in values.items():
+            self.parts[k] += float(v.detach())
         self.parts["n"] += 1
-        return {"loss": loss_mlm + self.beta * loss_kl + self.alpha * loss_align, "mlm_loss": loss_mlm.detach(),
-                "kl_loss": loss_kl.detach(), "align_loss": loss_align.detach()}
+        loss = loss_mlm + self.beta * loss_kl + self.anchor * loss_anchor + self.alpha * loss_align
+        return {"loss": loss, **{k: v.detach() for k, v in values.items()}}
+
+
+PARTS = ("mlm_loss", "kl_loss", "anchor_loss", "align_loss")
 
 
 class _MLMDataset(torch.utils.data.Dataset):
@@ -221,9 +256,9 @@ class _PartsLogger(TrainerCallback):
         if logs is None:
             return
         if p["n"] and "loss" in logs:  # training logs only (not evaluation records)
-            for k in ("mlm_loss", "kl_loss", "align_loss"):
+            for k in PARTS:
                 logs[k] = round(p[k] / p["n"], 4)
-            self.obj.parts.update(mlm_loss=0.0, kl_loss=0.0, align_loss=0.0, n=0)
+            self.obj.parts.update({k: 0.0 for k in PARTS} | {"n": 0})
         if "mlm_loss" in logs or any(k.startswith("eval_") for k in logs):  # not the run summary
             self.history.append({"step": state.global_step, **logs})
 
@@ -362,33 +397,38 @@ def is_main_process() -> bool:
 def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
                            cfg: SourceAdaptationConfig | AdaptationConfig, train_embeddings: bool = True,
                            base_tokenizer=None, dictionary=None, seed: int = 42,
-                           output_dir: str = "/tmp/unibridge-trainer", resume: bool = True
-                           ) -> tuple[MLMHead, list[dict]]:
-    """Train language adapter ``adapter`` (already added to ``model``) with MLM + β·KL (+ α·ALIGN).
+                           output_dir: str = "/tmp/unibridge-trainer", resume: bool = True,
+                           head_init: MLMHead | None = None) -> tuple[MLMHead, list[dict]]:
+    """Train language adapter ``adapter`` (already added to ``model``) with MLM + regulariser
+    (+ α·ALIGN) against the frozen base.
 
     Args:
         model: ``adapters`` model; its active embeddings must be those of ``tokenizer``.
         tokenizer: tokenizer of the text the adapter learns (target or base vocabulary).
         texts: training lines; ``cfg.eval_fraction`` of them is held out for pseudo-perplexity.
-        cfg: :class:`~unibridge.config.AdaptationConfig` (β, KL level and temperature, α) or
-            :class:`~unibridge.config.SourceAdaptationConfig` (MLM only: MAD-X source adapters).
+        cfg: :class:`~unibridge.config.SourceAdaptationConfig` (MLM head, regulariser: β·KL
+            and/or λ·anchor) or :class:`~unibridge.config.AdaptationConfig` (adds α).
         train_embeddings: train the active embeddings (new target embeddings) too.
-        base_tokenizer: the teacher's tokenizer, needed when β > 0 or α > 0.
+        base_tokenizer: the teacher's tokenizer (the base model's), needed when a regulariser
+            or α > 0 is on; the teacher is the base with its own embeddings and no adapter.
         dictionary: ``(source word, target word)`` pairs for the ALIGN term (α > 0).
         output_dir: Trainer folder; with ``cfg.save_steps`` or early stopping it holds
             checkpoints, and with ``resume`` the last one found there is resumed.
+        head_init: with ``cfg.mlm_head == "fitted"``, the head whose transform starts the
+            fitted head (the backbone head, :func:`~unibridge.adaptation.head.backbone_head`).
     Returns:
-        ``(MLM head, history)``: the trained head (its decoder is tied to the embeddings) and
-        the logged records (``mlm_loss``, ``kl_loss``, ``align_loss``, ``eval_pppl`` with a
-        step-0 record of the held-out pseudo-perplexity before training).
+        ``(MLM head, history)``: the head (``fitted``: prepared, frozen, its decoder a frozen copy
+        of the embeddings when they train; ``joint``: trained with the adapter, decoder tied) and
+        the logged records (``mlm_loss``, ``kl_loss``, ``anchor_loss``, ``align_loss``,
+        ``eval_pppl`` with a step-0 record of the held-out pseudo-perplexity before training).
+        A fitted head carries its fitting report as ``head.fit_report``.
     Raises:
-        DataError: empty corpus. ConfigError / ValueError: β or α > 0 without base_tokenizer,
-        α > 0 without usable dictionary pairs.
+        DataError: empty corpus. ConfigError / ValueError: a regulariser or α > 0 without
+        base_tokenizer, α > 0 without usable dictionary pairs.
     Source: Eq. 9 of Pham et al. 2024; ALIGN-MLM (align-mlm.md); PPPL of Salazar et al. 2020.
     """
     tc = cfg.train
-    beta = getattr(cfg, "beta", 0.0)
-    kl_level = getattr(cfg, "kl_level", "word")
+    beta, anchor = cfg.kl_weight, cfg.anchor
     alpha = getattr(cfg, "align_alpha", 0.0)
     train_texts, eval_texts = split_heldout(texts, cfg.eval_fraction, cfg.eval_max_texts, seed)
     words = split_words(train_texts)
@@ -397,27 +437,35 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     torch.manual_seed(seed)
     encs = [encode_words(tokenizer, w, tc.max_length) for w in words]
     teachers = None
-    if (beta > 0 or alpha > 0) and base_tokenizer is None:
-        raise ValueError("beta > 0 or align_alpha > 0 needs base_tokenizer for the teacher")
-    if beta > 0:
-        teachers = teacher_states(model, base_tokenizer, words, max_length=tc.max_length, level=kl_level)
-        if kl_level == "word":  # compare only words present on both sides
-            for i, (e, t) in enumerate(zip(encs, teachers)):
-                n = min(e.n_words, t.shape[0])
-                teachers[i] = t[:n]
+    if (beta > 0 or anchor > 0 or alpha > 0) and base_tokenizer is None:
+        raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
+    if beta > 0 or anchor > 0:
+        teachers = teacher_states(model, base_tokenizer, words, max_length=tc.max_length)
+        for i, (e, t) in enumerate(zip(encs, teachers)):  # compare only words present on both sides
+            teachers[i] = t[: TEACHER_HEADER + min(e.n_words, t.shape[0] - TEACHER_HEADER)]
     align = None
     if alpha > 0:
         align = dictionary_alignment(model, tokenizer, base_tokenizer, dictionary or [])
         if align is None:
             raise ConfigError("align_alpha > 0 needs bilingual dictionary pairs whose words both tokenizers know "
                               "(embeddings.dictionary)")
+    history: list[dict] = []
+    if cfg.mlm_head == "fitted":
+        from .head import prepare_head
+
+        head, report = prepare_head(model, tokenizer, [" ".join(w) for w in words], steps=cfg.head_fit_steps,
+                                    batch_size=tc.batch_size, max_length=tc.max_length,
+                                    learning_rate=cfg.head_learning_rate, mlm_probability=cfg.mlm_probability,
+                                    init=head_init, frozen_decoder=train_embeddings, seed=seed)
+        head.fit_report = report
     model.train_adapter(adapter, train_embeddings=train_embeddings)
     model.set_active_adapters(adapter)
-    head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
+    if cfg.mlm_head == "joint":
+        head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
     objective = LanguageModelingObjective(
-        model, head, beta=beta, kl_level=kl_level, temperature=getattr(cfg, "kl_temperature", 1.0), alpha=alpha,
-        align=align, masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed)
-    history: list[dict] = []
+        model, head, beta=beta, kl_level=cfg.kl_level, temperature=cfg.kl_temperature, alpha=alpha, align=align,
+        masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed,
+        anchor=anchor, anchor_kind=cfg.anchor_kind)
     extra: dict = {"group_by_length": cfg.group_by_length}
     callbacks: list = [_StepTracker(objective), _PartsLogger(objective, history)]
     probe = training_arguments(tc, output_dir, seed, len(encs))
@@ -463,7 +511,9 @@ def save_language_adapter(model, head: MLMHead, adapter: str, out_dir, history: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_adapter(str(out / "adapter"), adapter, with_head=False, use_safetensors=True)
-    tensors = {"mlm_head.safetensors": {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}}
+    # the head's own parameters; a frozen decoder is the initial embedding rows, not stored again
+    tensors = {"mlm_head.safetensors": {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()
+                                        if k != "decoder_weight"}}
     if with_embeddings:
         tensors["embeddings.safetensors"] = {"weight": model.get_input_embeddings().weight.detach().cpu().contiguous()}
     for name, data in tensors.items():
@@ -471,3 +521,5 @@ def save_language_adapter(model, head: MLMHead, adapter: str, out_dir, history: 
         save_file(data, str(tmp))
         os.replace(tmp, out / name)
     write_json(out / "history.json", history)
+    if getattr(head, "fit_report", None) is not None:
+        write_json(out / "head.json", head.fit_report)

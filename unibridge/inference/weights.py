@@ -21,17 +21,28 @@ from ..adaptation.model import encoder_states
 from ..errors import ConfigError
 
 
-def harmony_from_distances(distances: dict[str, float], temperature: float = 1.0) -> dict[str, float]:
+def harmony_from_distances(distances: dict[str, float], temperature: float = 1.0,
+                           standardise: bool = False) -> dict[str, float]:
     """w_s = softmax_s(d_s / T) with d_s = 1 / distance_s (Eq. 11-12). Weights sum to 1.
 
-    ``distances``: mean L2 distance per source (> 0). Raises ValueError if empty or non-positive.
+    ``standardise``: d_s is replaced by (d_s − mean) / std over the sources (population std;
+    all equal → uniform weights), so T is in units of the spread of the inverse distances
+    rather than of their absolute size: with distances of a few units the paper's formula is
+    within ±0.002 of uniform whatever the distances, standardised it is not.
+    ``distances``: mean L2 distance per source (> 0). Raises ValueError if empty or
+    non-positive, or if T ≤ 0.
     """
     if not distances:
         raise ValueError("no source distances")
     if any(not (v > 0) for v in distances.values()):
         raise ValueError(f"distances must be positive: {distances}")
-    inv = torch.tensor([1.0 / distances[s] for s in distances], dtype=torch.float64) / temperature
-    w = torch.softmax(inv, dim=0).tolist()
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    inv = torch.tensor([1.0 / distances[s] for s in distances], dtype=torch.float64)
+    if standardise:
+        std = inv.std(unbiased=False)
+        inv = (inv - inv.mean()) / std if float(std) > 0 else torch.zeros_like(inv)
+    w = torch.softmax(inv / temperature, dim=0).tolist()
     return dict(zip(distances, w))
 
 
@@ -52,12 +63,14 @@ def sentence_states(model, tokenizer, texts: list[str], *, embeddings: str, adap
 
 
 def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embeddings: str, target_adapter: str,
-                    pairs: dict[str, list[tuple[str, str]]], k: int = 10, temperature: float = 1.0) -> dict:
+                    pairs: dict[str, list[tuple[str, str]]], k: int = 10, temperature: float = 1.0,
+                    standardise: bool = False) -> dict:
     """Harmony weights of the sources for one target.
 
     ``pairs[s]``: (target sentence, source-s sentence) parallel pairs; the first ``k`` are used.
     Target side through base + E_T + target adapter, source side through base + default
-    embeddings + language adapter ``s``. Returns ``{"weights": {s: w}, "distances": {s: L2}, "k": k}``.
+    embeddings + language adapter ``s``; ``temperature`` and ``standardise`` as in
+    :func:`harmony_from_distances`. Returns ``{"weights": {s: w}, "distances": {s: L2}, "k": k}``.
     """
     distances = {}
     for s, ps in pairs.items():
@@ -68,7 +81,7 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
                               adapter=target_adapter)
         h_s = sentence_states(model, base_tokenizer, [p[1] for p in ps], embeddings="default", adapter=s)
         distances[s] = float((h_t - h_s).norm(dim=-1).mean())
-    return {"weights": harmony_from_distances(distances, temperature), "distances": distances, "k": k}
+    return {"weights": harmony_from_distances(distances, temperature, standardise), "distances": distances, "k": k}
 
 
 LANG2VEC_FEATURES = "syntax_knn+phonology_knn+inventory_knn"

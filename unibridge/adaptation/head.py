@@ -1,0 +1,253 @@
+"""The MLM head every language adapter trains against: fitted on the frozen base, then frozen.
+
+A freshly initialised head trained together with a language adapter lets the quickest way down
+the MLM loss be the token-frequency prior, which an adapter reaches by making the final states
+input-independent: the representation collapses (measured in docs/adaptation.md). The head
+here is prepared before the adapter trains:
+
+1. its output bias starts at the log unigram frequencies of the training text
+   (:func:`unigram_log_prior`), so the frequency prior costs the adapter nothing;
+2. its transform (dense, LayerNorm) starts from the *backbone head*, fitted once per backbone
+   on multilingual text (:func:`backbone_head`, cached under ``$UNIBRIDGE_CACHE/heads``), where
+   the backbone ships no MLM head (me5-small);
+3. the whole head (bias and transform; the decoder is a frozen copy of the embedding rows) is
+   fitted alone on the language's text with the adapters off and the encoder under
+   ``no_grad`` (:func:`fit_mlm_head`), then frozen while the adapter trains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import DataCollatorForLanguageModeling
+
+from .model import MLMHead
+
+HEAD_FILE = "mlm_head.safetensors"
+BACKBONE_HEAD_TEXT = "parallel/flores200_devtest/devtest/*.devtest"
+"""Multilingual text the backbone head is fitted on (with the sources' text), under the data root."""
+
+
+def unigram_log_prior(tokenizer, texts: list[str], vocab_size: int | None = None, *, smoothing: float = 0.1,
+                      max_length: int = 512) -> torch.Tensor:
+    """Log unigram frequencies of ``texts`` under ``tokenizer``: (V,) float32.
+
+    ``log((c_i + smoothing) / (N + smoothing * V))`` with c_i the count of piece i (special tokens
+    excluded) and N the total, so pieces absent from the text get a finite low value. V is
+    ``vocab_size`` or ``len(tokenizer)``. Raises ValueError if the texts hold no piece.
+    """
+    V = vocab_size or len(tokenizer)
+    counts = torch.zeros(V, dtype=torch.float64)
+    special = set(tokenizer.all_special_ids)
+    for i in range(0, len(texts), 256):
+        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length,
+                             add_special_tokens=False)["input_ids"]:
+            ids = [t for t in ids if t not in special and t < V]
+            if ids:
+                counts += torch.bincount(torch.tensor(ids), minlength=V).to(torch.float64)
+    total = float(counts.sum())
+    if total == 0:
+        raise ValueError("unigram prior: the texts hold no token")
+    return torch.log((counts + smoothing) / (total + smoothing * V)).to(torch.float32)
+
+
+def _masked_batches(tokenizer, texts: list[str], *, batch_size: int, max_length: int, mlm_probability: float,
+                    seed: int):
+    """Endless (input_ids, attention_mask, labels) batches of ``texts`` masked BERT-style, seeded."""
+    g = torch.Generator().manual_seed(seed)
+    masker = DataCollatorForLanguageModeling(tokenizer, mlm_probability=mlm_probability)
+    masker.generator = g
+    lines = [t for t in texts if t.strip()]
+    while True:
+        order = torch.randperm(len(lines), generator=g).tolist()
+        for a in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
+            enc = tokenizer([lines[i] for i in order[a:a + batch_size]], truncation=True, max_length=max_length,
+                            padding=True, return_tensors="pt", return_special_tokens_mask=True)
+            special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)
+            ids, labels = masker.torch_mask_tokens(enc["input_ids"].clone(), special_tokens_mask=special)
+            yield ids, enc["attention_mask"], labels
+
+
+def _text_support(tokenizer, texts: list[str], vocab_size: int, max_length: int = 512) -> torch.Tensor:
+    """Sorted ids (int64) of the pieces occurring in ``texts`` (special tokens included)."""
+    seen = torch.zeros(vocab_size, dtype=torch.bool)
+    for i in range(0, len(texts), 256):
+        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length)["input_ids"]:
+            seen[torch.tensor(ids, dtype=torch.long).clamp(max=vocab_size - 1)] = True
+    return seen.nonzero().squeeze(1)
+
+
+@torch.no_grad()
+def _base_states(model, ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    return model.base_model(input_ids=ids, attention_mask=att).last_hidden_state
+
+
+def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: int, batch_size: int = 16,
+                 max_length: int = 64, learning_rate: float = 1e-3, mlm_probability: float = 0.15,
+                 heldout: list[str] | None = None, seed: int = 0) -> dict:
+    """Fit ``head`` (dense, LayerNorm, bias) alone on the frozen model with its adapters off.
+
+    The encoder (the model's *active embeddings*, no adapter) runs under ``no_grad``; only the
+    head's parameters that require grad train, with AdamW, linear warmup over the first 10% of
+    ``steps`` and linear decay. The softmax runs over the pieces that occur in ``texts`` only
+    (the labels are always among them; on a 250k vocabulary this is 5-30x faster); the bias of
+    the other pieces keeps its initial value. The decoder should be frozen (``head.untie()``) or tied to frozen
+    embeddings. The model's adapter setup and training mode are restored afterwards.
+
+    Returns ``{"steps", "loss_first", "loss_last", "heldout_accuracy", "heldout_loss"}``: mean
+    training loss of the first and last 10% of steps, and masked-token accuracy (%) / loss on
+    ``heldout`` (None without held-out texts). Raises ValueError if ``texts`` has no line.
+    """
+    if not any(t.strip() for t in texts):
+        raise ValueError("fit_mlm_head: no text")
+    saved, was_training = model.active_adapters, model.training
+    emb_grad = head.embedding.weight.requires_grad
+    head.embedding.weight.requires_grad_(False)  # a tied decoder is not fitted
+    model.set_active_adapters(None)
+    model.eval()
+    params = [p for p in head.parameters() if p.requires_grad]
+    losses: list[float] = []
+    V = head.bias.shape[0]
+    support = _text_support(tokenizer, texts, V)
+    remap = torch.full((V,), -1, dtype=torch.long)
+    remap[support] = torch.arange(len(support))
+    try:
+        if steps > 0 and params:
+            opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+            warm = max(1, steps // 10)
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+            head.train()
+            batches = _masked_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length,
+                                      mlm_probability=mlm_probability, seed=seed)
+            for _ in range(steps):
+                ids, att, labels = next(batches)
+                sel = labels != -100
+                if not bool(sel.any()):
+                    continue
+                states = _base_states(model, ids, att)[sel]
+                loss = F.cross_entropy(head(states, rows=support), remap[labels[sel]])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(float(loss.detach()))
+        head.eval()
+        acc = loss_h = None
+        if heldout:
+            acc, loss_h = masked_token_accuracy(model, head, tokenizer, heldout, max_length=max_length,
+                                                mlm_probability=mlm_probability, seed=seed + 1)
+    finally:
+        head.embedding.weight.requires_grad_(emb_grad)
+        model.set_active_adapters(saved)
+        model.train(was_training)
+    k = max(1, len(losses) // 10)
+    return {"steps": steps, "loss_first": round(sum(losses[:k]) / k, 4) if losses else None,
+            "loss_last": round(sum(losses[-k:]) / k, 4) if losses else None,
+            "heldout_accuracy": acc, "heldout_loss": loss_h}
+
+
+@torch.no_grad()
+def masked_token_accuracy(model, head: MLMHead, tokenizer, texts: list[str], *, max_length: int = 64,
+                          mlm_probability: float = 0.15, seed: int = 0, batch_size: int = 32
+                          ) -> tuple[float, float]:
+    """``(accuracy %, mean loss)`` of ``head`` on BERT-masked ``texts`` (one seeded pass) read
+    through the model as it is set up (active embeddings and adapters)."""
+    batches = _masked_batches(tokenizer, texts, batch_size=min(batch_size, len(texts)), max_length=max_length,
+                              mlm_probability=mlm_probability, seed=seed)
+    n_batches = max(1, len(texts) // min(batch_size, len(texts)))
+    right = total = 0
+    loss_sum = 0.0
+    for _ in range(n_batches):
+        ids, att, labels = next(batches)
+        sel = labels != -100
+        if not bool(sel.any()):
+            continue
+        logits = head(_base_states(model, ids, att)[sel])
+        right += int((logits.argmax(-1) == labels[sel]).sum())
+        loss_sum += float(F.cross_entropy(logits, labels[sel], reduction="sum"))
+        total += int(sel.sum())
+    return (round(100.0 * right / max(1, total), 2), round(loss_sum / max(1, total), 4))
+
+
+def prepare_head(model, tokenizer, texts: list[str], *, steps: int, batch_size: int, max_length: int,
+                 learning_rate: float = 1e-3, mlm_probability: float = 0.15, init: MLMHead | None = None,
+                 frozen_decoder: bool = True, heldout: list[str] | None = None, seed: int = 0
+                 ) -> tuple[MLMHead, dict]:
+    """A frozen, fitted MLM head for a language adapter on ``texts`` (see the module docstring).
+
+    The decoder is a frozen copy of the model's *active* embedding rows (V, d) when
+    ``frozen_decoder`` (use it when the embeddings train), else tied to them; the bias starts
+    at :func:`unigram_log_prior` of ``texts``; the transform is copied from ``init`` (a backbone
+    head, same hidden size) when given. Then :func:`fit_mlm_head` for ``steps`` steps and
+    :meth:`MLMHead.freeze`. Returns ``(head, report)``.
+    """
+    emb = model.get_input_embeddings()
+    head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12))
+    if frozen_decoder:
+        head.untie()
+    if init is not None:
+        head.dense.load_state_dict(init.dense.state_dict())
+        head.norm.load_state_dict(init.norm.state_dict())
+    with torch.no_grad():
+        head.bias.copy_(unigram_log_prior(tokenizer, texts, emb.num_embeddings))
+    report = fit_mlm_head(model, head, tokenizer, texts, steps=steps, batch_size=batch_size, max_length=max_length,
+                          learning_rate=learning_rate, mlm_probability=mlm_probability, heldout=heldout, seed=seed)
+    return head.freeze(), report
+
+
+def backbone_head(model, tokenizer, texts: list[str], *, name: str, steps: int = 600, batch_size: int = 32,
+                  max_length: int = 64, cache_dir: str | Path | None = None, heldout_fraction: float = 0.05) -> tuple[MLMHead, dict]:
+    """The backbone's MLM head on its own vocabulary, fitted once on multilingual ``texts`` and
+    cached.
+
+    The cache entry ``<cache>/heads/<name>-<digest>/`` (digest of the texts and settings) holds
+    ``mlm_head.safetensors`` (dense, norm, bias) and ``report.json`` (held-out masked-token
+    accuracy and loss on ``heldout_fraction`` of the lines, at most 256). The model's active
+    embeddings must be the backbone's own (``"default"``). Returns ``(frozen head, report)``; its
+    decoder is tied to those (frozen) embeddings.
+    """
+    from safetensors.torch import load_file, save_file
+
+    from ..artifacts import write_json
+    from ..backbones import cache_root
+
+    lines = [t for t in texts if t.strip()]
+    digest = hashlib.sha256(json.dumps({"texts": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
+                                        "steps": steps, "batch_size": batch_size, "max_length": max_length,
+                                        "heldout_fraction": heldout_fraction, "v": 1}).encode()).hexdigest()[:16]
+    folder = Path(cache_dir or cache_root()) / "heads" / f"{name}-{digest}"
+    emb = model.get_input_embeddings()
+    head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12))
+    if (folder / HEAD_FILE).is_file() and (folder / "report.json").is_file():
+        state = load_file(str(folder / HEAD_FILE))
+        head.load_state_dict(state)
+        return head.freeze(), json.loads((folder / "report.json").read_text())
+    g = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(lines), generator=g).tolist()
+    n_held = min(256, max(1, int(len(lines) * heldout_fraction))) if heldout_fraction > 0 else 0
+    held = [lines[i] for i in order[:n_held]]
+    train = [lines[i] for i in order[n_held:]]
+    with torch.no_grad():
+        head.bias.copy_(unigram_log_prior(tokenizer, train, emb.num_embeddings))
+    report = fit_mlm_head(model, head, tokenizer, train, steps=steps, batch_size=batch_size, max_length=max_length,
+                          heldout=held or None, seed=0)
+    report.update(lines=len(train), heldout_lines=len(held), name=name)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in head.state_dict().items()}, str(tmp / HEAD_FILE))
+    write_json(tmp / "report.json", report)
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
+    return head.freeze(), report
+
