@@ -267,10 +267,15 @@ def test_cli_adapt_new_vocabulary_writes_adapter_embeddings_and_pppl(tiny_base, 
     out = tmp_path / "adapt"
     args = ["adapt", str(corpus), "--out", str(out), "--base", str(tiny_base), "--tokenizer", str(tmp_path / "tok"),
             "--embeddings", str(tmp_path / "E.safetensors"), "--steps", "4", "--batch-size", "8",
-            "--max-length", "32", "--eval-fraction", "0.05", "--lr", "1e-2"]
+            "--max-length", "32", "--eval-fraction", "0.05", "--lr", "1e-2", "--head-fit-steps", "4",
+            "--backbone-head-steps", "0"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "held-out pseudo-perplexity:" in printed and "before ->" in printed
+    assert "spread (mean-pooled)" in printed and "word cosine with the base by layer" in printed
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert len(diag["layer_cosine"]) == 3 and 0 <= diag["adapted"]["spread_mean"] <= 1  # embeddings + 2 layers
+    assert json.loads((out / "head.json").read_text())["steps"] == 4
     E = load_file(str(out / "embeddings.safetensors"))["weight"]
     assert E.shape == E0.shape and not torch.equal(E, E0)
     assert (out / "adapter" / "adapter_config.json").is_file() and not (out / "checkpoints").exists()
@@ -278,3 +283,174 @@ def test_cli_adapt_new_vocabulary_writes_adapter_embeddings_and_pppl(tiny_base, 
     assert hist[0]["step"] == 0 and "eval_pppl" in hist[0] and "eval_pppl" in hist[-1]
     assert main(["adapt", str(corpus), "--out", str(out), "--base", str(tiny_base), "--tokenizer",
                  str(tmp_path / "tok")]) == 2  # a tokenizer without its embeddings: one-line error
+
+
+# ---------------------------------------------------------------- fitted head, anchor, diagnostics
+
+
+def test_anchor_loss_zero_for_identical_exact_otherwise_and_masked():
+    from unibridge.adaptation.losses import anchor_loss
+
+    h = torch.randn(2, 4, 8)
+    assert anchor_loss(h, h.clone()).item() == pytest.approx(0.0, abs=1e-6)
+    assert anchor_loss(h, h.clone(), kind="mse").item() == 0.0
+    s, t = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 2.0]])  # orthogonal: 1 - cos = 1
+    assert anchor_loss(s, t).item() == pytest.approx(1.0)
+    assert anchor_loss(s, t, kind="mse").item() == pytest.approx((1 + 4) / 2)
+    assert anchor_loss(torch.cat([s, t]), torch.cat([t, t]), torch.tensor([1.0, 0.0])).item() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cosine"):
+        anchor_loss(s, t, kind="l1")
+
+
+def test_anchor_gradient_reaches_the_language_adapter(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.losses import anchor_loss
+    from unibridge.adaptation.train import TEACHER_HEADER, _pad, state_units
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx")
+    words = [["the", "cat", "sat"], ["a", "dog"]]
+    teach = teacher_states(model, tok, words, max_length=16)
+    model.train_adapter("xx")
+    for n, p in model.named_parameters():  # move the adapter off its identity initialisation
+        if "adapters.xx" in n:
+            torch.nn.init.normal_(p, std=0.2)
+    encs = [encode_words(tok, w, 16) for w in words]
+    ids = _pad([e.input_ids for e in encs], tok.pad_token_id)
+    att = (ids != tok.pad_token_id).long()
+    _, last = encoder_states(model, ids, att, with_last_layer=True)
+    n = max(e.n_words for e in encs)
+    t_pad = torch.zeros(2, TEACHER_HEADER + n, 32)
+    t_mask = torch.zeros(2, TEACHER_HEADER + n)
+    for j, t in enumerate(teach):
+        t_pad[j, : t.shape[0]], t_mask[j, : t.shape[0]] = t, 1
+    units = state_units(last, att, _pad([e.word_ids for e in encs], -1), n)
+    loss = anchor_loss(units, t_pad, t_mask)
+    assert loss.item() > 1e-3
+    loss.backward()
+    grads = {n: p.grad for n, p in model.named_parameters() if "adapters.xx" in n}
+    assert any(g is not None and g.abs().sum() > 0 for g in grads.values())
+    assert all(p.grad is None for n, p in model.named_parameters() if "adapters" not in n)
+
+
+def test_unigram_log_prior_exact(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.head import unigram_log_prior
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    texts = ["the cat", "the the"]
+    prior = unigram_log_prior(tok, texts, smoothing=0.5)
+    the, cat = tok("the", add_special_tokens=False)["input_ids"][0], tok("cat", add_special_tokens=False)["input_ids"][0]
+    V, N = len(tok), 4
+    assert prior.shape == (V,) and prior.dtype == torch.float32
+    assert prior[the].item() == pytest.approx(math.log((3 + 0.5) / (N + 0.5 * V)), rel=1e-5)
+    assert prior[cat].item() == pytest.approx(math.log((1 + 0.5) / (N + 0.5 * V)), rel=1e-5)
+    assert prior[tok.bos_token_id].item() == pytest.approx(math.log(0.5 / (N + 0.5 * V)), rel=1e-5)
+    with pytest.raises(ValueError, match="no token"):
+        unigram_log_prior(tok, ["", ""])
+
+
+def test_fitted_head_lowers_its_loss_and_stays_frozen_while_the_adapter_trains(tiny_base, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import unibridge.adaptation.head as head_mod
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx")
+    snapshot = {}
+    real = head_mod.prepare_head
+
+    def spy(*a, **kw):
+        head, report = real(*a, **kw)
+        snapshot.update({k: v.detach().clone() for k, v in head.state_dict().items()})
+        snapshot["_embedding"] = head.embedding.weight.detach().clone()
+        return head, report
+
+    monkeypatch.setattr(head_mod, "prepare_head", spy)
+    texts = [f"the {w} sat on the mat {i}" for i, w in enumerate(["cat", "dog", "ox", "hen"] * 10)]
+    cfg = AdaptationConfig(head_fit_steps=40, head_learning_rate=3e-3,
+                           train=TrainConfig(max_steps=4, batch_size=4, learning_rate=1e-2, max_length=16))
+    head, _ = train_language_adapter(model, tok, texts, "xx", cfg=cfg, train_embeddings=True, base_tokenizer=tok,
+                                     output_dir="/tmp/unibridge-test-head", resume=False)
+    rep = head.fit_report
+    assert rep["steps"] == 40 and rep["loss_first"] is not None
+    assert not head.tied and not any(p.requires_grad for p in head.parameters())
+    for k, v in head.state_dict().items():  # the head did not move while the adapter trained
+        assert torch.equal(v, snapshot[k]), k
+    assert torch.equal(head.decoder, snapshot["_embedding"])  # decoder = embeddings before training
+    assert not torch.equal(model.get_input_embeddings().weight, snapshot["_embedding"])  # embeddings trained
+
+
+def test_fit_mlm_head_learns_on_the_frozen_base_and_leaves_the_model_as_it_was(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.head import fit_mlm_head
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "xx")
+    model.set_active_adapters("xx")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    texts = [f"the {w} sat on the mat" for w in ["cat", "dog", "ox", "hen"] * 20]
+    head = MLMHead(model.get_input_embeddings()).untie()  # zero bias: starts at the uniform distribution
+    rep = fit_mlm_head(model, head, tok, texts, steps=60, batch_size=16, learning_rate=1e-2, heldout=texts[:16])
+    assert rep["loss_last"] < rep["loss_first"] - 0.5
+    assert 0.0 <= rep["heldout_accuracy"] <= 100.0 and rep["heldout_loss"] > 0
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters())  # the model did not train
+    assert model.active_adapters is not None and "xx" in str(model.active_adapters)  # setup restored
+
+
+def _spread_after_training(tiny_base, **change) -> tuple[float, float]:
+    import random
+
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.diagnostics import representation_diagnostics
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    vocab = "the cat dog ox sat ran on under a mat tree house big small red blue".split()
+    rnd = random.Random(0)
+    texts = [" ".join(rnd.choice(vocab) for _ in range(rnd.randint(5, 12))) for _ in range(200)]
+    model = load_adapter_model(tiny_base)
+    torch.manual_seed(0)
+    add_language_adapter(model, "xx")
+    cfg = SourceAdaptationConfig(**change, head_fit_steps=30,
+                                 train=TrainConfig(max_steps=30, batch_size=8, learning_rate=1e-2, max_length=32))
+    train_language_adapter(model, tok, texts[:-40], "xx", cfg=cfg, train_embeddings=False, base_tokenizer=tok, seed=1,
+                           output_dir="/tmp/unibridge-test-spread", resume=False)
+    d = representation_diagnostics(model, tok, texts[-40:], embeddings="default", adapter="xx", base_tokenizer=tok)
+    return d["adapted"]["spread_mean"], d["base"]["spread_mean"]
+
+
+def test_default_language_adapter_keeps_the_spread_the_original_recipe_collapses(tiny_base):
+    new, base = _spread_after_training(tiny_base)
+    old, _ = _spread_after_training(tiny_base, mlm_head="joint", regulariser="none")
+    assert new > 0.5 * base  # the between-example share of the states survives 30 steps
+    assert old < 0.5 * base  # a fresh head trained with the adapter collapses it
+
+
+def test_centroid_gap_and_spread_exact():
+    from unibridge.adaptation.diagnostics import centroid_gap, spread
+
+    a = (torch.tensor([0.0, 0.0, 0.0, 0.0]), 0.5)
+    b = (torch.tensor([3.0, 0.0, 4.0, 0.0]), 2.0)
+    assert centroid_gap(a, b) == pytest.approx(5.0 / math.sqrt(4 * 0.5 * 2.0))
+    assert spread(torch.ones(5, 3)) == 0.0  # input-independent states
+    x = torch.tensor([[1.0, 0.0], [-1.0, 0.0]])
+    assert spread(x) == pytest.approx(1.0)  # all of the states vary with the input
+
+
+def test_regulariser_and_head_settings_are_checked():
+    from unibridge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="regulariser must be one of"):
+        AdaptationConfig(regulariser="l2")
+    with pytest.raises(ConfigError, match="mlm_head"):
+        SourceAdaptationConfig(mlm_head="pretrained")
+    cfg = AdaptationConfig(regulariser="anchor", beta=2.0, anchor_weight=3.0)
+    assert (cfg.kl_weight, cfg.anchor) == (0.0, 3.0)
+    assert (AdaptationConfig(regulariser="paper-kl").kl_weight, AdaptationConfig(regulariser="paper-kl").anchor) == (1.0, 0.0)

@@ -217,6 +217,7 @@ def cmd_adapt(a) -> int:
 
     from .adaptation.model import add_language_adapter, attach_embeddings, load_adapter_model
     from .adaptation.train import is_main_process, save_language_adapter, train_language_adapter
+    from .artifacts import write_json
     from .backbones import backbone_tokenizer, load_tokenizer, resolve_backbone
     from .config import AdaptationConfig, TrainConfig
     from .data import read_dictionary, read_text
@@ -237,16 +238,30 @@ def cmd_adapt(a) -> int:
     train = TrainConfig(epochs=a.epochs, max_steps=a.steps, batch_size=a.batch_size, learning_rate=a.lr,
                         max_length=a.max_length)
     cfg = AdaptationConfig(beta=beta, kl_level=a.kl_level, kl_temperature=a.kl_temperature,
-                           align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
+                           regulariser=a.regulariser, anchor_weight=a.anchor_weight, mlm_head=a.mlm_head,
+                           head_fit_steps=a.head_fit_steps, align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
                            eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
     add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+    head_init = None
+    if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
+        from .adaptation.head import default_backbone_head
+
+        head_init, rep = default_backbone_head(model, base_tok, Path(a.base).name, steps=a.backbone_head_steps)
+        print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
     head, hist = train_language_adapter(model, tok, texts, a.name, cfg=cfg, train_embeddings=bool(a.tokenizer),
                                         base_tokenizer=base_tok, dictionary=dictionary, seed=a.seed,
-                                        output_dir=str(out / "checkpoints"), resume=not a.no_resume)
+                                        output_dir=str(out / "checkpoints"), resume=not a.no_resume,
+                                        head_init=head_init)
     if not is_main_process():
         return 0
     save_language_adapter(model, head, a.name, out, hist, with_embeddings=bool(a.tokenizer))
+    from .adaptation.diagnostics import format_diagnostics, representation_diagnostics
+
+    diag = representation_diagnostics(model, tok, texts[-128:], embeddings=a.name if a.tokenizer else "default",
+                                      adapter=a.name, base_tokenizer=base_tok)
+    write_json(out / "diagnostics.json", diag)
+    print(format_diagnostics(diag))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # finished: nothing left to resume
     pppl = [h["eval_pppl"] for h in hist if "eval_pppl" in h]
     if pppl:
@@ -255,7 +270,7 @@ def cmd_adapt(a) -> int:
     if losses:
         last = losses[-1]
         print(f"last logged step {last['step']}: mlm {last['mlm_loss']:.3f}  kl {last['kl_loss']:.4f}  "
-              f"align {last['align_loss']:.4f}")
+              f"anchor {last['anchor_loss']:.4f}  align {last['align_loss']:.4f}")
     print(f"language adapter '{a.name}' -> {out / 'adapter'}")
     return 0
 
@@ -478,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
     d.add_argument("--beta", type=float, help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
+    d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
+                   help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
+    d.add_argument("--anchor-weight", type=float, default=1.0, help="weight of the anchor term (default 1.0)")
+    d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
+                   help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
+    d.add_argument("--head-fit-steps", type=int, default=200, help="steps fitting the head alone (default 200)")
+    d.add_argument("--backbone-head-steps", type=int, default=200,
+                   help="steps fitting the backbone's head once, cached (default 200; 0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
     d.add_argument("--kl-temperature", type=float, default=1.0)
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")

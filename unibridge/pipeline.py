@@ -226,24 +226,15 @@ class Pipeline:
         if self.recipe.source_adaptation.mlm_head != "fitted" and self.recipe.adaptation.mlm_head != "fitted":
             return None
         if getattr(self, "_backbone_head", None) is None:
-            from .adaptation.head import BACKBONE_HEAD_TEXT, backbone_head
-            from .data import read_text
+            from .adaptation.head import default_backbone_head
 
-            try:
-                texts = read_text([BACKBONE_HEAD_TEXT])
-            except DataError:
-                texts = []
-            for lang in self.recipe.sources:
-                texts.extend(self._source_texts(lang))
-            model = self.model()
-            saved = model.active_embeddings
-            model.set_active_embeddings("default")
-            _say(f"backbone MLM head ({len(texts)} lines, cached per backbone)")
-            self._backbone_head, report = backbone_head(
-                model, self.base_tokenizer, texts, name=Path(str(self.recipe.base_model)).name,
-                steps=self.recipe.source_adaptation.backbone_head_steps)
-            model.set_active_embeddings(saved)
-            _say(f"backbone MLM head: held-out masked-token accuracy {report.get('heldout_accuracy')}%")
+            _say("backbone MLM head (fitted once per backbone, cached)")
+            self._backbone_head, report = default_backbone_head(
+                self.model(), self.base_tokenizer, Path(str(self.recipe.base_model)).name,
+                steps=self.recipe.source_adaptation.backbone_head_steps,
+                extra_texts=[t for lang in self.recipe.sources for t in self._source_texts(lang)])
+            _say(f"backbone MLM head: held-out masked-token accuracy {report.get('heldout_accuracy')}% "
+                 f"on {report.get('heldout_lines')} lines")
         return self._backbone_head
 
     def _diagnose(self, model, tokenizer, texts: list[str], embeddings: str, adapter: str, out: Path) -> dict:
@@ -253,9 +244,9 @@ class Pipeline:
         d = representation_diagnostics(model, tokenizer, texts, embeddings=embeddings, adapter=adapter,
                                        base_tokenizer=self.base_tokenizer)
         write_json(out, d)
-        _say(f"diagnostics '{adapter}': spread (mean-pooled) {d['adapted']['spread_mean']:.3f} "
-             f"(base {d['base']['spread_mean']:.3f}), first token {d['adapted']['spread_first']:.3f} "
-             f"(base {d['base']['spread_first']:.3f}), last-layer word cosine with the base {d['layer_cosine'][-1]:.3f}")
+        from .adaptation.diagnostics import format_diagnostics
+
+        _say(f"diagnostics '{adapter}': " + format_diagnostics(d).replace("\n", "; "))
         return d
 
     # ------------------------------------------------------------------ stage 3

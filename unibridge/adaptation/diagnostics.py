@@ -119,3 +119,12 @@ def centroid_gap(a: tuple[torch.Tensor, float], b: tuple[torch.Tensor, float]) -
     units of their within-set spread (per-dimension standard deviations s, d dimensions)."""
     (mu_a, s_a), (mu_b, s_b) = a, b
     return float((mu_a - mu_b).norm() / (mu_a.numel() * s_a * s_b) ** 0.5)
+
+
+def format_diagnostics(d: dict) -> str:
+    """Two lines summarising :func:`representation_diagnostics` output for a terminal."""
+    a, b = d["adapted"], d["base"]
+    return (f"spread (mean-pooled) {a['spread_mean']:.3f} (base {b['spread_mean']:.3f}), first token "
+            f"{a['spread_first']:.3f} (base {b['spread_first']:.3f}), pairwise cosine {a['pairwise_cosine']:.3f} "
+            f"(base {b['pairwise_cosine']:.3f})\nword cosine with the base by layer: "
+            + " ".join(f"{c:.2f}" for c in d["layer_cosine"]))

@@ -125,7 +125,10 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
             head.train()
             batches = _masked_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length,
                                       mlm_probability=mlm_probability, seed=seed)
-            for _ in range(steps):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(range(steps), desc="MLM head", unit="step", leave=False, disable=steps < 50)
+            for _ in bar:
                 ids, att, labels = next(batches)
                 sel = labels != -100
                 if not bool(sel.any()):
@@ -137,6 +140,7 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
                 opt.step()
                 sched.step()
                 losses.append(float(loss.detach()))
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         head.eval()
         acc = loss_h = None
         if heldout:
@@ -251,3 +255,26 @@ def backbone_head(model, tokenizer, texts: list[str], *, name: str, steps: int =
         os.replace(tmp, folder)
     return head.freeze(), report
 
+
+
+def default_backbone_head(model, tokenizer, name: str, *, steps: int, extra_texts: list[str] = ()
+                          ) -> tuple[MLMHead, dict]:
+    """:func:`backbone_head` on the FLORES-200 devtest text of every language under the data root
+    (``BACKBONE_HEAD_TEXT``; none if the data root lacks it) plus ``extra_texts`` (the sources'
+    text). Raises ValueError when there is no text at all."""
+    from ..data import read_text
+    from ..errors import DataError
+
+    try:
+        texts = read_text([BACKBONE_HEAD_TEXT])
+    except DataError:
+        texts = []
+    texts = [*texts, *extra_texts]
+    if not texts:
+        raise ValueError("no text to fit the backbone MLM head on")
+    saved = model.active_embeddings
+    model.set_active_embeddings("default")
+    try:
+        return backbone_head(model, tokenizer, texts, name=name, steps=steps)
+    finally:
+        model.set_active_embeddings(saved)
