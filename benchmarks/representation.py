@@ -2,7 +2,8 @@
 
 Model: me5-small as an ``adapters`` model with a MAD-X language adapter (SeqBnInv, reduction
 factors 2 and 2) for English, trained on FLORES-200 devtest English (the `en` source's text),
-batch 16 × ≤ 64 tokens, lr 1e-3, the same steps for every setting:
+batch 16 × ≤ 64 tokens, lr 1e-3 with 10% warmup, the same steps for every setting (the backbone head is the
+pipeline's, fitted once and cached):
 
     joint      - the original recipe: a fresh MLM head trained with the adapter, MLM only
                  (how source and MAD-X adapters were trained);
@@ -35,6 +36,7 @@ import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TEXT = "parallel/flores200_devtest/devtest/eng_Latn.devtest"
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "amh.yaml"
 SETTINGS = {
     "joint": {"mlm_head": "joint", "regulariser": "none"},
     "joint+kl": {"mlm_head": "joint", "regulariser": "paper-kl"},
@@ -45,12 +47,12 @@ SETTINGS = {
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="25 adapter steps, 50 head steps (about 3 minutes)")
-    ap.add_argument("--steps", type=int, help="adapter training steps per setting (default 100; quick 25)")
-    ap.add_argument("--head-steps", type=int, help="backbone head fitting steps (default 300; quick 50)")
+    ap.add_argument("--quick", action="store_true", help="25 adapter steps per setting (about 3 minutes once the "
+                                                          "backbone head is cached)")
+    ap.add_argument("--steps", type=int, help="adapter training steps per setting (default 200, the cpu profile's; "
+                                              "quick 25)")
     a = ap.parse_args(argv)
-    steps = a.steps or (25 if a.quick else 100)
-    head_steps = a.head_steps or (50 if a.quick else 300)
+    steps = a.steps or (25 if a.quick else 200)
 
     import logging
 
@@ -59,32 +61,26 @@ def main(argv=None) -> int:
     transformers.logging.set_verbosity_error()
     logging.getLogger("adapters").setLevel(logging.ERROR)
     from unibridge.adaptation.diagnostics import representation_diagnostics
-    from unibridge.adaptation.head import backbone_head
-    from unibridge.adaptation.model import add_language_adapter, load_adapter_model
+    from unibridge.adaptation.model import add_language_adapter
     from unibridge.adaptation.train import train_language_adapter
-    from unibridge.backbones import load_tokenizer, resolve_backbone
-    from unibridge.config import SourceAdaptationConfig, TrainConfig
+    from unibridge.backbones import cache_root
+    from unibridge.config import Recipe, SourceAdaptationConfig, TrainConfig
     from unibridge.data import read_text
+    from unibridge.pipeline import Pipeline
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
-    base_dir = resolve_backbone("me5-small")
-    tok = load_tokenizer(base_dir)
-    model = load_adapter_model(base_dir)
+    pipe = Pipeline(Recipe.load(RECIPE, "cpu"), "/tmp/unibridge-representation-run")
+    model, tok = pipe.model(), pipe.base_tokenizer
     lines = read_text([TEXT])
     train, held = lines[:-128], lines[-128:]
-    flores = sorted((Path(os.environ.get("UNIBRIDGE_DATA", "../shared/data")) /
-                     "parallel/flores200_devtest/devtest").glob("*.devtest"))
-    multi = [ln for f in flores for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()
-             and "eng_Latn" not in f.name]
     t0 = time.perf_counter()
-    bhead, breport = backbone_head(model, tok, multi, name="me5-small", steps=head_steps)
-    head_s = time.perf_counter() - t0
-    print(f"backbone head: {breport} ({head_s:.0f} s)")
+    bhead = pipe.backbone_head()  # the one the pipeline uses (fitted once per backbone, cached)
+    breport = json.loads(next((cache_root() / "heads").glob(f"{pipe.base_dir.name}-*/report.json")).read_text())
+    print(f"backbone head: {breport} ({time.perf_counter() - t0:.0f} s)")
     out: dict = {"steps": steps, "backbone_head": breport, "settings": {}}
     for name, change in SETTINGS.items():
-        cfg = SourceAdaptationConfig(**change, head_fit_steps=50 if a.quick else 100,
+        cfg = SourceAdaptationConfig(**change, head_fit_steps=50 if a.quick else 200,
                                      train=TrainConfig(max_steps=steps, batch_size=16, max_length=64,
-                                                       learning_rate=1e-3))
+                                                       learning_rate=1e-3, warmup_ratio=0.1))
         torch.manual_seed(0)
         add_language_adapter(model, "en", 2, 2)
         t0 = time.perf_counter()

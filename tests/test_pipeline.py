@@ -37,8 +37,10 @@ def tiny_recipe(base) -> dict:
                   "nli": {"test": "nli/americasnli/test/quy.tsv"}},
         "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
         "embeddings": {"method": "unibridge", "static_dim": 64, "static_epochs": 1},
-        "adaptation": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
-        "source_adaptation": {"train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
+                       "train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
+        "source_adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
+                              "train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
         "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
         "evaluation": {"max_examples": 12, "batch_size": 8},
     }

@@ -247,7 +247,7 @@ def cmd_adapt(a) -> int:
     if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
         from .adaptation.head import default_backbone_head
 
-        head_init, rep = default_backbone_head(model, base_tok, Path(a.base).name, steps=a.backbone_head_steps)
+        head_init, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
         print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
     head, hist = train_language_adapter(model, tok, texts, a.name, cfg=cfg, train_embeddings=bool(a.tokenizer),
                                         base_tokenizer=base_tok, dictionary=dictionary, seed=a.seed,

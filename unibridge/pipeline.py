@@ -230,7 +230,7 @@ class Pipeline:
 
             _say("backbone MLM head (fitted once per backbone, cached)")
             self._backbone_head, report = default_backbone_head(
-                self.model(), self.base_tokenizer, Path(str(self.recipe.base_model)).name,
+                self.model(), self.base_tokenizer, self.base_dir,
                 steps=self.recipe.source_adaptation.backbone_head_steps,
                 extra_texts=[t for lang in self.recipe.sources for t in self._source_texts(lang)])
             _say(f"backbone MLM head: held-out masked-token accuracy {report.get('heldout_accuracy')}% "
@@ -384,8 +384,10 @@ class Pipeline:
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
             res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
                                   target_adapter=r.target, pairs={s: self._pairs(s, r.harmony.k) for s in r.sources},
-                                  k=r.harmony.k, temperature=r.harmony.temperature)
+                                  k=r.harmony.k, temperature=r.harmony.temperature,
+                                  standardise=r.harmony.standardise)
             write_json(d / "weights.json", res)
+            write_json(d / "diagnostics.json", self._centroid_gaps(model))
             from .inference.plot import plot_weight_heatmap
 
             plot_weight_heatmap({r.target: res["weights"]}, d / "weights.png", title="harmony weights")

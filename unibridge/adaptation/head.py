@@ -257,11 +257,24 @@ def backbone_head(model, tokenizer, texts: list[str], *, name: str, steps: int =
 
 
 
-def default_backbone_head(model, tokenizer, name: str, *, steps: int, extra_texts: list[str] = ()
+def backbone_identity(base_dir: str | Path) -> str:
+    """A short digest naming a backbone folder's weights (path, config and weight files' sizes
+    and modification times), so that two backbones never share a cached head."""
+    base = Path(base_dir).resolve()
+    parts = [str(base)]
+    for f in sorted(base.glob("*")):
+        if f.suffix in (".json", ".safetensors", ".bin"):
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{int(st.st_mtime)}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+def default_backbone_head(model, tokenizer, base_dir: str | Path, *, steps: int, extra_texts: list[str] = ()
                           ) -> tuple[MLMHead, dict]:
-    """:func:`backbone_head` on the FLORES-200 devtest text of every language under the data root
-    (``BACKBONE_HEAD_TEXT``; none if the data root lacks it) plus ``extra_texts`` (the sources'
-    text). Raises ValueError when there is no text at all."""
+    """:func:`backbone_head` of the backbone in ``base_dir`` on the FLORES-200 devtest text of
+    every language under the data root (``BACKBONE_HEAD_TEXT``; none if the data root lacks it)
+    plus ``extra_texts`` (the sources' text); cached under the folder's name and
+    :func:`backbone_identity`. Raises ValueError when there is no text at all."""
     from ..data import read_text
     from ..errors import DataError
 
@@ -275,6 +288,7 @@ def default_backbone_head(model, tokenizer, name: str, *, steps: int, extra_text
     saved = model.active_embeddings
     model.set_active_embeddings("default")
     try:
+        name = f"{Path(base_dir).name}-{backbone_identity(base_dir)}"
         return backbone_head(model, tokenizer, texts, name=name, steps=steps)
     finally:
         model.set_active_embeddings(saved)
