@@ -2,6 +2,7 @@
 the predictor, and the CLI's handling of bad input."""
 
 import json
+import math
 from pathlib import Path
 import subprocess
 import sys
@@ -62,6 +63,14 @@ def test_all_stages_write_their_artifacts(finished_run):
     assert sum(report.values()) == search["tokenizer_size"]
     weights = json.loads((run_dir / "harmony" / "weights.json").read_text())["weights"]
     assert set(weights) == {"en", "ru"} and sum(weights.values()) == pytest.approx(1.0)
+    # standardised inverse distances of two sources are +1 and -1: weights softmax(±1)
+    assert max(weights.values()) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    gaps = json.loads((run_dir / "harmony" / "diagnostics.json").read_text())["centroid_gap"]
+    assert set(gaps) == {"en", "ru"} and all(g["adapted"] > 0 and g["base"] > 0 for g in gaps.values())
+    for folder in ("adaptation", "sources/en", "sources/ru"):  # every language adapter is diagnosed
+        diag = json.loads((run_dir / folder / "diagnostics.json").read_text())
+        assert 0 <= diag["adapted"]["spread_mean"] <= 1 and len(diag["layer_cosine"]) == 3
+        assert json.loads((run_dir / folder / "head.json").read_text())["steps"] == 2  # fitted head
     for task in ("pos", "ner", "nli"):
         s = result.scores[task]
         assert s["n_test"] == 12
