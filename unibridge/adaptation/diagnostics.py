@@ -28,29 +28,16 @@ def _layers(model, tokenizer, words: list[list[str]], *, embeddings: str, adapte
             batch_size: int) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
     """Per batch: hidden states of every layer (n_layers+1, B, L, d), attention mask, word ids,
     word counts."""
-    from .train import _pad, encode_words
+    from .train import model_setup, word_batches
 
-    saved_emb, saved_ad, was_training = model.active_embeddings, model.active_adapters, model.training
-    model.set_active_embeddings(embeddings)
-    model.set_active_adapters(adapter)
-    model.eval()
     hs, atts, wids, ns = [], [], [], []
-    try:
-        for i in range(0, len(words), batch_size):
-            encs = [encode_words(tokenizer, w, max_length) for w in words[i:i + batch_size]]
-            ids = _pad([e.input_ids for e in encs], tokenizer.pad_token_id)
-            att = torch.zeros_like(ids)
-            for j, e in enumerate(encs):
-                att[j, : len(e.input_ids)] = 1
+    with model_setup(model, embeddings, adapter):
+        for encs, ids, att, wid in word_batches(tokenizer, words, max_length=max_length, batch_size=batch_size):
             out = model.base_model(input_ids=ids, attention_mask=att, output_hidden_states=True)
             hs.append(torch.stack(out.hidden_states))
             atts.append(att)
-            wids.append(_pad([e.word_ids for e in encs], -1))
+            wids.append(wid)
             ns.append(torch.tensor([e.n_words for e in encs]))
-    finally:
-        model.set_active_embeddings(saved_emb)
-        model.set_active_adapters(saved_ad)
-        model.train(was_training)
     return hs, atts, wids, ns
 
 

@@ -42,14 +42,7 @@ def unigram_log_prior(tokenizer, texts: list[str], vocab_size: int | None = None
     ``vocab_size`` or ``len(tokenizer)``. Raises ValueError if the texts hold no piece.
     """
     V = vocab_size or len(tokenizer)
-    counts = torch.zeros(V, dtype=torch.float64)
-    special = set(tokenizer.all_special_ids)
-    for i in range(0, len(texts), 256):
-        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length,
-                             add_special_tokens=False)["input_ids"]:
-            ids = [t for t in ids if t not in special and t < V]
-            if ids:
-                counts += torch.bincount(torch.tensor(ids), minlength=V).to(torch.float64)
+    counts = _piece_counts(tokenizer, texts, V, max_length=max_length, special=False)
     total = float(counts.sum())
     if total == 0:
         raise ValueError("unigram prior: the texts hold no token")
@@ -65,7 +58,7 @@ def _masked_batches(tokenizer, texts: list[str], *, batch_size: int, max_length:
     lines = [t for t in texts if t.strip()]
     while True:
         order = torch.randperm(len(lines), generator=g).tolist()
-        for a in range(0, len(order) - batch_size + 1 if len(order) >= batch_size else 1, batch_size):
+        for a in range(0, max(1, len(order) - batch_size + 1), batch_size):
             enc = tokenizer([lines[i] for i in order[a:a + batch_size]], truncation=True, max_length=max_length,
                             padding=True, return_tensors="pt", return_special_tokens_mask=True)
             special = enc["special_tokens_mask"].bool() | (enc["attention_mask"] == 0)
@@ -73,12 +66,26 @@ def _masked_batches(tokenizer, texts: list[str], *, batch_size: int, max_length:
             yield ids, enc["attention_mask"], labels
 
 
-def _text_support(tokenizer, texts: list[str], vocab_size: int, max_length: int = 512) -> torch.Tensor:
-    """Sorted ids (int64) of the pieces occurring in ``texts`` (special tokens included)."""
-    seen = torch.zeros(vocab_size, dtype=torch.bool)
+def _piece_counts(tokenizer, texts: list[str], vocab_size: int, *, max_length: int = 512,
+                  special: bool = True) -> torch.Tensor:
+    """How often each piece id occurs in ``texts`` (no added special tokens): (V,) float64;
+    special tokens occurring in the text (e.g. ``<unk>``) count only when ``special``."""
+    counts = torch.zeros(vocab_size, dtype=torch.float64)
+    skip = set() if special else set(tokenizer.all_special_ids)
     for i in range(0, len(texts), 256):
-        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length)["input_ids"]:
-            seen[torch.tensor(ids, dtype=torch.long).clamp(max=vocab_size - 1)] = True
+        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length,
+                             add_special_tokens=False)["input_ids"]:
+            ids = [t for t in ids if t not in skip and t < vocab_size]
+            if ids:
+                counts += torch.bincount(torch.tensor(ids), minlength=vocab_size).to(torch.float64)
+    return counts
+
+
+def _text_support(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
+    """Sorted ids (int64) of the pieces occurring in ``texts`` with the tokenizer's special tokens
+    added (e.g. ``<s>``, ``</s>``)."""
+    seen = _piece_counts(tokenizer, texts, vocab_size) > 0
+    seen[[i for i in tokenizer.build_inputs_with_special_tokens([]) if i < vocab_size]] = True
     return seen.nonzero().squeeze(1)
 
 
@@ -105,11 +112,10 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
     """
     if not any(t.strip() for t in texts):
         raise ValueError("fit_mlm_head: no text")
-    saved, was_training = model.active_adapters, model.training
+    from .train import model_setup
+
     emb_grad = head.embedding.weight.requires_grad
     head.embedding.weight.requires_grad_(False)  # a tied decoder is not fitted
-    model.set_active_adapters(None)
-    model.eval()
     params = [p for p in head.parameters() if p.requires_grad]
     losses: list[float] = []
     V = head.bias.shape[0]
@@ -117,39 +123,38 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
     remap = torch.full((V,), -1, dtype=torch.long)
     remap[support] = torch.arange(len(support))
     try:
-        if steps > 0 and params:
-            opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
-            warm = max(1, steps // 10)
-            sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
-            head.train()
-            batches = _masked_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length,
-                                      mlm_probability=mlm_probability, seed=seed)
-            from tqdm.auto import tqdm
+        with model_setup(model, None, None):
+            if steps > 0 and params:
+                opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.0)
+                warm = max(1, steps // 10)
+                sched = torch.optim.lr_scheduler.LambdaLR(
+                    opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+                head.train()
+                batches = _masked_batches(tokenizer, texts, batch_size=batch_size, max_length=max_length,
+                                          mlm_probability=mlm_probability, seed=seed)
+                from tqdm.auto import tqdm
 
-            bar = tqdm(range(steps), desc="MLM head", unit="step", leave=False, disable=steps < 50)
-            for _ in bar:
-                ids, att, labels = next(batches)
-                sel = labels != -100
-                if not bool(sel.any()):
-                    continue
-                states = _base_states(model, ids, att)[sel]
-                loss = F.cross_entropy(head(states, rows=support), remap[labels[sel]])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(float(loss.detach()))
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
-        head.eval()
-        acc = loss_h = None
-        if heldout:
-            acc, loss_h = masked_token_accuracy(model, head, tokenizer, heldout, max_length=max_length,
-                                                mlm_probability=mlm_probability, seed=seed + 1)
+                bar = tqdm(range(steps), desc="MLM head", unit="step", leave=False, disable=steps < 50)
+                for _ in bar:
+                    ids, att, labels = next(batches)
+                    sel = labels != -100
+                    if not bool(sel.any()):
+                        continue
+                    states = _base_states(model, ids, att)[sel]
+                    loss = F.cross_entropy(head(states, rows=support), remap[labels[sel]])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    losses.append(float(loss.detach()))
+                    bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            head.eval()
+            acc = loss_h = None
+            if heldout:
+                acc, loss_h = masked_token_accuracy(model, head, tokenizer, heldout, max_length=max_length,
+                                                    mlm_probability=mlm_probability, seed=seed + 1)
     finally:
         head.embedding.weight.requires_grad_(emb_grad)
-        model.set_active_adapters(saved)
-        model.train(was_training)
     k = max(1, len(losses) // 10)
     return {"steps": steps, "loss_first": round(sum(losses[:k]) / k, 4) if losses else None,
             "loss_last": round(sum(losses[-k:]) / k, 4) if losses else None,

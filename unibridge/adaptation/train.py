@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -87,6 +88,35 @@ def state_units(states: torch.Tensor, attention_mask: torch.Tensor, word_ids: to
     return torch.cat([first, last, sent, word_pool(states, word_ids, n_words)], dim=1)
 
 
+@contextmanager
+def model_setup(model, embeddings: str | None, adapters):
+    """Within the block the model is in eval mode with embedding set ``embeddings`` (None: as
+    it is) and ``adapters`` active (None: none); both and the training mode are restored."""
+    saved_emb, saved_ad, was_training = model.active_embeddings, model.active_adapters, model.training
+    if embeddings is not None:
+        model.set_active_embeddings(embeddings)
+    model.set_active_adapters(adapters)
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.set_active_embeddings(saved_emb)
+        model.set_active_adapters(saved_ad)
+        model.train(was_training)
+
+
+def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_size: int):
+    """Batches of pre-split ``words``: ``(encs, input_ids (B, L), attention_mask (B, L),
+    word_ids (B, L) with -1 outside words)``, ``encs`` being the :func:`encode_words` results."""
+    for i in range(0, len(words), batch_size):
+        encs = [encode_words(tokenizer, w, max_length) for w in words[i:i + batch_size]]
+        ids = _pad([e.input_ids for e in encs], tokenizer.pad_token_id)
+        att = torch.zeros_like(ids)
+        for j, e in enumerate(encs):
+            att[j, : len(e.input_ids)] = 1
+        yield encs, ids, att, _pad([e.word_ids for e in encs], -1)
+
+
 @torch.no_grad()
 def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length: int,
                    batch_size: int = 32) -> list[torch.Tensor]:
@@ -96,27 +126,13 @@ def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length:
     Returns per example a (3 + n_words, d) tensor (:func:`state_units`): first token, last
     token, mean-pooled sentence, then the words complete within ``max_length``.
     """
-    saved_emb, saved_setup = model.active_embeddings, model.active_adapters
-    model.set_active_embeddings("default")
-    model.set_active_adapters(None)
-    was_training = model.training
-    model.eval()
     out: list[torch.Tensor] = []
-    try:
-        for i in range(0, len(words), batch_size):
-            encs = [encode_words(base_tokenizer, w, max_length) for w in words[i:i + batch_size]]
-            ids = _pad([e.input_ids for e in encs], base_tokenizer.pad_token_id)
-            att = torch.zeros_like(ids)
-            for j, e in enumerate(encs):
-                att[j, : len(e.input_ids)] = 1
+    with model_setup(model, "default", None):
+        for encs, ids, att, wid in word_batches(base_tokenizer, words, max_length=max_length,
+                                                batch_size=batch_size):
             h = model.base_model(input_ids=ids, attention_mask=att).last_hidden_state
-            wid = _pad([e.word_ids for e in encs], -1)
             units = state_units(h, att, wid, max(1, max(e.n_words for e in encs)))
             out.extend(units[j, : TEACHER_HEADER + e.n_words].clone() for j, e in enumerate(encs))
-    finally:
-        model.set_active_embeddings(saved_emb)
-        model.set_active_adapters(saved_setup)
-        model.train(was_training)
     return out
 
 
