@@ -92,6 +92,27 @@ def test_training_updates_only_adapter_embeddings_and_head(tiny_base):
     assert hist and all(h["kl_loss"] >= 0 for h in hist)
 
 
+def test_embedding_lr_scale_zero_keeps_the_initial_embeddings_and_small_scales_move_them_less(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    texts = ["the cat sat on the mat", "a b c d e f g", "one two three four"] * 4
+    moved = {}
+    for scale in (0.0, 0.1, 1.0):
+        model = load_adapter_model(tiny_base)
+        add_language_adapter(model, "xx")
+        emb0 = model.get_input_embeddings().weight.detach().clone()
+        adapter0 = {n: p.detach().clone() for n, p in model.named_parameters() if "adapters.xx" in n}
+        cfg = AdaptationConfig(regulariser="none", mlm_head="joint", embedding_lr_scale=scale,
+                               train=TrainConfig(max_steps=3, batch_size=4, learning_rate=1e-2, max_length=16))
+        train_language_adapter(model, tok, texts, "xx", cfg=cfg, output_dir="/tmp/unibridge-test-trainer", resume=False)
+        moved[scale] = float((model.get_input_embeddings().weight.detach() - emb0).abs().max())
+        params = dict(model.named_parameters())
+        assert any(not torch.equal(adapter0[n], params[n].detach()) for n in adapter0)  # the adapter trains
+    assert moved[0.0] == 0.0
+    assert 0.0 < moved[0.1] < moved[1.0]
+
+
 def test_teacher_states_ignore_adapters_and_restore_setup(tiny_base):
     from transformers import AutoTokenizer
 

@@ -340,7 +340,59 @@ def cmd_transfer_report(a) -> int:
     return 0
 
 
+def _weights_choice(value: str) -> str:
+    """argparse type of ``--weights``: a weight strategy or ``single:<lang>``."""
+    from .transfer import STRATEGIES
+
+    if value in STRATEGIES or (value.startswith("single:") and len(value) > len("single:")):
+        return value
+    raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(STRATEGIES)} "
+                                     "or single:<source language>)")
+
+
+def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool = False):
+    """argparse type for a numeric option that sets ``cls.name``: a number of that field's
+    kind within its :class:`~unibridge.config.Range` (one home for the limits)."""
+    from dataclasses import fields
+
+    f = {f.name: f for f in fields(cls)}[name]
+    rng, kind = f.metadata["range"], kind or (int if str(f.type).startswith("int") else float)
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") \
+                from None
+        if (zero_means_none and value == 0) or value in rng:
+            return value
+        raise argparse.ArgumentTypeError(f"must be {rng}; got {text}")
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
+
+
+def _count(minimum: int = 1):
+    """argparse type: an integer >= ``minimum``."""
+    from .config import Range
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {Range(minimum)}; got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .config import (STAGES, TASKS, AdaptationConfig, EmbeddingConfig, SourceAdaptationConfig, TrainConfig,
+                         VocabConfig)
+    from .transfer import CONFIGS, STRATEGIES
+
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
                                  "multi-source task adapters).")
@@ -351,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("recipe", help="recipe YAML, e.g. recipes/amh.yaml")
     r.add_argument("--profile", help="profile of the recipe: cpu, smoke, paper ...")
     r.add_argument("--run-dir", help="run directory (default runs/<target>)")
-    r.add_argument("--stage", action="append", help="run only this stage (repeatable)")
+    r.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
     r.add_argument("--stage-cache", help="folder shared between runs: stages and source adapters built with the "
                                          "same settings are copied from it instead of rebuilt")
     r.set_defaults(fn=cmd_run)
@@ -360,19 +412,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="+", help="sentences (words separated by spaces); for nli "
                                             "\"premise ||| hypothesis\"")
     p.add_argument("--target", required=True)
-    p.add_argument("--task", required=True, help="pos, ner or nli")
+    p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--run-dir")
-    p.add_argument("--weights", default="harmony", help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    p.add_argument("--weights", default="harmony", type=_weights_choice,
+                   help="harmony, lang2vec, uniform, entropy or single:<lang>")
     p.set_defaults(fn=cmd_predict)
 
     e = sub.add_parser("evaluate", help="score a finished run on a test file")
     e.add_argument("--target", required=True)
-    e.add_argument("--task", required=True)
+    e.add_argument("--task", required=True, choices=TASKS)
     e.add_argument("--test", required=True, action="append", help="test file (relative to UNIBRIDGE_DATA or absolute)")
     e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
-    e.add_argument("--limit", type=int)
+    e.add_argument("--limit", type=_count(), help="score at most this many examples")
     e.add_argument("--run-dir")
-    e.add_argument("--weights", default="harmony", help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    e.add_argument("--weights", default="harmony", type=_weights_choice,
+                   help="harmony, lang2vec, uniform, entropy or single:<lang>")
     e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
                    help="merge: one task adapter averaged with the weights (faster, approximate)")
     e.set_defaults(fn=cmd_evaluate)
@@ -381,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     hs = h.add_subparsers(dest="action", required=True)
     hl = hs.add_parser("list", help="artifacts installed in the local hub")
     hl.add_argument("--target")
-    hl.add_argument("--task")
+    hl.add_argument("--task", choices=TASKS)
     hsh = hs.add_parser("show", help="manifest of an installed artifact (checksums verified)")
     hsh.add_argument("target")
     hsh.add_argument("--version")
@@ -419,14 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("recipe", help="recipe YAML, e.g. recipes/amh.yaml")
     tr.add_argument("--profile", default="cpu", help="recipe profile (default cpu)")
     tr.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 42)")
-    tr.add_argument("--config", action="append", help="configuration (repeatable; default all): zero-shot, mad-x, "
-                                                      "unibridge, no-kl, random-init, fixed-vocab, english-only")
-    tr.add_argument("--strategy", action="append", help="weight strategy (repeatable; default all): harmony, "
-                                                        "lang2vec, uniform, entropy")
-    tr.add_argument("--task", action="append", help="task of the recipe (repeatable; default all)")
+    tr.add_argument("--config", action="append", choices=CONFIGS, help="configuration (repeatable; default all)")
+    tr.add_argument("--strategy", action="append", choices=STRATEGIES,
+                    help="weight strategy (repeatable; default all)")
+    tr.add_argument("--task", action="append", choices=TASKS, help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
-    tr.add_argument("--fixed-vocab-size", type=int, default=10000, help="vocabulary of the fixed-vocab ablation")
+    tr.add_argument("--fixed-vocab-size", type=_setting(VocabConfig, "fixed_size"), default=10000, help="vocabulary of the fixed-vocab ablation")
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)
 
@@ -439,7 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")
-    w.add_argument("--strategy", default="harmony", help="harmony, lang2vec or uniform (default harmony)")
+    w.add_argument("--strategy", default="harmony", choices=["harmony", "lang2vec", "uniform"],
+                   help="default harmony")
     w.add_argument("--sources", nargs="*", help="restrict to these sources")
     w.add_argument("--out", help="heatmap PNG")
     w.set_defaults(fn=cmd_weights)
@@ -449,20 +503,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True)
     v.add_argument("--base", default="me5-small",
                    help="base model whose special tokens the tokenizer copies ('' to skip wrapping)")
-    v.add_argument("--v-i", type=int, default=7000)
-    v.add_argument("--v-m", type=int, default=60000)
-    v.add_argument("--delta", type=int, default=1000)
-    v.add_argument("--eps", type=float, default=5.0)
-    v.add_argument("--sample-words", type=int, default=128, help="words per ALP sample (0: one line per sample)")
+    v.add_argument("--v-i", type=_setting(VocabConfig, "v_i"), default=7000)
+    v.add_argument("--v-m", type=_setting(VocabConfig, "v_m"), default=60000)
+    v.add_argument("--delta", type=_setting(VocabConfig, "delta"), default=1000)
+    v.add_argument("--eps", type=_setting(VocabConfig, "eps"), default=5.0)
+    v.add_argument("--sample-words", type=_setting(VocabConfig, "sample_words", zero_means_none=True), default=128, help="words per ALP sample (0: one line per sample)")
     v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
-    v.add_argument("--heldout", type=float, default=0.0, metavar="FRACTION",
+    v.add_argument("--heldout", type=_setting(VocabConfig, "heldout_fraction"), default=0.0, metavar="FRACTION",
                    help="score ALP on the last FRACTION of lines, trained without them")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
-    v.add_argument("--character-coverage", type=float, help="default: 0.9995 for CJK text, else 1.0")
+    v.add_argument("--character-coverage", type=_setting(VocabConfig, "character_coverage"), help="default: 0.9995 for CJK text, else 1.0")
     v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
                    help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
                         "trainings when the ALP curve is concave; full: every size up to the cap")
-    v.add_argument("--workers", type=int, help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
+    v.add_argument("--workers", type=_count(), help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)
@@ -476,10 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--method", default="unibridge", choices=available_initializers())
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
-    i.add_argument("--augment-size", type=int, default=99,
+    i.add_argument("--augment-size", type=_setting(EmbeddingConfig, "augment_size"), default=99,
                    help="va: target pieces added to the base vocabulary (default 99, as in Chau et al. 2020)")
-    i.add_argument("--static-dim", type=int, default=300)
-    i.add_argument("--static-epochs", type=int, default=3)
+    i.add_argument("--static-dim", type=_setting(EmbeddingConfig, "static_dim"), default=300)
+    i.add_argument("--static-epochs", type=_setting(EmbeddingConfig, "static_epochs"), default=3)
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--no-plot", action="store_true")
     i.set_defaults(fn=cmd_init)
@@ -492,30 +546,30 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tokenizer", help="new-vocabulary tokenizer folder (unibridge vocab); omit for the base's")
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
-    d.add_argument("--beta", type=float, help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
+    d.add_argument("--beta", type=_setting(SourceAdaptationConfig, "beta"), help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
     d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
                    help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
-    d.add_argument("--anchor-weight", type=float, default=1.0, help="weight of the anchor term (default 1.0)")
+    d.add_argument("--anchor-weight", type=_setting(SourceAdaptationConfig, "anchor_weight"), default=1.0, help="weight of the anchor term (default 1.0)")
     d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
-    d.add_argument("--head-fit-steps", type=int, default=200, help="steps fitting the head alone (default 200)")
-    d.add_argument("--backbone-head-steps", type=int, default=200,
+    d.add_argument("--head-fit-steps", type=_setting(SourceAdaptationConfig, "head_fit_steps"), default=200, help="steps fitting the head alone (default 200)")
+    d.add_argument("--backbone-head-steps", type=_setting(SourceAdaptationConfig, "backbone_head_steps"), default=200,
                    help="steps fitting the backbone's head once, cached (default 200; 0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
-    d.add_argument("--kl-temperature", type=float, default=1.0)
+    d.add_argument("--kl-temperature", type=_setting(SourceAdaptationConfig, "kl_temperature"), default=1.0)
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
-    d.add_argument("--align-alpha", type=float, default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
-    d.add_argument("--steps", type=int, help="optimizer steps (overrides --epochs)")
-    d.add_argument("--epochs", type=float, default=1.0)
-    d.add_argument("--batch-size", type=int, default=32)
-    d.add_argument("--lr", type=float, default=5e-4)
-    d.add_argument("--max-length", type=int, default=128)
-    d.add_argument("--max-lines", type=int, help="read at most this many lines")
-    d.add_argument("--leave-out", type=int, nargs="*", help="layers without an adapter")
-    d.add_argument("--eval-fraction", type=float, default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
-    d.add_argument("--eval-steps", type=int, default=0, help="evaluate every N steps (0: at the end)")
-    d.add_argument("--patience", type=int, default=0, help="early stopping after N evaluations without gain")
-    d.add_argument("--save-steps", type=int, default=200, help="checkpoint every N steps (0: none)")
+    d.add_argument("--align-alpha", type=_setting(AdaptationConfig, "align_alpha"), default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
+    d.add_argument("--steps", type=_setting(TrainConfig, "max_steps"), help="optimizer steps (overrides --epochs)")
+    d.add_argument("--epochs", type=_setting(TrainConfig, "epochs"), default=1.0)
+    d.add_argument("--batch-size", type=_setting(TrainConfig, "batch_size"), default=32)
+    d.add_argument("--lr", type=_setting(TrainConfig, "learning_rate"), default=5e-4)
+    d.add_argument("--max-length", type=_setting(TrainConfig, "max_length"), default=128)
+    d.add_argument("--max-lines", type=_count(), help="read at most this many lines")
+    d.add_argument("--leave-out", type=_setting(SourceAdaptationConfig, "leave_out", kind=int), nargs="*", help="layers without an adapter")
+    d.add_argument("--eval-fraction", type=_setting(SourceAdaptationConfig, "eval_fraction"), default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
+    d.add_argument("--eval-steps", type=_setting(SourceAdaptationConfig, "eval_steps"), default=0, help="evaluate every N steps (0: at the end)")
+    d.add_argument("--patience", type=_setting(SourceAdaptationConfig, "patience"), default=0, help="early stopping after N evaluations without gain")
+    d.add_argument("--save-steps", type=_setting(SourceAdaptationConfig, "save_steps"), default=200, help="checkpoint every N steps (0: none)")
     d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(fn=cmd_adapt)

@@ -23,6 +23,7 @@ from .data.hf import HFDataRef, is_hf_ref
 from .errors import ConfigError
 
 TASKS = ("pos", "ner", "nli")
+STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")  # in pipeline order
 
 
 def _number(value, kind: str, key: str):
@@ -45,6 +46,53 @@ def _number(value, kind: str, key: str):
     return num
 
 
+@dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric setting: ``lo``/``hi`` bounds (None: unbounded), each closed
+    unless ``open_lo``/``open_hi``; None is allowed where the field's default is None."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False
+    open_hi: bool = False
+
+    def __contains__(self, v) -> bool:
+        if self.lo is not None and (v < self.lo or (self.open_lo and v == self.lo)):
+            return False
+        return not (self.hi is not None and (v > self.hi or (self.open_hi and v == self.hi)))
+
+    def __str__(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"in {'(' if self.open_lo else '['}{self.lo:g}, {self.hi:g}{')' if self.open_hi else ']'}"
+        if self.lo is not None:
+            return f"{'>' if self.open_lo else '>='} {self.lo:g}"
+        return f"{'<' if self.open_hi else '<='} {self.hi:g}"
+
+
+def ranged(default, lo: float | None = None, hi: float | None = None, *, open_lo: bool = False,
+           open_hi: bool = False):
+    """A dataclass field whose value (or every element of a list value) must lie in the
+    :class:`Range`; checked by :meth:`_Config.__post_init__`."""
+    rng = Range(lo, hi, open_lo, open_hi)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"range": rng})
+    return field(default=default, metadata={"range": rng})
+
+
+def check_ranges(obj) -> None:
+    """Raise ConfigError naming the first field of dataclass ``obj`` outside its range."""
+    for f in fields(obj):
+        rng = f.metadata.get("range")
+        value = getattr(obj, f.name)
+        if rng is None or value is None:
+            continue
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ConfigError(f"'{f.name}' must be a number, got {v!r}")
+            if v not in rng:
+                raise ConfigError(f"'{f.name}' must be {rng}; got {v!r}")
+
+
 def _from_dict(cls, data: dict | None, where: str):
     """Build dataclass ``cls`` from ``data``; unknown keys or non-numbers in numeric fields raise
     ConfigError naming ``where``."""
@@ -57,10 +105,17 @@ def _from_dict(cls, data: dict | None, where: str):
         kind = str(names[k].type).split(" |")[0]
         if kind in ("float", "int"):
             data[k] = _number(v, kind, f"{where}.{k}")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except ConfigError as e:
+        msg = str(e)
+        raise ConfigError(msg.replace("'", f"'{where}.", 1) if msg.startswith("'") else f"{where}: {msg}") from None
 
 
 class _Config:
+    def __post_init__(self):
+        check_ranges(self)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -84,17 +139,17 @@ class VocabConfig(_Config):
     Algorithm 1); see :mod:`unibridge.vocab.search`.
     """
 
-    v_i: int = 7000
-    v_m: int = 60000
-    delta: int = 1000
-    eps: float = 5.0
-    sample_words: int | None = 128
+    v_i: int = ranged(7000, 1)
+    v_m: int = ranged(60000, 1)
+    delta: int = ranged(1000, 1)
+    eps: float = ranged(5.0, 0, open_lo=True)
+    sample_words: int | None = ranged(128, 1)
     per_token: bool = False
-    heldout_fraction: float = 0.0
+    heldout_fraction: float = ranged(0.0, 0, 1, open_hi=True)
     model_type: str = "unigram"
-    character_coverage: float | None = None
+    character_coverage: float | None = ranged(None, 0, 1, open_lo=True)
     strategy: str = "fast"
-    fixed_size: int | None = None
+    fixed_size: int | None = ranged(None, 1)
 
 
 @dataclass(frozen=True)
@@ -107,11 +162,11 @@ class EmbeddingConfig(_Config):
     """
 
     method: str = "unibridge"
-    static_dim: int = 300
-    static_epochs: int = 3
-    min_count: int = 1
+    static_dim: int = ranged(300, 1)
+    static_epochs: int = ranged(3, 1)
+    min_count: int = ranged(1, 1)
     dictionary: list[str] | None = None
-    augment_size: int = 99
+    augment_size: int = ranged(99, 0)
 
 
 @dataclass(frozen=True)
@@ -121,14 +176,14 @@ class TrainConfig(_Config):
     ``max_steps`` (if set) overrides ``epochs``; ``max_examples`` caps the training data.
     """
 
-    epochs: float = 1.0
-    max_steps: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 5e-4
-    max_length: int = 128
-    max_examples: int | None = None
-    warmup_ratio: float = 0.0
-    weight_decay: float = 0.0
+    epochs: float = ranged(1.0, 0, open_lo=True)
+    max_steps: int | None = ranged(None, 1)
+    batch_size: int = ranged(32, 1)
+    learning_rate: float = ranged(5e-4, 0, open_lo=True)
+    max_length: int = ranged(128, 4)
+    max_examples: int | None = ranged(None, 1)
+    warmup_ratio: float = ranged(0.0, 0, 1, open_hi=True)
+    weight_decay: float = ranged(0.0, 0)
 
 
 REGULARISERS = ("both", "anchor", "paper-kl", "none")
@@ -165,29 +220,30 @@ class SourceAdaptationConfig(_Config):
     :mod:`unibridge.adaptation.head`).
     """
 
-    reduction_factor: float = 2
-    inv_reduction_factor: float = 2
-    leave_out: list[int] = field(default_factory=list)
-    mlm_probability: float = 0.15
-    eval_fraction: float = 0.0
-    eval_max_texts: int = 64
-    eval_steps: int = 0
-    patience: int = 0
-    save_steps: int = 0
+    reduction_factor: float = ranged(2, 0, open_lo=True)
+    inv_reduction_factor: float = ranged(2, 0, open_lo=True)
+    leave_out: list[int] = ranged([], 0)
+    mlm_probability: float = ranged(0.15, 0, 1, open_lo=True, open_hi=True)
+    eval_fraction: float = ranged(0.0, 0, 1, open_hi=True)
+    eval_max_texts: int = ranged(64, 1)
+    eval_steps: int = ranged(0, 0)
+    patience: int = ranged(0, 0)
+    save_steps: int = ranged(0, 0)
     group_by_length: bool = True
     regulariser: str = "both"
-    beta: float = 1.0
+    beta: float = ranged(1.0, 0)
     kl_level: str = "word"
-    kl_temperature: float = 1.0
-    anchor_weight: float = 1.0
+    kl_temperature: float = ranged(1.0, 0, open_lo=True)
+    anchor_weight: float = ranged(1.0, 0)
     anchor_kind: str = "cosine"
     mlm_head: str = "fitted"
-    head_fit_steps: int = 200
-    head_learning_rate: float = 1e-3
-    backbone_head_steps: int = 200
+    head_fit_steps: int = ranged(200, 0)
+    head_learning_rate: float = ranged(1e-3, 0, open_lo=True)
+    backbone_head_steps: int = ranged(200, 0)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
 
     def __post_init__(self):
+        super().__post_init__()
         for key, allowed in (("regulariser", REGULARISERS), ("mlm_head", MLM_HEADS),
                              ("kl_level", ("word", "sentence")), ("anchor_kind", ("cosine", "mse"))):
             if getattr(self, key) not in allowed:
@@ -210,16 +266,20 @@ class AdaptationConfig(SourceAdaptationConfig):
     :class:`SourceAdaptationConfig` plus, when ``align_alpha`` > 0, ALIGN-MLM's term
     (align-mlm.md): α · (− mean cosine between the new embedding of each target word of
     ``embeddings.dictionary`` and the base embedding of its translation).
+    ``embedding_lr_scale``: the new embeddings learn at this multiple of the learning rate
+    (0: they keep their initialisation).
     """
 
-    align_alpha: float = 0.0
+    align_alpha: float = ranged(0.0, 0)
+    embedding_lr_scale: float = ranged(1.0, 0, 100)
+
 
 
 @dataclass(frozen=True)
 class TaskConfig(_Config):
     """Stage 4b: one task adapter (SeqBn) per source language, stacked on its language adapter (Table 9)."""
 
-    reduction_factor: float = 16
+    reduction_factor: float = ranged(16, 0, open_lo=True)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
 
 
@@ -229,8 +289,8 @@ class HarmonyConfig(_Config):
     (Eq. 10-12); ``standardise``: d standardised over the sources first (see
     :func:`~unibridge.inference.weights.harmony_from_distances`)."""
 
-    k: int = 10
-    temperature: float = 1.0
+    k: int = ranged(10, 1)
+    temperature: float = ranged(1.0, 0, open_lo=True)
     standardise: bool = True
     strategy: str = "harmony"
 
@@ -239,8 +299,8 @@ class HarmonyConfig(_Config):
 class EvalConfig(_Config):
     """Evaluation on the target test sets; ``max_examples`` caps each test set."""
 
-    batch_size: int = 32
-    max_examples: int | None = None
+    batch_size: int = ranged(32, 1)
+    max_examples: int | None = ranged(None, 1)
 
 
 DataRef = str | HFDataRef

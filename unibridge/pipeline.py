@@ -30,12 +30,11 @@ from .artifacts import (
     write_json,
 )
 from .backbones import load_tokenizer
-from .config import Recipe
+from .config import STAGES, Recipe
 from .errors import DataError
 
 log = logging.getLogger("unibridge")
 
-STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")
 DIAGNOSTIC_LINES = 128  # the last lines of a language's text, measured after its adapter trains
 
 

@@ -16,6 +16,7 @@ parameters (adapter, invertible adapter, embeddings, MLM head), not the frozen b
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from contextlib import contextmanager
@@ -93,6 +94,11 @@ def model_setup(model, embeddings: str | None, adapters):
     """Within the block the model is in eval mode with embedding set ``embeddings`` (None: as
     it is) and ``adapters`` active (None: none); both and the training mode are restored."""
     saved_emb, saved_ad, was_training = model.active_embeddings, model.active_adapters, model.training
+    # a pass without adapters is meant here: keep adapters' "none are activated" warning quiet
+    adapters_log = logging.getLogger("adapters.model_mixin")
+    saved_level = adapters_log.level
+    if adapters is None:
+        adapters_log.setLevel(logging.ERROR)
     if embeddings is not None:
         model.set_active_embeddings(embeddings)
     model.set_active_adapters(adapters)
@@ -103,6 +109,7 @@ def model_setup(model, embeddings: str | None, adapters):
         model.set_active_embeddings(saved_emb)
         model.set_active_adapters(saved_ad)
         model.train(was_training)
+        adapters_log.setLevel(saved_level)
 
 
 def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_size: int):
@@ -301,9 +308,29 @@ class AdaptationTrainer(Trainer):
     ``eval_dataset`` (:class:`_TextDataset`) under ``pppl_tokenizer``.
     """
 
-    def __init__(self, *args, pppl_tokenizer=None, pppl_max_length: int = 128, **kwargs):
+    def __init__(self, *args, pppl_tokenizer=None, pppl_max_length: int = 128, embedding_lr_scale: float = 1.0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.pppl_tokenizer, self.pppl_max_length = pppl_tokenizer, pppl_max_length
+        self.embedding_lr_scale = embedding_lr_scale
+
+    def create_optimizer(self):
+        """The Trainer's optimizer, except that the input embeddings (when they train) learn at
+        ``embedding_lr_scale`` × the learning rate (0: they stay at their initialisation)."""
+        if self.embedding_lr_scale == 1.0 or self.optimizer is not None:
+            return super().create_optimizer()
+        embedding = self.model.model.get_input_embeddings().weight
+        decay = set(self.get_decay_parameter_names(self.model))
+        groups: dict[tuple[bool, bool], list] = {}
+        for n, p in self.model.named_parameters():
+            if p.requires_grad:
+                groups.setdefault((p is embedding, n in decay), []).append(p)
+        cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, self.model)
+        lr = self.args.learning_rate
+        self.optimizer = cls([{"params": ps, "weight_decay": self.args.weight_decay if dec else 0.0,
+                               "lr": lr * (self.embedding_lr_scale if emb else 1.0)}
+                              for (emb, dec), ps in groups.items()], **kwargs)
+        return self.optimizer
 
     def _trainable_state(self, model=None) -> dict[str, torch.Tensor]:
         model = model or self.model
@@ -498,7 +525,8 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     trainer = AdaptationTrainer(model=objective, args=args, train_dataset=_MLMDataset(encs, teachers),
                                 eval_dataset=_TextDataset(eval_texts) if eval_texts else None,
                                 data_collator=_Collator(tokenizer), callbacks=callbacks,
-                                pppl_tokenizer=tokenizer, pppl_max_length=tc.max_length)
+                                pppl_tokenizer=tokenizer, pppl_max_length=tc.max_length,
+                                embedding_lr_scale=getattr(cfg, "embedding_lr_scale", 1.0) if train_embeddings else 1.0)
     last = get_last_checkpoint(output_dir) if resume and os.path.isdir(output_dir) else None
     if eval_texts and last is None:
         history.append({"step": 0, "eval_pppl": round(pseudo_perplexity(model, head, tokenizer, eval_texts,

@@ -1,0 +1,65 @@
+"""Bad settings are refused where they are read: one clear error, exit status 2, nothing run."""
+
+import pytest
+
+from unibridge.cli import main
+from unibridge.config import (AdaptationConfig, HarmonyConfig, Recipe, SourceAdaptationConfig, TrainConfig,
+                              VocabConfig)
+from unibridge.errors import ConfigError
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: TrainConfig(batch_size=0), "'batch_size' must be >= 1; got 0"),
+    (lambda: TrainConfig(max_steps=0), "'max_steps' must be >= 1; got 0"),
+    (lambda: TrainConfig(learning_rate=0.0), "'learning_rate' must be > 0"),
+    (lambda: TrainConfig(warmup_ratio=1.0), r"'warmup_ratio' must be in \[0, 1\)"),
+    (lambda: SourceAdaptationConfig(leave_out=[11, -1]), "'leave_out' must be >= 0; got -1"),
+    (lambda: SourceAdaptationConfig(mlm_probability=1.0), r"'mlm_probability' must be in \(0, 1\)"),
+    (lambda: AdaptationConfig(embedding_lr_scale=-0.5), r"'embedding_lr_scale' must be in \[0, 100\]"),
+    (lambda: VocabConfig(heldout_fraction=1.5), r"'heldout_fraction' must be in \[0, 1\)"),
+    (lambda: VocabConfig(eps=0), "'eps' must be > 0"),
+    (lambda: HarmonyConfig(k=0), "'k' must be >= 1"),
+])
+def test_numeric_settings_outside_their_range_are_refused(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+def test_a_recipe_names_the_setting_out_of_range(tmp_path):
+    (tmp_path / "r.yaml").write_text("target: amh\nbase_model: tiny\nmono: [x.txt]\n"
+                                     "sources: {en: {pos: en.conllu}}\ntasks: {pos: {test: t.conllu}}\n"
+                                     "adaptation: {train: {max_steps: 0}}\n")
+    with pytest.raises(ConfigError, match=r"'adaptation\.train\.max_steps' must be >= 1; got 0"):
+        Recipe.load(tmp_path / "r.yaml")
+    # limits are the same where the value is fine: the default and a boundary value load
+    assert TrainConfig(warmup_ratio=0.0, max_steps=1).max_steps == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "recipes/amh.yaml", "--stage", "adapt"], "argument --stage: invalid choice: 'adapt'"),
+    (["predict", "--target", "amh", "--task", "upos", "a b"], "argument --task: invalid choice: 'upos'"),
+    (["predict", "--target", "amh", "--task", "pos", "--weights", "harmon", "a b"],
+     "argument --weights: invalid choice: 'harmon'"),
+    (["transfer", "recipes/amh.yaml", "--config", "madx"], "argument --config: invalid choice: 'madx'"),
+    (["transfer", "recipes/amh.yaml", "--strategy", "softmax"], "argument --strategy: invalid choice"),
+    (["adapt", "x.txt", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1; got -5"),
+    (["adapt", "x.txt", "--out", "o", "--batch-size", "0"], "argument --batch-size: must be >= 1; got 0"),
+    (["adapt", "x.txt", "--out", "o", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
+    (["vocab", "x.txt", "--out", "o", "--heldout", "1"], r"argument --heldout: must be in \[0, 1\); got 1"),
+])
+def test_cli_refuses_unknown_names_and_out_of_range_numbers_before_any_work(argv, message, capsys, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written: the folder stays empty
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    import re
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_single_source_weights_are_accepted_by_the_parser():
+    from unibridge.cli import build_parser
+
+    a = build_parser().parse_args(["predict", "--target", "amh", "--task", "pos", "--weights", "single:en", "a"])
+    assert a.weights == "single:en"
