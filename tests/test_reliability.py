@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.conftest import needs_data
 from unibridge.cli import main
 from unibridge.config import (AdaptationConfig, HarmonyConfig, Recipe, SourceAdaptationConfig, TrainConfig,
                               VocabConfig)
@@ -63,3 +64,58 @@ def test_single_source_weights_are_accepted_by_the_parser():
 
     a = build_parser().parse_args(["predict", "--target", "amh", "--task", "pos", "--weights", "single:en", "a"])
     assert a.weights == "single:en"
+
+
+# ---------------------------------------------------------------- one run directory, one target, one writer
+
+def _pipeline(tiny_base, run_dir, target="amh"):
+    from tests.test_pipeline import tiny_recipe
+    from unibridge.pipeline import Pipeline
+
+    return Pipeline(Recipe.from_dict({**tiny_recipe(tiny_base), "target": target}), run_dir)
+
+
+@needs_data
+def test_a_run_directory_of_another_target_is_refused_by_the_pipeline_and_the_predictor(tiny_base, tmp_path):
+    import json
+
+    from unibridge.inference.predictor import MultiSourcePredictor
+
+    (tmp_path / "run.json").write_text(json.dumps({"target": "tam", "sources": {"pos": ["en"]}}))
+    with pytest.raises(ConfigError, match=f"run directory {tmp_path} holds the run for target 'tam', but this "
+                                          "recipe is for 'amh'"):
+        _pipeline(tiny_base, tmp_path).run(["vocab"])
+    with pytest.raises(ConfigError, match="holds the run for target 'tam', but the predictor is for 'amh'"):
+        MultiSourcePredictor("amh", "pos", run_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json"]  # nothing was built
+
+
+@needs_data
+def test_a_second_writer_fails_at_once_naming_the_lock_holder(tiny_base, tmp_path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom unibridge.artifacts import run_lock\n"
+                               f"with run_lock({str(tmp_path)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match=f"run directory {tmp_path} is in use by process {holder.pid}"):
+            _pipeline(tiny_base, tmp_path).run(["vocab"])
+        assert not (tmp_path / "vocab").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    from unibridge.artifacts import run_lock
+
+    with run_lock(tmp_path):  # released when its holder died
+        pass
+
+
+def test_run_directory_that_is_a_file_is_one_clear_error(tmp_path):
+    from unibridge.artifacts import run_lock
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        with run_lock(tmp_path / "f"):
+            pass

@@ -164,3 +164,45 @@ def jsonable(x):
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path):
+    """Hold the exclusive lock of run directory ``run_dir`` (created) for the block.
+
+    A second process that asks for it fails at once: ConfigError "run directory ... is in use
+    by process N". The lock (``.lock``, with the holder's pid in ``.lock.pid``) is released when
+    the block ends or the process dies. Raises ConfigError if ``run_dir`` is a file or cannot be
+    written.
+    """
+    from filelock import FileLock, Timeout
+
+    d = Path(run_dir)
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"run directory {d} is a file, not a folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(d / ".lock"))
+        lock.acquire(timeout=0)
+    except Timeout:
+        pid = (d / ".lock.pid").read_text().strip() if (d / ".lock.pid").is_file() else "?"
+        raise ConfigError(f"run directory {d} is in use by process {pid}; wait for it or use another "
+                          "--run-dir") from None
+    except PermissionError as e:
+        raise ConfigError(f"run directory {d} cannot be written ({e.strerror})") from None
+    try:
+        (d / ".lock.pid").write_text(str(os.getpid()))
+        yield d
+    finally:
+        lock.release()
+
+
+def check_run_target(run_dir: str | Path, target: str, what: str = "this recipe") -> None:
+    """Raise ConfigError if run directory ``run_dir`` holds a run for a target other than
+    ``target`` (its ``run.json``); a folder without a run record passes."""
+    f = Path(run_dir) / "run.json"
+    held = read_json(f).get("target") if f.is_file() else None
+    if held is not None and held != target:
+        raise ConfigError(f"run directory {run_dir} holds the run for target '{held}', but {what} is for "
+                          f"'{target}'; use another --run-dir")
+

@@ -21,9 +21,11 @@ import torch
 from safetensors.torch import load_file
 
 from .artifacts import (
+    check_run_target,
     jsonable,
     read_json,
     restore_stage,
+    run_lock,
     share_stage,
     stage_dir,
     target_tokenizer_dir,
@@ -471,7 +473,11 @@ class Pipeline:
         the time it took when it was built (and is listed in ``RunResult.cached``).
         """
         self.check_inputs()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        check_run_target(self.run_dir, self.recipe.target)
+        with run_lock(self.run_dir):
+            return self._run(only)
+
+    def _run(self, only: list[str] | None) -> RunResult:
         run_json = self.run_dir / "run.json"
         built = read_json(run_json).get("timings", {}) if run_json.is_file() else {}
         result = RunResult(self.run_dir)

@@ -15,7 +15,7 @@ from adapters.composition import Parallel, Stack
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from ..artifacts import find_run_dir, read_json, target_tokenizer_dir
+from ..artifacts import check_run_target, find_run_dir, read_json, target_tokenizer_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
@@ -87,6 +87,7 @@ class MultiSourcePredictor:
 
         self.run_dir = find_run_dir(target, run_dir, repo=repo)
         self.target, self.task = target, get_task(task)
+        check_run_target(self.run_dir, target, what="the predictor")
         run = read_json(self.run_dir / "run.json")
         trained = run.get("sources", {}).get(task)
         if not trained:
