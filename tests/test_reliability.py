@@ -119,3 +119,20 @@ def test_run_directory_that_is_a_file_is_one_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="is a file, not a folder"):
         with run_lock(tmp_path / "f"):
             pass
+
+
+def test_a_recipe_that_is_not_utf8_is_one_line_and_does_not_hide_the_others(tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes("target: amh\nmono: [caf\xe9.txt]\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"recipe .*bad.yaml is not UTF-8 text \(byte 22"):
+        Recipe.load(bad)
+    assert main(["run", str(bad)]) == 2
+    assert capsys.readouterr().err.strip().startswith("unibridge: error: recipe")
+    shutil.copyfile("recipes/_base.yaml", tmp_path / "_base.yaml")
+    shutil.copyfile("recipes/amh.yaml", tmp_path / "amh.yaml")
+    shutil.copytree("recipes/sources", tmp_path / "sources")
+    assert main(["recipes", str(tmp_path), "--runs", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "amh " in out and "bad " in out and "error: recipe" in out

@@ -283,7 +283,11 @@ def cmd_recipes(a) -> int:
         return 0
     rows = []
     for f in recipe_files(a.folder):
-        st = recipe_status(f, a.runs)
+        try:
+            st = recipe_status(f, a.runs)
+        except UniBridgeError as e:  # one broken recipe does not hide the others
+            rows.append([f.stem, "", "", "", "", f"error: {e}"])
+            continue
         rows.append([f.stem, ",".join(st.recipe.tasks), len(st.here), len(st.hub), len(st.missing),
                      " ".join(map(str, st.missing))])
     print(_table(rows, ["recipe", "tasks", "files here", "hub datasets", "missing", "missing files"]))

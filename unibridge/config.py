@@ -396,6 +396,10 @@ def _read_yaml(path: Path) -> dict:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise ConfigError(f"recipe {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"recipe {path} is not UTF-8 text (byte {e.start}: {e.reason})") from None
+    except OSError as e:
+        raise ConfigError(f"recipe {path} cannot be read ({e.strerror})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"recipe {path} must be a YAML mapping")
     return raw
