@@ -110,6 +110,38 @@ def test_predictor_matches_sequential_passes_and_uses_weights(finished_run):
     assert single.weights == {"en": 0.0, "ru": 1.0}
 
 
+def test_long_texts_are_read_in_windows_and_every_word_gets_its_windows_label(finished_run):
+    from unibridge import MultiSourcePredictor
+    from unibridge.data import read_text
+    from unibridge.tasks.tagging import window_owner, word_windows
+
+    run_dir, _ = finished_run
+    p = MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir, max_length=24)
+    words = " ".join(read_text("mono/masakhane_ner_text_by_language/amharic/amharic_news.txt", limit=20)).split()[:150]
+    [labels] = p.predict([words])
+    assert len(labels) == 150
+    counts = [len(x) for x in p.tokenizer(words, add_special_tokens=False)["input_ids"]]
+    spans = word_windows(counts, 24 - p.tokenizer.num_special_tokens_to_add())
+    assert len(spans) > 3 and all(sum(counts[s:e]) <= 22 for s, e in spans if e - s > 1)
+    alone = [p.predict([words[s:e]])[0] for s, e in spans]  # each window on its own
+    owner = window_owner(spans, 150)
+    assert labels == [alone[owner[g]][g - spans[owner[g]][0]] for g in range(150)]
+    rich = p.predict([words], return_probs=True, return_source_logits=True)[0]
+    assert rich["probs"].shape == (150, 17) and rich["source_logits"]["ru"].shape == (150, 17)
+
+
+def test_word_windows_exact():
+    from unibridge.tasks.tagging import window_owner, word_windows
+
+    assert word_windows([1] * 20, 9) == [(0, 9), (7, 16), (14, 20)]
+    assert word_windows([3, 3, 3, 3], 6) == [(0, 2), (2, 4)]
+    assert word_windows([10, 1, 1], 4) == [(0, 1), (1, 3)]  # a word longer than the budget stands alone
+    assert word_windows([2, 2], 100) == [(0, 2)] and word_windows([], 5) == []
+    assert window_owner([(0, 9), (7, 16), (14, 20)], 20)[6:10] == [0, 0, 1, 1]
+    with pytest.raises(ValueError):
+        word_windows([1], 0)
+
+
 def test_nli_predictor_pairs_parallel_equals_sequential(finished_run, capsys):
     from unibridge import MultiSourcePredictor
     from unibridge.cli import main

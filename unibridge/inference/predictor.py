@@ -199,8 +199,10 @@ class MultiSourcePredictor:
         """Labels for each input, in input order.
 
         Tagging tasks (pos, ner) take texts (a string split on whitespace, or a list of words)
-        and return ``list[list[str]]``, one label per word; words beyond ``max_length``
-        sub-tokens get "O" (ner) or "X" (pos). Classification tasks (nli) take
+        and return ``list[list[str]]``, exactly one label per word: a text longer than
+        ``max_length`` sub-tokens is read in overlapping word-aligned windows, each word labelled
+        from the window where it has the most context; a word that yields no sub-token gets
+        "O" (ner) or "X" (pos) and a zero probability row. Classification tasks (nli) take
         ``(premise, hypothesis)`` pairs (or NLIExample) and return ``list[str]``. With
         ``return_probs`` or ``return_source_logits``: dicts ``{"input", "labels", "probs"
         ((n_words, C) or (C,)), "source_logits" {lang: same shape}}``.
@@ -212,28 +214,82 @@ class MultiSourcePredictor:
             raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
         inputs = self._inputs(texts)
         labels, tagging = self.task.labels, self.task.kind == "tagging"
-        results: list = [None] * len(inputs)
+        if tagging:  # long texts are read in overlapping word-aligned windows
+            spans = [self._windows(words) for words in inputs]
+            pieces = [words[s:e] for words, sp in zip(inputs, spans) for s, e in sp]
+        else:
+            pieces = inputs
+        outs = self._forward(pieces, batch_size, progress, mode, keep_sources=return_source_logits)
+        results: list = []
+        k = 0
+        for i, x in enumerate(inputs):
+            if tagging:
+                logit, per_src, seen = self._stitch(spans[i], outs[k:k + len(spans[i])], len(x))
+                k += len(spans[i])
+                pred = [labels[c] if ok else self.task.fill_label for c, ok in zip(logit.argmax(-1).tolist(), seen)]
+            else:
+                _, logit, per_src = outs[i]
+                pred = labels[int(logit.argmax(-1))]
+            if not (return_probs or return_source_logits):
+                results.append(pred)
+                continue
+            res = {"input": x, "labels": pred}
+            if return_probs:
+                probs = torch.softmax(logit, -1)
+                res["probs"] = probs * torch.tensor(seen, dtype=probs.dtype).unsqueeze(-1) if tagging else probs
+            if return_source_logits:
+                res["source_logits"] = {s: per_src[j] for j, s in enumerate(self.sources)}
+            results.append(res)
+        return results
+
+    def _windows(self, words: list[str]) -> list[tuple[int, int]]:
+        """Word-aligned windows of ``words`` that fit ``max_length`` sub-tokens (special tokens
+        included); see :func:`~unibridge.tasks.tagging.word_windows`."""
+        from ..tasks.tagging import word_windows
+
+        if not words:
+            return []
+        counts = [len(ids) for ids in self.tokenizer(list(words), add_special_tokens=False)["input_ids"]]
+        return word_windows(counts, max(1, self.max_length - self.tokenizer.num_special_tokens_to_add()))
+
+    def _forward(self, inputs: list, batch_size: int, progress: bool, mode: str, keep_sources: bool) -> list:
+        """Per input ``(word_index or None, combined logits ((n_kept, C) or (C,)), per-source logits
+        ((S, n_kept, C) or (S, C)) or None)``, in input order."""
+        tagging = self.task.kind == "tagging"
+        out: list = [None] * len(inputs)
         for idx, chunk, batch in self._batches(inputs, batch_size, progress):
             combined, per_src = self._combine(batch, mode)
             for j, (i, item) in enumerate(zip(idx, chunk)):
                 at = torch.tensor(item["first"], dtype=torch.long) if tagging else None
-                logit = combined[j, at] if tagging else combined[j]
-                if tagging:
-                    pred = [labels[k] for k in logit.argmax(-1).tolist()]
-                    pred += [self.task.fill_label] * (len(inputs[i]) - len(pred))
-                else:
-                    pred = labels[int(logit.argmax(-1))]
-                if return_probs or return_source_logits:
-                    res = {"input": inputs[i], "labels": pred}
-                    if return_probs:
-                        res["probs"] = torch.softmax(logit, -1)
-                    if return_source_logits:
-                        res["source_logits"] = {s: (per_src[k, j, at] if tagging else per_src[k, j])
-                                                for k, s in enumerate(self.sources)}
-                    results[i] = res
-                else:
-                    results[i] = pred
-        return results
+                src = None
+                if keep_sources:
+                    src = per_src[:, j, at] if tagging else per_src[:, j]
+                out[i] = (item.get("word_index"), combined[j, at] if tagging else combined[j], src)
+        return out
+
+    def _stitch(self, spans: list[tuple[int, int]], parts: list, n_words: int):
+        """One text's word logits (n_words, C), per-source logits (S, n_words, C) or None, and
+        which words got a prediction, from its windows' outputs: each word from the window where
+        it has the most context (:func:`~unibridge.tasks.tagging.window_owner`), else any window
+        that kept it."""
+        from ..tasks.tagging import window_owner
+
+        C, S = len(self.task.labels), len(self.sources)
+        logit = torch.zeros(n_words, C)
+        keep = bool(parts) and parts[0][2] is not None
+        per_src = torch.zeros(S, n_words, C) if keep else None
+        seen = [False] * n_words
+        owner = window_owner(spans, n_words)
+        for preferred in (True, False):
+            for k, ((start, _), (word_index, lg, src)) in enumerate(zip(spans, parts)):
+                for r, w in enumerate(word_index):
+                    g = start + w
+                    if seen[g] or (preferred and owner[g] != k):
+                        continue
+                    logit[g], seen[g] = lg[r], True
+                    if keep:
+                        per_src[:, g] = src[:, r]
+        return logit, per_src, seen
 
     def evaluate(self, examples, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
         """Score the task's examples (TaggedSentence / NLIExample) with its metric: accuracy for

@@ -10,17 +10,51 @@ def encode_tagged(tokenizer, tokens: list[str], tags: list[str] | None, label2id
                   max_length: int) -> dict:
     """Tokenise pre-split ``tokens``; ``labels`` holds the tag id at each word's first sub-token
     and -100 elsewhere (special tokens, continuation pieces, padding); ``first`` (n_words_kept,)
-    gives each kept word's first-sub-token position. Tags outside ``label2id`` raise KeyError."""
+    gives each kept word's first-sub-token position and ``word_index`` (n_words_kept,) that
+    word's index in ``tokens`` (a word past ``max_length``, or one that yields no sub-token, is
+    not kept). Tags outside ``label2id`` raise KeyError."""
     enc = tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=max_length)
-    labels, first, prev = [], [], None
+    labels, first, word_index, prev = [], [], [], None
     for pos, w in enumerate(enc.word_ids()):
         if w is not None and w != prev:
             first.append(pos)
+            word_index.append(w)
             labels.append(label2id[tags[w]] if tags is not None else 0)
         else:
             labels.append(-100)
         prev = w
-    return {"input_ids": enc["input_ids"], "labels": labels, "first": first}
+    return {"input_ids": enc["input_ids"], "labels": labels, "first": first, "word_index": word_index}
+
+
+def word_windows(piece_counts: list[int], budget: int, overlap: float = 0.25) -> list[tuple[int, int]]:
+    """Word-aligned windows over a long text: spans ``[start, end)`` of words whose sub-token
+    counts sum to at most ``budget`` (a longer single word is a window of its own), covering
+    every word, each next window starting so that about ``overlap`` of the previous window's
+    words are read again as context. One window ``[(0, n)]`` when the whole text fits; ``[]``
+    for no words. Raises ValueError for budget < 1 or overlap outside [0, 1)."""
+    if budget < 1 or not 0 <= overlap < 1:
+        raise ValueError(f"budget must be >= 1 and overlap in [0, 1); got {budget}, {overlap}")
+    n, spans, start = len(piece_counts), [], 0
+    while start < n:
+        end, used = start, 0
+        while end < n and (end == start or used + piece_counts[end] <= budget):
+            used += piece_counts[end]
+            end += 1
+        spans.append((start, end))
+        if end == n:
+            break
+        start = max(start + 1, end - int(overlap * (end - start)))
+    return spans
+
+
+def window_owner(spans: list[tuple[int, int]], n_words: int) -> list[int]:
+    """For each word, the index of the window of :func:`word_windows` where it has the most
+    context on both sides (the first such window on ties)."""
+    owner = []
+    for w in range(n_words):
+        best = max((min(w - s, e - 1 - w), -k) for k, (s, e) in enumerate(spans) if s <= w < e)
+        owner.append(-best[1])
+    return owner
 
 
 def collate_tagged(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
