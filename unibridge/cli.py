@@ -354,13 +354,9 @@ def _weights_choice(value: str) -> str:
                                      "or single:<source language>)")
 
 
-def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool = False):
-    """argparse type for a numeric option that sets ``cls.name``: a number of that field's
-    kind within its :class:`~unibridge.config.Range` (one home for the limits)."""
-    from dataclasses import fields
-
-    f = {f.name: f for f in fields(cls)}[name]
-    rng, kind = f.metadata["range"], kind or (int if str(f.type).startswith("int") else float)
+def _in_range(kind: type, rng, *, zero_means_none: bool = False, name: str | None = None):
+    """argparse type: a number of ``kind`` (int or float) within :class:`~unibridge.config.Range`
+    ``rng`` (0 also accepted with ``zero_means_none``)."""
 
     def parse(text: str):
         try:
@@ -372,24 +368,25 @@ def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool 
             return value
         raise argparse.ArgumentTypeError(f"must be {rng}; got {text}")
 
-    parse.__name__ = name  # argparse names the type in its messages
+    parse.__name__ = name or kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool = False):
+    """argparse type for a numeric option that sets ``cls.name``: a number of that field's
+    kind within its range (one home for the limits)."""
+    from dataclasses import fields
+
+    f = {f.name: f for f in fields(cls)}[name]
+    kind = kind or (int if str(f.type).startswith("int") else float)
+    return _in_range(kind, f.metadata["range"], zero_means_none=zero_means_none, name=name)
 
 
 def _count(minimum: int = 1):
     """argparse type: an integer >= ``minimum``."""
     from .config import Range
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {Range(minimum)}; got {text}")
-        return value
-
-    return parse
+    return _in_range(int, Range(minimum))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -483,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--task", action="append", choices=TASKS, help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
-    tr.add_argument("--fixed-vocab-size", type=_setting(VocabConfig, "fixed_size"), default=10000, help="vocabulary of the fixed-vocab ablation")
+    tr.add_argument("--fixed-vocab-size", type=_setting(VocabConfig, "fixed_size"), default=10000,
+                    help="vocabulary of the fixed-vocab ablation")
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)
 
@@ -511,16 +509,19 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--v-m", type=_setting(VocabConfig, "v_m"), default=60000)
     v.add_argument("--delta", type=_setting(VocabConfig, "delta"), default=1000)
     v.add_argument("--eps", type=_setting(VocabConfig, "eps"), default=5.0)
-    v.add_argument("--sample-words", type=_setting(VocabConfig, "sample_words", zero_means_none=True), default=128, help="words per ALP sample (0: one line per sample)")
+    v.add_argument("--sample-words", type=_setting(VocabConfig, "sample_words", zero_means_none=True),
+                   default=128, help="words per ALP sample (0: one line per sample)")
     v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
     v.add_argument("--heldout", type=_setting(VocabConfig, "heldout_fraction"), default=0.0, metavar="FRACTION",
                    help="score ALP on the last FRACTION of lines, trained without them")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
-    v.add_argument("--character-coverage", type=_setting(VocabConfig, "character_coverage"), help="default: 0.9995 for CJK text, else 1.0")
+    v.add_argument("--character-coverage", type=_setting(VocabConfig, "character_coverage"),
+                   help="default: 0.9995 for CJK text, else 1.0")
     v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
                    help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
                         "trainings when the ALP curve is concave; full: every size up to the cap")
-    v.add_argument("--workers", type=_count(), help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
+    v.add_argument("--workers", type=_count(),
+                   help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)
@@ -550,30 +551,39 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tokenizer", help="new-vocabulary tokenizer folder (unibridge vocab); omit for the base's")
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
-    d.add_argument("--beta", type=_setting(SourceAdaptationConfig, "beta"), help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
+    d.add_argument("--beta", type=_setting(SourceAdaptationConfig, "beta"),
+                   help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
     d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
                    help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
-    d.add_argument("--anchor-weight", type=_setting(SourceAdaptationConfig, "anchor_weight"), default=1.0, help="weight of the anchor term (default 1.0)")
+    d.add_argument("--anchor-weight", type=_setting(SourceAdaptationConfig, "anchor_weight"),
+                   default=1.0, help="weight of the anchor term (default 1.0)")
     d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
-    d.add_argument("--head-fit-steps", type=_setting(SourceAdaptationConfig, "head_fit_steps"), default=200, help="steps fitting the head alone (default 200)")
+    d.add_argument("--head-fit-steps", type=_setting(SourceAdaptationConfig, "head_fit_steps"),
+                   default=200, help="steps fitting the head alone (default 200)")
     d.add_argument("--backbone-head-steps", type=_setting(SourceAdaptationConfig, "backbone_head_steps"), default=200,
                    help="steps fitting the backbone's head once, cached (default 200; 0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
     d.add_argument("--kl-temperature", type=_setting(SourceAdaptationConfig, "kl_temperature"), default=1.0)
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
-    d.add_argument("--align-alpha", type=_setting(AdaptationConfig, "align_alpha"), default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
+    d.add_argument("--align-alpha", type=_setting(AdaptationConfig, "align_alpha"),
+                   default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
     d.add_argument("--steps", type=_setting(TrainConfig, "max_steps"), help="optimizer steps (overrides --epochs)")
     d.add_argument("--epochs", type=_setting(TrainConfig, "epochs"), default=1.0)
     d.add_argument("--batch-size", type=_setting(TrainConfig, "batch_size"), default=32)
     d.add_argument("--lr", type=_setting(TrainConfig, "learning_rate"), default=5e-4)
     d.add_argument("--max-length", type=_setting(TrainConfig, "max_length"), default=128)
     d.add_argument("--max-lines", type=_count(), help="read at most this many lines")
-    d.add_argument("--leave-out", type=_setting(SourceAdaptationConfig, "leave_out", kind=int), nargs="*", help="layers without an adapter")
-    d.add_argument("--eval-fraction", type=_setting(SourceAdaptationConfig, "eval_fraction"), default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
-    d.add_argument("--eval-steps", type=_setting(SourceAdaptationConfig, "eval_steps"), default=0, help="evaluate every N steps (0: at the end)")
-    d.add_argument("--patience", type=_setting(SourceAdaptationConfig, "patience"), default=0, help="early stopping after N evaluations without gain")
-    d.add_argument("--save-steps", type=_setting(SourceAdaptationConfig, "save_steps"), default=200, help="checkpoint every N steps (0: none)")
+    d.add_argument("--leave-out", type=_setting(SourceAdaptationConfig, "leave_out", kind=int),
+                   nargs="*", help="layers without an adapter")
+    d.add_argument("--eval-fraction", type=_setting(SourceAdaptationConfig, "eval_fraction"),
+                   default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
+    d.add_argument("--eval-steps", type=_setting(SourceAdaptationConfig, "eval_steps"),
+                   default=0, help="evaluate every N steps (0: at the end)")
+    d.add_argument("--patience", type=_setting(SourceAdaptationConfig, "patience"),
+                   default=0, help="early stopping after N evaluations without gain")
+    d.add_argument("--save-steps", type=_setting(SourceAdaptationConfig, "save_steps"),
+                   default=200, help="checkpoint every N steps (0: none)")
     d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(fn=cmd_adapt)

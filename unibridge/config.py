@@ -274,7 +274,6 @@ class AdaptationConfig(SourceAdaptationConfig):
     embedding_lr_scale: float = ranged(1.0, 0, 100)
 
 
-
 @dataclass(frozen=True)
 class TaskConfig(_Config):
     """Stage 4b: one task adapter (SeqBn) per source language, stacked on its language adapter (Table 9)."""

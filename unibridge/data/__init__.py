@@ -35,7 +35,7 @@ from .readers import (
     read_text,
     split_sentences,
 )
-from .root import data_digest, data_root, file_digest, resolve_data_path, resolve_data_paths
+from .root import data_root, resolve_data_path, resolve_data_paths
 
 __all__ = [
     "CONLL",
@@ -52,9 +52,7 @@ __all__ = [
     "STOCKMARK_JA",
     "TaggedSentence",
     "UPOS_TAGS",
-    "data_digest",
     "data_root",
-    "file_digest",
     "get_language",
     "get_ner_mapping",
     "is_valid_iob2",

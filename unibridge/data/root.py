@@ -9,7 +9,6 @@ name may be a glob pattern (``*``, ``?``, ``[...]``) with optional brace alterna
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -133,39 +132,3 @@ def resolve_data_paths(p: PathLike | Iterable[PathLike]) -> list[Path]:
             )
         out.extend(matched)
     return out
-
-
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def file_digest(path: PathLike) -> str:
-    """sha256 of a file's bytes (hex); memoised per (path, size, modification time in ns), so a
-    file is read once per process unless it changes."""
-    p = Path(path)
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _DIGESTS:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _DIGESTS[key] = h.hexdigest()
-    return _DIGESTS[key]
-
-
-def data_digest(refs: PathLike | Iterable[PathLike]) -> str:
-    """One digest (hex, 16 characters) of the contents of every file ``refs`` name, in order
-    (:func:`resolve_data_paths`: names, patterns, Hugging Face references). It depends on the
-    bytes only, not on the names or the data root, so a stage cached for some data is reused
-    for the same data anywhere and rebuilt when a file behind a name changes; "" for an empty
-    list. Raises DataError like :func:`resolve_data_paths`."""
-    from .hf import HFDataRef
-
-    items = [refs] if isinstance(refs, (str, os.PathLike, HFDataRef)) else list(refs)
-    if not items:
-        return ""
-    h = hashlib.sha256()
-    for path in resolve_data_paths(items):
-        h.update(file_digest(path).encode())
-    return h.hexdigest()[:16]
-

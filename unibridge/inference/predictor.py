@@ -249,8 +249,11 @@ class MultiSourcePredictor:
 
         if not words:
             return []
+        budget = max(1, self.max_length - self.tokenizer.num_special_tokens_to_add())
+        if sum(len(w) + 1 for w in words) <= budget:  # a word has at most len(word) + 1 pieces: it fits
+            return [(0, len(words))]
         counts = [len(ids) for ids in self.tokenizer(list(words), add_special_tokens=False)["input_ids"]]
-        return word_windows(counts, max(1, self.max_length - self.tokenizer.num_special_tokens_to_add()))
+        return word_windows(counts, budget)
 
     def _forward(self, inputs: list, batch_size: int, progress: bool, mode: str, keep_sources: bool) -> list:
         """Per input ``(word_index or None, combined logits ((n_kept, C) or (C,)), per-source logits
