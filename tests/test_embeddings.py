@@ -517,11 +517,13 @@ def test_va_keeps_the_base_vocabulary_and_adds_the_most_frequent_new_pieces(setu
     assert [av[p] for p in res.details["pieces"]] == list(range(v_s, v_s + 30))
     assert torch.equal(res.embeddings[:v_s], E_S[:v_s])  # base rows bit-exact
     # New rows: mean of the base rows of the piece's segmentation by the base model (unknown
-    # characters dropped); pieces the base knows only as <unk> fall back to the script normal.
-    unk = src.unk_token_id
+    # characters and a leading lone "▁" dropped); pieces the base knows only as <unk> fall back
+    # to the script normal.
+    unk, space = src.unk_token_id, src.convert_tokens_to_ids("\u2581")
     known = 0
     for k, p in enumerate(res.details["pieces"]):
         seg = [t.id for t in src.backend_tokenizer.model.tokenize(p) if t.id != unk]
+        seg = seg[1:] if len(seg) > 1 and seg[0] == space else seg
         if seg:
             known += 1
             assert torch.allclose(res.embeddings[v_s + k], E_S[seg].mean(0))
@@ -591,3 +593,41 @@ def test_token_vocab_memo_follows_added_tokens(setup, tmp_path):
     tok.add_tokens(["qqzzqq"])
     v2 = token_vocab(tok)
     assert v2["qqzzqq"] == len(tok) - 1 and vocab_digest(tok) != d1
+
+
+# ---------------------------------------------------------------- fvt
+
+
+def test_fvt_rows_are_the_mean_of_the_base_pieces_that_spell_each_token(setup):
+    from unibridge.embeddings.registry import base_pieces
+
+    src, tgt, E_S = setup["src"], setup["tgt"], setup["E_S"]
+    res = initialize_embeddings("fvt", seed=0, **_kw(setup))
+    E = res.embeddings
+    overlap = lexical_overlap(src, tgt)
+    for t, s in overlap.items():
+        assert torch.equal(E[t], E_S[s])
+    comb = res.details["combined_ids"].tolist()
+    assert res.report["combined"] == len(comb) > 0 and not set(comb) & set(overlap)
+    assert sum(res.report.values()) == len(tgt) and res.report["aligned"] == 0
+    inv = {i: t for t, i in tgt.get_vocab().items()}
+    for t in comb:
+        ids = base_pieces(inv[t], src)
+        spelled = "".join(src.convert_ids_to_tokens(ids))
+        assert spelled in (inv[t], inv[t][1:])  # the pieces spell the token (a lone "▁" piece dropped)
+        assert torch.allclose(E[t], E_S[ids].mean(0), atol=1e-6)
+    again = initialize_embeddings("fvt", seed=0, **_kw(setup))
+    assert torch.equal(again.embeddings, E)
+
+
+def test_fvt_pieces_of_a_wordpiece_base_use_its_continuations(tmp_path):
+    from transformers import BertTokenizerFast
+
+    from unibridge.embeddings.registry import base_pieces
+
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nab\n##ab\n##c\nc\n", encoding="utf-8")
+    bert = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"), do_lower_case=False)
+    v = bert.get_vocab()
+    assert base_pieces("\u2581abc", bert) == [v["ab"], v["##c"]]  # word start: the word's own pieces
+    assert base_pieces("abc", bert) == [v["##ab"], v["##c"]]  # inside a word: continuations
+    assert base_pieces("\u2581zz", bert) == []  # unknown to the base: nothing to average

@@ -136,3 +136,89 @@ def test_a_recipe_that_is_not_utf8_is_one_line_and_does_not_hide_the_others(tmp_
     assert main(["recipes", str(tmp_path), "--runs", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "amh " in out and "bad " in out and "error: recipe" in out
+
+
+# ---------------------------------------------------------------- stages follow their data's content
+
+@needs_data
+def test_a_stage_is_rebuilt_when_the_text_behind_its_path_changes(tiny_base, tmp_path):
+    import shutil
+
+    from tests.test_pipeline import tiny_recipe
+    from unibridge.data import data_root
+    from unibridge.pipeline import Pipeline
+
+    base = tiny_recipe(tiny_base)
+    files = {}
+    for key, rel in (("mono", base["mono"][0]), ("test", base["tasks"]["pos"]["test"]),
+                     ("en_pos", base["sources"]["en"]["pos"])):
+        files[key] = tmp_path / "data" / key
+        files[key].parent.mkdir(exist_ok=True)
+        shutil.copy(data_root() / rel, files[key])
+    recipe = {**base, "mono": [str(files["mono"])],
+              "tasks": {"pos": {"test": str(files["test"])}},
+              "sources": {**base["sources"], "en": {**base["sources"]["en"], "pos": str(files["en_pos"])}}}
+
+    def pipe():
+        return Pipeline(Recipe.from_dict(recipe), tmp_path / "run")
+
+    def fingerprints(p):
+        return ({s: p.stage_fingerprint(s) for s in ("vocab", "embeddings", "adaptation", "harmony", "evaluation")},
+                {k: p.source_fingerprint(*k) for k in (("en",), ("en", "pos"), ("ru", "pos"))})
+
+    assert pipe().run(["vocab"]).cached == []
+    assert pipe().run(["vocab"]).cached == ["vocab"]
+    stages, sources = fingerprints(pipe())
+    assert fingerprints(pipe()) == (stages, sources)  # the same bytes: the same fingerprints
+
+    def rewrite(path, text):  # same path, same size, other text, and the clock not moved on
+        st = path.stat()
+        assert len(text.encode()) == st.st_size
+        path.write_text(text)
+        import os
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+
+    mono = files["mono"].read_text()
+    rewrite(files["mono"], mono[::-1])
+    changed, same_sources = fingerprints(pipe())
+    assert all(changed[s] != stages[s] for s in stages) and same_sources == sources
+    assert pipe().run(["vocab"]).cached == []  # rebuilt, not reported as cached
+    rewrite(files["mono"], mono)
+    assert fingerprints(pipe())[0] == stages  # back to the first text: the first fingerprints
+
+    test = files["test"].read_text()
+    rewrite(files["test"], test.replace("\tNOUN\t", "\tVERB\t", 1).replace("\tADJ\t", "\tNUM\t", 1))
+    after_test, _ = fingerprints(pipe())
+    assert {s for s in stages if after_test[s] != stages[s]} == {"evaluation"}
+
+    pos = files["en_pos"].read_text()
+    rewrite(files["en_pos"], pos.replace("\tNOUN\t", "\tPRON\t", 1).replace("\tDET\t", "\tADP\t", 1))
+    after_pos, after_sources = fingerprints(pipe())
+    assert {k for k in sources if after_sources[k] != sources[k]} == {("en", "pos")}
+    assert {s for s in stages if after_pos[s] != after_test[s]} == {"harmony", "evaluation"}
+
+
+@needs_data
+def test_a_malformed_labelled_file_fails_the_run_before_the_first_stage(tiny_base, tmp_path, capsys):
+    import yaml
+
+    from tests.test_pipeline import tiny_recipe
+    from unibridge.data import data_root
+
+    base = tiny_recipe(tiny_base)
+    lines = (data_root() / base["sources"]["ru"]["pos"]).read_text(encoding="utf-8").split("\n")
+    # the 5th sentence (within the 40 examples the task adapter reads) gets a tag that is not UPOS
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("1\t")]
+    bad = starts[4]
+    cols = lines[bad].split("\t")
+    cols[3] = "NOUNY"
+    lines[bad] = "\t".join(cols)
+    bad_file = tmp_path / "ru_bad.conllu"
+    bad_file.write_text("\n".join(lines), encoding="utf-8")
+    recipe = {**base, "sources": {**base["sources"], "ru": {**base["sources"]["ru"], "pos": str(bad_file)}}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    run_dir = tmp_path / "run"
+    assert main(["run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"unibridge: error: {bad_file}:{bad + 1}: 'NOUNY' is not a UPOS tag"]
+    assert not run_dir.exists()  # nothing ran, nothing was written

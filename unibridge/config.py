@@ -156,7 +156,7 @@ class VocabConfig(_Config):
 class EmbeddingConfig(_Config):
     """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7).
 
-    ``method``: a registered initializer (unibridge, focus, script, script+posn, ident, tema,
+    ``method``: a registered initializer (unibridge, focus, fvt, script, script+posn, ident, tema,
     va, random). ``dictionary``: bilingual dictionary files (relative to the data root) for
     ``tema``. ``augment_size``: pieces ``va`` adds to the base vocabulary (Chau et al.: 99).
     """

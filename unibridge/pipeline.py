@@ -72,6 +72,7 @@ class Pipeline:
         self._base_tok = None
         self._model = None
         self._mono = None
+        self._reads: dict = {}
         torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     # ------------------------------------------------------------------ shared inputs
@@ -104,49 +105,104 @@ class Pipeline:
         """The tokenizer of the target embeddings (after the embeddings stage)."""
         return load_tokenizer(target_tokenizer_dir(self.run_dir))
 
-    def _fp(self, *keys: str, extra: str = "") -> str:
-        return self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys) + extra
+    def data_refs(self, part: str) -> list:
+        """The data references of one input ``part`` of the recipe: ``mono`` (target text),
+        ``dictionary``, ``sources`` (every source's text and labelled files of the recipe's
+        tasks), ``parallel`` (every source's parallel sentences) or ``tests``."""
+        r = self.recipe
+        if part == "mono":
+            return list(r.mono)
+        if part == "dictionary":
+            return list(r.embeddings.dictionary or ())
+        if part == "sources":
+            return [p for spec in r.sources.values()
+                    for p in (*spec.text, *(p for task in r.tasks for p in spec.task_files(task)))]
+        if part == "parallel":
+            return [x for spec in r.sources.values() for x in (spec.parallel or "").split("|") if x]
+        if part == "tests":
+            return [p for t in r.tasks.values() for p in t.test]
+        raise ValueError(f"unknown data part {part!r}")
+
+    def data_digest(self, *parts: str) -> str:
+        """Content digest (32 hex chars) of the files of the named :meth:`data_refs` parts;
+        it changes when any of those files' bytes change (DataError if one is missing)."""
+        from .data import data_digest
+
+        return data_digest(ref for part in parts for ref in self.data_refs(part))
+
+    _STAGE_DATA = {"vocab": ("mono",), "embeddings": ("mono", "dictionary"),
+                   "adaptation": ("mono", "dictionary"),
+                   "harmony": ("mono", "dictionary", "sources", "parallel"),
+                   "evaluation": ("mono", "dictionary", "sources", "parallel", "tests")}
+
+    def fingerprint(self, *keys: str, data: tuple[str, ...] = ("mono",), extra: str = "") -> str:
+        """Fingerprint of the recipe's base model, seed and target text settings plus the named
+        recipe sections ``keys``, and the content digest of the ``data`` parts; ``extra`` is
+        appended (e.g. ``":mad-x"`` for a configuration built on the same inputs)."""
+        return (self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
+                + "-" + self.data_digest(*data)[:16] + extra)
 
     def stage_fingerprint(self, stage: str) -> str | None:
-        """Fingerprint of the settings a stage depends on (None for ``sources``, cached per adapter)."""
+        """Fingerprint of what a stage depends on (None for ``sources``, cached per adapter): the
+        recipe's settings for it and the contents of its data files (:meth:`data_digest`), so a
+        stage is rebuilt when the text behind a recipe's path changes."""
         chain = {"vocab": ("vocab",), "embeddings": ("vocab", "embeddings"),
                  "adaptation": ("vocab", "embeddings", "adaptation"),
                  "harmony": ("vocab", "embeddings", "adaptation", "source_adaptation", "harmony", "sources")}
         if stage in chain:
-            return self._fp(*chain[stage])
+            return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage])
         if stage == "evaluation":
-            return self._fp(extra=self.recipe.fingerprint())
+            return self.fingerprint(data=self._STAGE_DATA[stage], extra=self.recipe.fingerprint())
         return None
 
     def source_fingerprint(self, lang: str, task: str | None = None) -> str:
         """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter):
-        the base model, seed, source-adaptation (and task) settings and that source's data —
-        nothing of the target, so one source adapter serves every target."""
+        the base model, seed, source-adaptation (and task) settings and that source's data (names
+        and content digests) — nothing of the target, so one source adapter serves every target."""
+        from .data import data_digest
+
         r = self.recipe
-        spec = r.sources[lang].to_dict()
+        src = r.sources[lang]
+        spec = src.to_dict()
         spec.pop("parallel")
         part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
-                "source_adaptation": r.source_adaptation.to_dict()}
+                "source_adaptation": r.source_adaptation.to_dict(), "text": data_digest(src.text)}
         if task is not None:
-            part.update(task=task, task_config=r.task.to_dict())
+            part.update(task=task, task_config=r.task.to_dict(), files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
-        """Resolve every data file the recipe names before any work starts (DataError if one is missing)."""
-        from .data import resolve_data_paths
+        """Resolve and parse every data file the recipe names before any work starts, as the
+        stages will read them (the same readers and limits; the results are kept for them), so
+        a missing or malformed file fails in seconds, not when its stage is reached.
+
+        Raises:
+            DataError: a file is missing, unreadable, not UTF-8 or malformed (``file:line: ...``),
+                or the target text is empty.
+        """
+        from .data import read_dictionary, resolve_data_paths
 
         r = self.recipe
-        resolve_data_paths(list(r.mono))
+        for part in ("mono", "dictionary", "sources", "parallel", "tests"):
+            for ref in self.data_refs(part):
+                resolve_data_paths(ref)
+        self.mono  # noqa: B018 (reads and checks the target text)
         if r.embeddings.dictionary:
-            resolve_data_paths(list(r.embeddings.dictionary))
-        for spec in r.sources.values():
-            for p in (*spec.text, *(p for task in r.tasks for p in spec.task_files(task))):
-                resolve_data_paths(p)
-            for part in (spec.parallel or "").split("|"):
-                if part:
-                    resolve_data_paths(part)
-        for t in r.tasks.values():
-            resolve_data_paths(list(t.test))
+            read_dictionary(list(r.embeddings.dictionary))
+        for lang, spec in r.sources.items():
+            self._source_texts(lang)
+            for task in r.tasks:
+                self._task_data(lang, task)
+            if spec.parallel:
+                self._pairs(lang, r.harmony.k)
+        for task in r.tasks:
+            self.test_examples(task)
+
+    def _read_once(self, key: tuple, read):
+        """``read()``, kept per ``key`` for the life of the pipeline (inputs are parsed once)."""
+        if key not in self._reads:
+            self._reads[key] = read()
+        return self._reads[key]
 
     # ------------------------------------------------------------------ stage 1
     def stage_vocab(self) -> None:
@@ -282,6 +338,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stage 4
     def _source_texts(self, lang: str) -> list[str]:
+        return self._read_once(("text", lang), lambda: self._read_source_texts(lang))
+
+    def _read_source_texts(self, lang: str) -> list[str]:
         from .data import read_text
 
         spec = self.recipe.sources[lang]
@@ -297,11 +356,14 @@ class Pipeline:
         from .tasks import get_task
 
         spec = self.recipe.sources[lang]
-        out = []
-        for p in spec.task_files(task):
-            out.extend(get_task(task).read(p, limit=self.recipe.task.train.max_examples,
-                                           label_map=spec.ner_label_map if task == "ner" else None))
-        return out
+
+        def read():
+            out = []
+            for p in spec.task_files(task):
+                out.extend(get_task(task).read(p, limit=self.recipe.task.train.max_examples,
+                                               label_map=spec.ner_label_map if task == "ner" else None))
+            return out
+        return self._read_once(("task", lang, task), read)
 
     def stage_sources(self) -> int:
         """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
@@ -371,8 +433,8 @@ class Pipeline:
             raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights")
         if "|" in p:  # "target_file|source_file": line-aligned text
             tgt, src = p.split("|", 1)
-            return read_parallel(tgt, src, limit=k)
-        return read_alignment_file(p)[:k]
+            return self._read_once(("pairs", lang, k), lambda: read_parallel(tgt, src, limit=k))
+        return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
 
     def stage_harmony(self) -> None:
         from .inference.weights import harmony_weights
@@ -422,10 +484,13 @@ class Pipeline:
 
         r, spec = self.recipe, get_task(task)
         tspec = r.tasks[task]
-        out = []
-        for p in tspec.test:
-            out.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
-        return out
+
+        def read():
+            out = []
+            for p in tspec.test:
+                out.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
+            return out
+        return self._read_once(("test", task), read)
 
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor

@@ -11,6 +11,8 @@ Configurations (``CONFIGS``):
 * ``unibridge``: the full method (the recipe as written), harmony weights;
 * ``no-kl`` (β = 0), ``random-init`` (random embedding initialisation), ``fixed-vocab`` (no
   vocabulary search: 10,000 pieces): Table 5's ablations, each a full run with one change;
+* ``fvt-init``: the full method with each new token's embedding the mean of its base pieces'
+  (FVT, Gee et al. 2022) instead of Eq. 2–8;
 * ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
 
 Weight strategies (``STRATEGIES``: harmony, lang2vec, uniform, entropy) score the ``unibridge``
@@ -38,10 +40,11 @@ from .artifacts import read_json, restore_stage, share_stage, stage_dir, write_j
 from .config import Recipe, _deep_merge
 from .errors import ConfigError
 
-CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fixed-vocab", "english-only")
+CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "fixed-vocab", "english-only")
 ABLATIONS = {
     "no-kl": {"adaptation": {"beta": 0.0}},
     "random-init": {"embeddings": {"method": "random"}},
+    "fvt-init": {"embeddings": {"method": "fvt"}},
     "fixed-vocab": {"vocab": {"fixed_size": 10000}},  # TransferGrid.fixed_vocab_size
 }
 STRATEGIES = ("harmony", "lang2vec", "uniform", "entropy")
@@ -51,6 +54,7 @@ LABELS = {
     "unibridge": "UniBridge (full)",
     "no-kl": "− KL regulariser (β = 0)",
     "random-init": "− embedding initialisation (random)",
+    "fvt-init": "embedding initialisation by base pieces (FVT) instead of Eq. 2–8",
     "fixed-vocab": "− vocabulary search (10k pieces)",
     "english-only": "− multi-source (English task adapter only)",
 }
@@ -187,7 +191,7 @@ class TransferGrid:
         pipe = self._pipeline("unibridge", seed)
         r, t = pipe.recipe, pipe.recipe.target
         d = self.run_dir("mad-x", seed)
-        fp = r.fingerprint("base_model", "seed", "mono", "mono_max_lines", "adaptation") + ":mad-x"
+        fp = pipe.fingerprint("adaptation") + ":mad-x"
         model = load_adapter_model(pipe.base_dir)
         if not restore_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")

@@ -20,6 +20,7 @@ from .labels import (
     map_ner_tag,
     to_iob2,
 )
+from .digest import data_digest, file_digest
 from .hf import HFDataRef
 from .languages import LANGUAGES, Language, get_language, known_languages
 from .readers import (
@@ -38,6 +39,8 @@ from .readers import (
 from .root import data_root, resolve_data_path, resolve_data_paths
 
 __all__ = [
+    "data_digest",
+    "file_digest",
     "CONLL",
     "DEFAULT_NER_MAP",
     "HFDataRef",

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import torch
 
-from unibridge.embeddings.registry import (SP_SPACE, InitResult, canonical_token, check_inputs,
+from unibridge.embeddings.registry import (SP_SPACE, InitResult, base_form, canonical_token, check_inputs,
                                            piece_convention, register_initializer, report_counts,
-                                           special_token_ids, token_vocab, vocab_size)
+                                           special_token_ids, subtoken_mean, token_vocab, vocab_size)
 from unibridge.embeddings.script import fill_script_fallback
 from unibridge.errors import ConfigError
 
@@ -51,13 +51,6 @@ class Augmentation:
     tokenizer: object
     pieces: list[str]
     counts: list[int]
-
-
-def _base_form(piece: str, style: str) -> str:
-    """Target piece (SentencePiece form) as an entry of a base of ``style``."""
-    if style == "wordpiece":
-        return piece[1:] if piece.startswith(SP_SPACE) else "##" + piece
-    return piece
 
 
 def piece_counts(tokenizer, lines: list[str]) -> Counter:
@@ -134,7 +127,7 @@ def augment_tokenizer(base_tokenizer, target_tokenizer, lines: list[str], n: int
     elif model["type"] == "WordPiece":
         start = max(model["vocab"].values()) + 1
         for k, (p, _) in enumerate(chosen):
-            model["vocab"][_base_form(p, style)] = start + k
+            model["vocab"][base_form(p, style)] = start + k
     else:
         raise ConfigError(f"vocabulary augmentation supports SentencePiece-unigram and WordPiece "
                           f"base tokenizers, not {model['type']}")
@@ -155,30 +148,7 @@ def augment_tokenizer(base_tokenizer, target_tokenizer, lines: list[str], n: int
             staging.rename(out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return Augmentation(tok, [_base_form(p, style) for p, _ in chosen], [c for _, c in chosen])
-
-
-def subtoken_mean(E_S: torch.Tensor, base_tokenizer, pieces: list[str]
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean base embedding of each piece's segmentation by the base model alone.
-
-    Each piece string is segmented by the base tokenizer's model (no normaliser or
-    pre-tokeniser: ``▁x`` stays word-initial), unknown-token ids dropped.
-
-    Returns:
-        ``(rows float32 (len(pieces), d), known bool (len(pieces),))``; rows of unknown-only
-        pieces are zero and ``known`` is False there.
-    """
-    model = base_tokenizer.backend_tokenizer.model
-    unk = base_tokenizer.unk_token_id
-    out = torch.zeros(len(pieces), E_S.shape[1], dtype=torch.float32)
-    known = torch.zeros(len(pieces), dtype=torch.bool)
-    for k, piece in enumerate(pieces):
-        ids = [t.id for t in model.tokenize(piece) if t.id != unk]
-        if ids:
-            out[k] = E_S[torch.tensor(ids)].mean(0)
-            known[k] = True
-    return out, known
+    return Augmentation(tok, [base_form(p, style) for p, _ in chosen], [c for _, c in chosen])
 
 
 @register_initializer("va")
@@ -206,7 +176,8 @@ def va_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokeniz
     v_s, v_a = vocab_size(source_tokenizer), vocab_size(aug.tokenizer)
     E = torch.empty(v_a, E_S.shape[1], dtype=torch.float32)
     E[:v_s] = E_S[:v_s]
-    rows, known = subtoken_mean(E_S, source_tokenizer, aug.pieces)
+    style = piece_convention(source_tokenizer)
+    rows, known = subtoken_mean(E_S, source_tokenizer, [canonical_token(p, style) for p in aug.pieces])
     E[v_s:] = rows
     done = torch.ones(v_a, dtype=torch.bool)
     done[v_s:] = known

@@ -338,3 +338,52 @@ def source_script_stats(source_embeddings: torch.Tensor, source_tokenizer):
     specials = set(special_token_ids(source_tokenizer))
     toks = {i: t for i, t in id_to_token(source_tokenizer).items() if i not in specials}
     return script_statistics(source_embeddings, toks)
+
+
+def base_form(piece: str, style: str) -> str:
+    """Target piece (SentencePiece form) as an entry of a base of ``style``: for WordPiece,
+    ``▁x`` → ``x`` and a word-internal ``x`` → ``##x``; SentencePiece forms are unchanged."""
+    if style == "wordpiece":
+        return piece[1:] if piece.startswith(SP_SPACE) else "##" + piece
+    return piece
+
+
+def base_pieces(piece: str, base_tokenizer, style: str | None = None) -> list[int]:
+    """Ids of the base pieces that spell ``piece`` (SentencePiece form, "▁" = word start).
+
+    The string (in :func:`base_form`) is segmented by the base tokenizer's model alone (no
+    normaliser or pre-tokeniser, so ``▁x`` stays word-initial and a WordPiece ``##x`` reads as
+    continuations). A leading lone "▁" piece is dropped when others follow (the next piece
+    already starts the word), as are unknown and special tokens: the list is empty when the
+    base cannot read the string.
+    """
+    style = style or piece_convention(base_tokenizer)
+    vocab = token_vocab(base_tokenizer)
+    ids = [t.id for t in base_tokenizer.backend_tokenizer.model.tokenize(base_form(piece, style))]
+    if style == "sentencepiece" and len(ids) > 1 and ids[0] == vocab.get(SP_SPACE):
+        ids = ids[1:]
+    drop = set(special_token_ids(base_tokenizer))
+    unk = vocab.get(getattr(base_tokenizer, "unk_token", None) or "")
+    if unk is not None:
+        drop.add(unk)
+    return [i for i in ids if i not in drop]
+
+
+def subtoken_mean(E_S: torch.Tensor, base_tokenizer, pieces: list[str]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean base embedding of the :func:`base_pieces` of each piece (SentencePiece form).
+
+    Returns:
+        ``(rows float32 (len(pieces), d), known bool (len(pieces),))``; rows of pieces the base
+        cannot read are zero and ``known`` is False there. The sub-token mean of Chau et al.
+        (2020) and Fast Vocabulary Transfer (Gee et al. 2022).
+    """
+    style = piece_convention(base_tokenizer)
+    out = torch.zeros(len(pieces), E_S.shape[1], dtype=torch.float32)
+    known = torch.zeros(len(pieces), dtype=torch.bool)
+    for k, piece in enumerate(pieces):
+        ids = base_pieces(piece, base_tokenizer, style)
+        if ids:
+            out[k] = E_S[torch.tensor(ids)].float().mean(0)
+            known[k] = True
+    return out, known
