@@ -167,7 +167,9 @@ def test_a_stage_is_rebuilt_when_the_text_behind_its_path_changes(tiny_base, tmp
                 {k: p.source_fingerprint(*k) for k in (("en",), ("en", "pos"), ("ru", "pos"))})
 
     assert pipe().run(["vocab"]).cached == []
+    record = (tmp_path / "run" / "run.json").stat().st_mtime_ns
     assert pipe().run(["vocab"]).cached == ["vocab"]
+    assert (tmp_path / "run" / "run.json").stat().st_mtime_ns == record  # read again, not rewritten
     stages, sources = fingerprints(pipe())
     assert fingerprints(pipe()) == (stages, sources)  # the same bytes: the same fingerprints
 
@@ -222,3 +224,29 @@ def test_a_malformed_labelled_file_fails_the_run_before_the_first_stage(tiny_bas
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"unibridge: error: {bad_file}:{bad + 1}: 'NOUNY' is not a UPOS tag"]
     assert not run_dir.exists()  # nothing ran, nothing was written
+
+
+@needs_data
+def test_every_bad_input_of_the_reliability_table_is_refused_with_one_line_and_status_2():
+    """benchmarks/reliability.py's cases (docs/reliability.md): exit 2, no traceback, nothing
+    written, no stage started."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "reliability.py"
+    spec = importlib.util.spec_from_file_location("reliability", path)
+    rel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rel)
+    from unibridge.pipeline import Pipeline
+
+    real = Pipeline._run
+    try:
+        rows = [rel.try_case(*c) for c in rel.cases()]
+    finally:
+        Pipeline._run = real
+        for p in rel._HOLDERS:
+            p.kill()
+    assert len(rows) >= 40
+    bad = [(r["case"], r["exit"], r["message"], r["written"]) for r in rows
+           if r["exit"] != 2 or r["traceback"] or r["written"] or not r["message"]]
+    assert bad == []

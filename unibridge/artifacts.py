@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 MARKER = "stage.json"
 
@@ -163,7 +163,13 @@ def jsonable(x):
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON document in ``path``. Raises DataError naming the file if it is not JSON (a
+    damaged run record or manifest), OSError if it cannot be read."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{path} is damaged: not a JSON document ({e}); remove it or the folder that "
+                        "holds it") from None
 
 
 @contextlib.contextmanager

@@ -116,6 +116,7 @@ def cmd_hub(a) -> int:
     import json
 
     from . import hub
+    from .errors import ConfigError
 
     if a.action == "list":
         rows = [[e["target"], e["name"], e["version"], e["base_model"], ",".join(e["tasks"]), e["path"]]
@@ -124,8 +125,8 @@ def cmd_hub(a) -> int:
     elif a.action == "show":
         folder = hub.find_installed(a.target, a.hub, version=a.version) if a.target else None
         if folder is None:
-            print(f"no installed artifact for {a.target!r}")
-            return 2
+            raise ConfigError(f"no installed artifact for {a.target!r}" + (f" version {a.version}" if a.version else "")
+                              + "; `unibridge hub list` shows what is installed")
         m = hub.verify(folder)
         print(json.dumps({k: v for k, v in m.items() if k != "files"}, indent=2, ensure_ascii=False))
         print(f"{len(m['files'])} files verified in {folder}")

@@ -178,11 +178,13 @@ class Pipeline:
 
         Raises:
             DataError: a file is missing, unreadable, not UTF-8 or malformed (``file:line: ...``),
-                or the target text is empty.
+                or the target text is empty. ConfigError: an unknown embedding initializer.
         """
         from .data import read_dictionary, resolve_data_paths
+        from .embeddings import get_initializer
 
         r = self.recipe
+        get_initializer(r.embeddings.method)  # ConfigError naming the registered ones
         for part in ("mono", "dictionary", "sources", "parallel", "tests"):
             for ref in self.data_refs(part):
                 resolve_data_paths(ref)
@@ -526,10 +528,12 @@ class Pipeline:
         f = self.run_dir / "run.json"
         prev = read_json(f) if f.is_file() else {}
         r = self.recipe
-        write_json(f, {"target": r.target, "base_model": r.base_model, "profile": r.profile,
-                       "recipe": r.to_dict(), "sources": {t: [s for s, sp in r.sources.items() if sp.task_files(t)]
-                                                          for t in r.tasks},
-                       "timings": {**prev.get("timings", {}), **(timings or {})}})
+        record = {"target": r.target, "base_model": r.base_model, "profile": r.profile,
+                  "recipe": r.to_dict(), "sources": {t: [s for s, sp in r.sources.items() if sp.task_files(t)]
+                                                     for t in r.tasks},
+                  "timings": {**prev.get("timings", {}), **(timings or {})}}
+        if jsonable(record) != prev:  # a finished run that is only read again is not rewritten
+            write_json(f, record)
 
     def run(self, only: list[str] | None = None) -> RunResult:
         """Run the stages in order (``only`` restricts to named stages); returns the RunResult.
