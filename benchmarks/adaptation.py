@@ -106,7 +106,7 @@ def main() -> int:
     from unibridge.adaptation.model import (MLMHead, add_language_adapter, attach_embeddings, encoder_states,
                                             load_adapter_model)
     from unibridge.adaptation.train import (TEACHER_HEADER, LanguageModelingObjective, _Collator, encode_words, split_words,
-                                            teacher_states)
+                                            pad_teacher, teacher_states)
     from unibridge.backbones import backbone_tokenizer, cache_root, resolve_backbone
     from unibridge.data import read_text
 
@@ -138,7 +138,8 @@ def main() -> int:
     batches = []
     for s in range(steps + 2):
         sl = slice(s * a.batch_size, (s + 1) * a.batch_size)
-        b = collate([{"enc": e, "teacher": t} for e, t in zip(encs[sl], teachers[sl])])
+        b = collate([{"enc": e, "index": k} for k, e in enumerate(encs[sl])])
+        b["teacher"], b["teacher_mask"] = pad_teacher(teachers[sl])
         b["input_ids"], b["labels"] = ours.mask(b["input_ids"], b["special_tokens_mask"])
         b["words"] = words[sl]
         batches.append(b)

@@ -475,3 +475,39 @@ def test_regulariser_and_head_settings_are_checked():
     cfg = AdaptationConfig(regulariser="anchor", beta=2.0, anchor_weight=3.0)
     assert (cfg.kl_weight, cfg.anchor) == (0.0, 3.0)
     assert (AdaptationConfig(regulariser="paper-kl").kl_weight, AdaptationConfig(regulariser="paper-kl").anchor) == (1.0, 0.0)
+
+
+def test_the_lazy_teacher_runs_only_on_the_examples_a_schedule_uses(tiny_base, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import unibridge.adaptation.train as train_mod
+    from unibridge.adaptation.train import TEACHER_HEADER, LazyTeacher, split_words
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    texts = [f"line {k} has some words and a number {k * 7}" for k in range(40)]
+    words = split_words(texts)
+    encs = [encode_words(tok, w, 8) for w in words]  # the student sees fewer words than the teacher
+    eager = teacher_states(model, tok, words, max_length=16)
+    lazy = LazyTeacher(model, tok, words, encs, 16)
+    got = lazy.get([5, 3, 5, 39])
+    assert sorted(lazy.cache) == [3, 5, 39]
+    for i, t in zip([5, 3, 5, 39], got):  # the eager states, cut to the words both sides hold
+        want = eager[i][: TEACHER_HEADER + min(encs[i].n_words, eager[i].shape[0] - TEACHER_HEADER)]
+        assert t.shape == want.shape and torch.allclose(t, want, atol=1e-5)
+    assert got[0] is got[2] and lazy.get([3])[0] is got[1]  # computed once, then kept
+
+    seen = []
+    real_get = LazyTeacher.get
+    monkeypatch.setattr(LazyTeacher, "get", lambda self, idx: (seen.append(list(idx)), real_get(self, idx))[1])
+    add_language_adapter(model, "xx")
+    cfg = AdaptationConfig(regulariser="anchor", mlm_head="joint",
+                           train=TrainConfig(max_steps=2, batch_size=4, learning_rate=1e-3, max_length=16))
+    calls = []
+    real_states = train_mod.teacher_states
+    monkeypatch.setattr(train_mod, "teacher_states",
+                        lambda *a, **k: (calls.append(len(a[2])), real_states(*a, **k))[1])
+    train_language_adapter(model, tok, texts, "xx", cfg=cfg, base_tokenizer=tok,
+                           output_dir="/tmp/unibridge-test-lazy", resume=False)
+    assert len(seen) == 2 and all(len(b) == 4 for b in seen)  # two steps of four examples
+    assert sum(calls) == len({i for b in seen for i in b}) <= 8  # the teacher ran on those alone, not on 40

@@ -154,7 +154,9 @@ class LanguageModelingObjective(nn.Module):
     anchor_loss`) compares the last Transformer layer's output (what task adapters read, before
     the inverse invertible adapter) with the teacher at the first token, the last token and
     every word. ``align``: ``(target_pieces, target_owner, source_vectors)`` of
-    :func:`~unibridge.adaptation.losses.align_loss`, used when ``alpha > 0``.
+    :func:`~unibridge.adaptation.losses.align_loss`, used when ``alpha > 0``. ``teacher``: a
+    :class:`LazyTeacher` whose states a batch's ``example_index`` fetches when the batch runs
+    (a batch may instead carry ``teacher`` / ``teacher_mask`` itself, see :func:`pad_teacher`).
 
     Given ``special_tokens_mask`` instead of ``labels``, the batch is masked here (BERT's
     80/10/10 scheme, ``masker``) with a generator seeded by (seed, optimizer step, micro-batch,
@@ -165,8 +167,9 @@ class LanguageModelingObjective(nn.Module):
     def __init__(self, model, head: MLMHead, beta: float = 0.0, kl_level: str = "word", temperature: float = 1.0,
                  alpha: float = 0.0, align: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
                  masker: DataCollatorForLanguageModeling | None = None, seed: int = 0, anchor: float = 0.0,
-                 anchor_kind: str = "cosine"):
+                 anchor_kind: str = "cosine", teacher: "LazyTeacher | None" = None):
         super().__init__()
+        self.teacher = teacher
         if kl_level not in ("word", "sentence"):
             raise ValueError(f"kl_level must be 'word' or 'sentence', got {kl_level!r}")
         self.model, self.head = model, head
@@ -187,7 +190,10 @@ class LanguageModelingObjective(nn.Module):
         return inputs.to(input_ids.device), labels.to(input_ids.device)
 
     def forward(self, input_ids, attention_mask, labels=None, special_tokens_mask=None, word_ids=None, teacher=None,
-                teacher_mask=None):
+                teacher_mask=None, example_index=None):
+        if teacher is None and self.teacher is not None and example_index is not None:
+            teacher, teacher_mask = pad_teacher(self.teacher.get(example_index.tolist()))
+            teacher, teacher_mask = teacher.to(input_ids.device), teacher_mask.to(input_ids.device)
         if labels is None:
             input_ids, labels = self.mask(input_ids, special_tokens_mask)
         states, last_layer = encoder_states(self.model, input_ids, attention_mask, with_last_layer=True)
@@ -219,24 +225,48 @@ class LanguageModelingObjective(nn.Module):
 PARTS = ("mlm_loss", "kl_loss", "anchor_loss", "align_loss")
 
 
+class LazyTeacher:
+    """The frozen base's states (:func:`teacher_states`) per training example, computed for a
+    batch's examples when a batch first needs them and kept for later epochs: a schedule that
+    sees k of n examples runs the teacher on k.
+
+    ``get(indices)`` -> list of (3 + n_words, d) tensors, each cut to the words present on both
+    sides (the student's ``encs[i].n_words`` and the teacher's).
+    """
+
+    def __init__(self, model, base_tokenizer, words: list[list[str]], encs: list[_Encoded], max_length: int):
+        self.model, self.tok, self.words, self.encs, self.max_length = model, base_tokenizer, words, encs, max_length
+        self.cache: dict[int, torch.Tensor] = {}
+
+    def get(self, indices: list[int]) -> list[torch.Tensor]:
+        missing = list(dict.fromkeys(i for i in indices if i not in self.cache))
+        if missing:
+            states = teacher_states(self.model, self.tok, [self.words[i] for i in missing],
+                                    max_length=self.max_length, batch_size=len(missing))
+            for i, t in zip(missing, states):  # compare only words present on both sides
+                self.cache[i] = t[: TEACHER_HEADER + min(self.encs[i].n_words, t.shape[0] - TEACHER_HEADER)]
+        return [self.cache[i] for i in indices]
+
+
 class _MLMDataset(torch.utils.data.Dataset):
-    def __init__(self, encs: list[_Encoded], teachers: list[torch.Tensor] | None):
-        self.encs, self.teachers = encs, teachers
+    def __init__(self, encs: list[_Encoded]):
+        self.encs = encs
 
     def __len__(self):
         return len(self.encs)
 
     def __getitem__(self, i):
         # "input_ids" lets the Trainer's length-grouped sampler read lengths.
-        return {"input_ids": self.encs[i].input_ids, "enc": self.encs[i],
-                "teacher": None if self.teachers is None else self.teachers[i]}
+        return {"input_ids": self.encs[i].input_ids, "enc": self.encs[i], "index": i}
 
 
 class _Collator:
-    """Pads a batch; masking happens in :meth:`LanguageModelingObjective.mask`."""
+    """Pads a batch (with its examples' indices when ``teacher``: the objective fetches their
+    teacher states when it runs the batch, not when the loader prefetches it); masking happens in
+    :meth:`LanguageModelingObjective.mask`."""
 
-    def __init__(self, tokenizer):
-        self.tok = tokenizer
+    def __init__(self, tokenizer, teacher: bool = False):
+        self.tok, self.teacher = tokenizer, teacher
 
     def __call__(self, items):
         encs = [it["enc"] for it in items]
@@ -249,17 +279,20 @@ class _Collator:
              + [1] * (ids.shape[1] - len(e.input_ids)) for e in encs], dtype=torch.bool)
         batch = {"input_ids": ids, "attention_mask": att, "special_tokens_mask": special,
                  "word_ids": _pad([e.word_ids for e in encs], -1)}
-        if items[0]["teacher"] is not None:
-            teach = [it["teacher"] for it in items]
-            n = max(1, max(t.shape[0] for t in teach))
-            d = teach[0].shape[-1]
-            t_pad = torch.zeros(len(teach), n, d)
-            t_mask = torch.zeros(len(teach), n)
-            for j, t in enumerate(teach):
-                t_pad[j, : t.shape[0]] = t
-                t_mask[j, : t.shape[0]] = 1
-            batch["teacher"], batch["teacher_mask"] = t_pad, t_mask
+        if self.teacher:
+            batch["example_index"] = torch.tensor([it["index"] for it in items])
         return batch
+
+
+def pad_teacher(teach: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-example teacher states ((n_i, d) each) as ``(states (B, n, d), mask (B, n))``, zero-padded."""
+    n = max(1, max(t.shape[0] for t in teach))
+    t_pad = torch.zeros(len(teach), n, teach[0].shape[-1])
+    t_mask = torch.zeros(len(teach), n)
+    for j, t in enumerate(teach):
+        t_pad[j, : t.shape[0]] = t
+        t_mask[j, : t.shape[0]] = 1
+    return t_pad, t_mask
 
 
 class _StepTracker(TrainerCallback):
@@ -479,13 +512,11 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         words = words[: tc.max_examples]
     torch.manual_seed(seed)
     encs = [encode_words(tokenizer, w, tc.max_length) for w in words]
-    teachers = None
+    teacher = None
     if (beta > 0 or anchor > 0 or alpha > 0) and base_tokenizer is None:
         raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
     if beta > 0 or anchor > 0:
-        teachers = teacher_states(model, base_tokenizer, words, max_length=tc.max_length)
-        for i, (e, t) in enumerate(zip(encs, teachers)):  # compare only words present on both sides
-            teachers[i] = t[: TEACHER_HEADER + min(e.n_words, t.shape[0] - TEACHER_HEADER)]
+        teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length)
     align = None
     if alpha > 0:
         align = dictionary_alignment(model, tokenizer, base_tokenizer, dictionary or [])
@@ -508,7 +539,7 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     objective = LanguageModelingObjective(
         model, head, beta=beta, kl_level=cfg.kl_level, temperature=cfg.kl_temperature, alpha=alpha, align=align,
         masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed,
-        anchor=anchor, anchor_kind=cfg.anchor_kind)
+        anchor=anchor, anchor_kind=cfg.anchor_kind, teacher=teacher)
     extra: dict = {"group_by_length": cfg.group_by_length}
     callbacks: list = [_StepTracker(objective), _PartsLogger(objective, history)]
     probe = training_arguments(tc, output_dir, seed, len(encs))
@@ -522,9 +553,9 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     if cfg.save_steps > 0 and "save_steps" not in extra:
         extra.update(save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1)
     args = training_arguments(tc, output_dir, seed, len(encs), **extra)
-    trainer = AdaptationTrainer(model=objective, args=args, train_dataset=_MLMDataset(encs, teachers),
+    trainer = AdaptationTrainer(model=objective, args=args, train_dataset=_MLMDataset(encs),
                                 eval_dataset=_TextDataset(eval_texts) if eval_texts else None,
-                                data_collator=_Collator(tokenizer), callbacks=callbacks,
+                                data_collator=_Collator(tokenizer, teacher is not None), callbacks=callbacks,
                                 pppl_tokenizer=tokenizer, pppl_max_length=tc.max_length,
                                 embedding_lr_scale=getattr(cfg, "embedding_lr_scale", 1.0) if train_embeddings else 1.0)
     last = get_last_checkpoint(output_dir) if resume and os.path.isdir(output_dir) else None
