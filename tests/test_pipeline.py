@@ -494,3 +494,23 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
     e = pos["configs"]["unibridge"]
     assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"
 
+
+
+def test_run_prints_results_on_stdout_as_json_and_stage_messages_on_stderr(finished_run, tmp_path, capsys):
+    from unibridge import __version__
+    from unibridge.cli import main
+
+    run_dir, result = finished_run
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(tiny_recipe(Path(json.loads(
+        (run_dir / "run.json").read_text())["base_model"])), allow_unicode=True))
+    assert main(["run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir), "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)  # stdout is the JSON document alone
+    assert out["scores"] == json.loads(json.dumps(result.scores)) and out["cached"] == list(STAGES)
+    assert "[unibridge] stage vocab: cached" in cap.err.splitlines()
+    assert main(["-q", "run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir)]) == 0
+    cap = capsys.readouterr()
+    assert cap.err == "" and "UniBridge run: target=amh" in cap.out
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"unibridge {__version__}"

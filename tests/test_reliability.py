@@ -250,3 +250,14 @@ def test_every_bad_input_of_the_reliability_table_is_refused_with_one_line_and_s
     bad = [(r["case"], r["exit"], r["message"], r["written"]) for r in rows
            if r["exit"] != 2 or r["traceback"] or r["written"] or not r["message"]]
     assert bad == []
+
+
+def test_the_order_of_a_recipes_entries_does_not_change_its_data_digest(tiny_base):
+    from tests.test_pipeline import tiny_recipe
+    from unibridge.pipeline import Pipeline
+
+    raw = tiny_recipe(tiny_base)
+    flipped = {**raw, "tasks": dict(reversed(list(raw["tasks"].items()))),
+               "sources": dict(reversed(list(raw["sources"].items())))}
+    a, b = (Pipeline(Recipe.from_dict(r), "unused") for r in (raw, flipped))
+    assert all(a.stage_fingerprint(s) == b.stage_fingerprint(s) for s in ("vocab", "harmony", "evaluation"))

@@ -17,6 +17,8 @@ vocabulary sizes) are printed as one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
 import os
 import sys
@@ -50,8 +52,13 @@ def cmd_run(a) -> int:
     from .pipeline import run_recipe
 
     recipe = Recipe.load(a.recipe, a.profile)
-    result = run_recipe(recipe, a.run_dir, only=a.stage, stage_cache=a.stage_cache)
-    print()
+    with contextlib.redirect_stdout(sys.stderr):  # training logs are progress: stdout holds the results
+        result = run_recipe(recipe, a.run_dir, only=a.stage, stage_cache=a.stage_cache)
+    if a.json:
+        print(json.dumps({"target": recipe.target, "profile": recipe.profile, "base_model": recipe.base_model,
+                          "run_dir": str(result.run_dir), "scores": result.scores, "timings": result.timings,
+                          "cached": result.cached}, indent=2, ensure_ascii=False))
+        return 0
     print(f"UniBridge run: target={recipe.target} profile={recipe.profile} base={recipe.base_model} "
           f"run_dir={result.run_dir}")
     print(format_results(result))
@@ -113,8 +120,6 @@ def cmd_weights(a) -> int:
 
 
 def cmd_hub(a) -> int:
-    import json
-
     from . import hub
     from .errors import ConfigError
 
@@ -312,7 +317,6 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def cmd_transfer_report(a) -> int:
-    import json
     from pathlib import Path
 
     from .errors import DataError
@@ -398,7 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
                                  "multi-source task adapters).")
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"unibridge {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="show library logs and full tracebacks")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no stage messages on stderr (warnings and errors only)")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run a recipe end to end (stages are cached in the run directory)")
@@ -408,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage", action="append", choices=STAGES, help="run only this stage (repeatable)")
     r.add_argument("--stage-cache", help="folder shared between runs: stages and source adapters built with the "
                                          "same settings are copied from it instead of rebuilt")
+    r.add_argument("--json", action="store_true", help="print the scores, stage times and cached stages as JSON")
     r.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("predict", help="tag sentences (pos, ner) or classify pairs (nli) with a finished run")
@@ -591,8 +600,31 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+class _StageFormatter(logging.Formatter):
+    """``[unibridge] message`` (``[transfer] ...`` for the grid; the level for warnings)."""
+
+    def format(self, record):
+        name = record.name.split(".")[-1] if record.name != "unibridge" else "unibridge"
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        return f"[{name}] {level}{record.getMessage()}"
+
+
+def _log_to_stderr(level: int) -> None:
+    """Stage messages of the ``unibridge`` loggers go to stderr at ``level`` (results go to stdout)."""
+    log = logging.getLogger("unibridge")
+    for h in [h for h in log.handlers if getattr(h, "_unibridge_cli", False)]:
+        log.removeHandler(h)
+    h = logging.StreamHandler(sys.stderr)
+    h._unibridge_cli = True
+    h.setFormatter(_StageFormatter())
+    log.addHandler(h)
+    log.setLevel(level)
+    log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
+    _log_to_stderr(logging.WARNING if a.quiet else logging.DEBUG if a.verbose else logging.INFO)
     if not a.verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         logging.getLogger("adapters").setLevel(logging.ERROR)

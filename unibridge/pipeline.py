@@ -51,7 +51,8 @@ class RunResult:
 
 
 def _say(msg: str) -> None:
-    print(f"[unibridge] {msg}", flush=True)
+    """A stage message: INFO on the ``unibridge`` logger (the command line shows it on stderr)."""
+    log.info(msg)
 
 
 class Pipeline:
@@ -125,10 +126,11 @@ class Pipeline:
 
     def data_digest(self, *parts: str) -> str:
         """Content digest (32 hex chars) of the files of the named :meth:`data_refs` parts;
-        it changes when any of those files' bytes change (DataError if one is missing)."""
+        it changes when any of those files' bytes change (DataError if one is missing). The
+        order of a recipe's entries does not count here (the recipe's own fingerprint has it)."""
         from .data import data_digest
 
-        return data_digest(ref for part in parts for ref in self.data_refs(part))
+        return data_digest(ref for part in parts for ref in sorted(self.data_refs(part), key=str))
 
     _STAGE_DATA = {"vocab": ("mono",), "embeddings": ("mono", "dictionary"),
                    "adaptation": ("mono", "dictionary"),

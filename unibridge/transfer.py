@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 import platform
 import shutil
@@ -61,7 +62,8 @@ LABELS = {
 
 
 def _say(msg: str) -> None:
-    print(f"[transfer] {msg}", flush=True)
+    """A grid message: INFO on the ``unibridge.transfer`` logger (stderr on the command line)."""
+    logging.getLogger("unibridge.transfer").info(msg)
 
 
 def madx_config(cfg):
