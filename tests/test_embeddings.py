@@ -631,3 +631,17 @@ def test_fvt_pieces_of_a_wordpiece_base_use_its_continuations(tmp_path):
     assert base_pieces("\u2581abc", bert) == [v["ab"], v["##c"]]  # word start: the word's own pieces
     assert base_pieces("abc", bert) == [v["##ab"], v["##c"]]  # inside a word: continuations
     assert base_pieces("\u2581zz", bert) == []  # unknown to the base: nothing to average
+
+
+def test_the_cli_names_every_registered_initializer_without_loading_torch():
+    import subprocess
+    import sys
+
+    from unibridge.cli import build_parser
+
+    init = build_parser()._subparsers._group_actions[0].choices["init"]
+    method = next(a for a in init._actions if a.dest == "method")
+    assert all(name in method.help for name in available_initializers())
+    loaded = subprocess.run([sys.executable, "-c", "import sys; from unibridge.cli import build_parser; "
+                             "build_parser(); print('torch' in sys.modules)"], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "False"

@@ -190,8 +190,9 @@ def cmd_init(a) -> int:
 
     from .backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
     from .data import read_dictionary, read_text
-    from .embeddings import StaticConfig, initialize_embeddings, save_init_result
+    from .embeddings import StaticConfig, get_initializer, initialize_embeddings, save_init_result
 
+    get_initializer(a.method)  # an unknown name is refused before any work, listing the registered ones
     out = Path(a.out)
     target_tok = load_tokenizer(a.tokenizer)
     corpus = read_text(a.corpus)
@@ -536,13 +537,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(fn=cmd_vocab)
 
-    from .embeddings import available_initializers
-
     i = sub.add_parser("init", help="initialise target embeddings with a plug-in; writes a PCA plot by script")
     i.add_argument("corpus", nargs="+", help="target-language text (fastText static spaces)")
     i.add_argument("--tokenizer", required=True, help="target tokenizer folder (e.g. runs/vocab-amh/tokenizer)")
     i.add_argument("--out", required=True)
-    i.add_argument("--method", default="unibridge", choices=available_initializers())
+    i.add_argument("--method", default="unibridge",
+                   help="registered initializer: unibridge (default), focus, fvt, tema, va, script, script+posn, "
+                        "ident, random, or one a plug-in registers (docs/embeddings.md)")
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
     i.add_argument("--augment-size", type=_setting(EmbeddingConfig, "augment_size"), default=99,
