@@ -180,6 +180,9 @@ def test_recipes_command(tmp_path, capsys):
     assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | pos accuracy 50.0 (cpu profile, me5-small) |" in table
     assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table
     assert "| nli | all here | nli accuracy 40.0 (cpu profile, me5-small, 2 seed(s)) |" in table
+    assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--json"]) == 0
+    records = {r["recipe"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(records) == set(rows) and records["tat"]["missing"] == ["ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"]
 
 
 def _search_corpus(recipe: Recipe) -> list[str] | None:

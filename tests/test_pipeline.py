@@ -306,6 +306,11 @@ def test_hub_pack_verify_install_and_predict_from_the_hub(finished_run, tmp_path
     assert from_hub.run_dir == find_installed("amh", hub_dir)
     assert from_hub.predict(texts) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(texts)
     assert main(["hub", "list"]) == 0 and "1.1.0" in capsys.readouterr().out
+    assert main(["hub", "list", "--json"]) == 0
+    assert [(e["target"], e["version"]) for e in json.loads(capsys.readouterr().out)] == [("amh", "1.0.0"), ("amh", "1.1.0")]
+    assert main(["hub", "show", "amh", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == "1.1.0" and shown["files_verified"] > 0
 
     # tampering: one changed byte is refused, by verify, by the resolver and by the CLI
     victim = find_installed("amh", hub_dir) / "harmony" / "weights.json"

@@ -45,5 +45,10 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert "| amh | cpu | me5-small | 42, 43 | pos: t.conllu (3) | `first`<br>`second` |" in text
     assert (tmp_path / "r.png").stat().st_size > 1000
     assert results_markdown([a]).splitlines()[2] == "| | amh pos (accuracy) |"
+    capsys.readouterr()
+    assert main(["transfer-report", str(f), "--json"]) == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(capsys.readouterr().out)}
+    assert rows[("config", "mad-x")]["per_seed"] == {"42": 0.2, "43": 0.3}
+    assert rows[("config", "mad-x")]["mean"] == pytest.approx(0.25) and rows[("config", "mad-x")]["target"] == "amh"
     assert main(["transfer-report", str(tmp_path / "none.json")]) == 2  # a clear one-line error
     assert "cannot read results" in capsys.readouterr().err

@@ -93,6 +93,9 @@ def cmd_evaluate(a) -> int:
         sents.extend(spec.read(f, limit=a.limit, label_map=a.label_map))
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
     scores = p.evaluate(sents, mode=a.mode)
+    if a.json:
+        print(json.dumps(scores, indent=2, ensure_ascii=False))
+        return 0
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in scores.items()))
     return 0
 
@@ -124,8 +127,12 @@ def cmd_hub(a) -> int:
     from .errors import ConfigError
 
     if a.action == "list":
+        entries = hub.list_artifacts(a.hub, target=a.target, task=a.task)
+        if a.json:
+            print(json.dumps(entries, indent=2, ensure_ascii=False, default=str))
+            return 0
         rows = [[e["target"], e["name"], e["version"], e["base_model"], ",".join(e["tasks"]), e["path"]]
-                for e in hub.list_artifacts(a.hub, target=a.target, task=a.task)]
+                for e in entries]
         print(_table(rows, ["target", "name", "version", "base", "tasks", "path"]) if rows else "no artifacts")
     elif a.action == "show":
         folder = hub.find_installed(a.target, a.hub, version=a.version) if a.target else None
@@ -133,7 +140,12 @@ def cmd_hub(a) -> int:
             raise ConfigError(f"no installed artifact for {a.target!r}" + (f" version {a.version}" if a.version else "")
                               + "; `unibridge hub list` shows what is installed")
         m = hub.verify(folder)
-        print(json.dumps({k: v for k, v in m.items() if k != "files"}, indent=2, ensure_ascii=False))
+        shown = {k: v for k, v in m.items() if k != "files"}
+        if a.json:
+            print(json.dumps({**shown, "files_verified": len(m["files"]), "folder": str(folder)}, indent=2,
+                             ensure_ascii=False))
+            return 0
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
         print(f"{len(m['files'])} files verified in {folder}")
     elif a.action == "pack":
         out = hub.pack(a.run_dir, a.out, version=a.version or "1.0.0", name=a.name)
@@ -288,15 +300,21 @@ def cmd_recipes(a) -> int:
     if a.markdown:
         print(recipe_table(a.folder, a.runs))
         return 0
-    rows = []
+    rows, records = [], []
     for f in recipe_files(a.folder):
         try:
             st = recipe_status(f, a.runs)
         except UniBridgeError as e:  # one broken recipe does not hide the others
             rows.append([f.stem, "", "", "", "", f"error: {e}"])
+            records.append({"recipe": f.stem, "error": str(e)})
             continue
         rows.append([f.stem, ",".join(st.recipe.tasks), len(st.here), len(st.hub), len(st.missing),
                      " ".join(map(str, st.missing))])
+        records.append({"recipe": f.stem, "tasks": list(st.recipe.tasks), "here": [str(x) for x in st.here],
+                        "hub": [str(x) for x in st.hub], "missing": [str(x) for x in st.missing]})
+    if a.json:
+        print(json.dumps(records, indent=2, ensure_ascii=False))
+        return 0
     print(_table(rows, ["recipe", "tasks", "files here", "hub datasets", "missing", "missing files"]))
     return 0
 
@@ -321,7 +339,7 @@ def cmd_transfer_report(a) -> int:
     from pathlib import Path
 
     from .errors import DataError
-    from .transfer import results_markdown
+    from .transfer import results_markdown, results_rows
 
     records = []
     for f in a.results:
@@ -329,6 +347,9 @@ def cmd_transfer_report(a) -> int:
             records.append(json.loads(Path(f).read_text(encoding="utf-8")))
         except (OSError, ValueError) as e:
             raise DataError(f"cannot read results {f}: {e}") from None
+    if a.json:
+        print(json.dumps(results_rows(records), indent=2, ensure_ascii=False))
+        return 0
     table = results_markdown(records)
     if a.plot:
         from .transfer import plot_results
@@ -441,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="harmony, lang2vec, uniform, entropy or single:<lang>")
     e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
                    help="merge: one task adapter averaged with the weights (faster, approximate)")
+    e.add_argument("--json", action="store_true", help="print the scores as JSON")
     e.set_defaults(fn=cmd_evaluate)
 
     h = sub.add_parser("hub", help="trained-language artifacts: list, show, pack, verify, install, push, pull")
@@ -470,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     hpl.add_argument("--force", action="store_true")
     for sp in (hpu, hpl):
         sp.add_argument("--remote", help="a shared folder instead of the Hugging Face hub")
+    for sp in (hl, hsh):
+        sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     for sp in (hl, hsh, hi, hpl):
         sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB or ./adapters_hub)")
     h.set_defaults(fn=cmd_hub)
@@ -478,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("folder", nargs="?", default="recipes", help="recipe folder (default recipes)")
     rc.add_argument("--runs", default="runs", help="runs folder for the last scores (default runs)")
     rc.add_argument("--markdown", action="store_true", help="print the Markdown table of recipes/README.md")
+    rc.add_argument("--json", action="store_true", help="print one JSON record per recipe")
     rc.set_defaults(fn=cmd_recipes)
 
     tr = sub.add_parser("transfer", help="transfer-quality grid for one recipe: zero-shot, MAD-X, UniBridge, "
@@ -501,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     trr.add_argument("results", nargs="+", help="results.json files of `unibridge transfer`")
     trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
     trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
+    trr.add_argument("--json", action="store_true", help="print one JSON row per target, task and configuration")
     trr.set_defaults(fn=cmd_transfer_report)
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")

@@ -389,6 +389,20 @@ def results_markdown(records: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+def results_rows(records: list[dict]) -> list[dict]:
+    """The results of several grids as flat rows, one per (target, task, configuration or weight
+    strategy): ``{"target", "task", "metric", "kind": "config" | "strategy", "name", "mean",
+    "std", "per_seed"}`` (scores as fractions, as in ``results.json``)."""
+    rows = []
+    for r in records:
+        for task, e in r["tasks"].items():
+            for kind, group in (("config", "configs"), ("strategy", "strategies")):
+                for name, v in e[group].items():
+                    rows.append({"target": r["target"], "task": task, "metric": e["metric"], "kind": kind,
+                                 "name": name, "mean": v["mean"], "std": v["std"], "per_seed": v["per_seed"]})
+    return rows
+
+
 def plot_results(records: list[dict], path: str | Path) -> Path:
     """Grouped bars: one group per (target, task), one bar per configuration, error bars = std
     over seeds; written to ``path`` (PNG). Raises ValueError if there are no results."""
