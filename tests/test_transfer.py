@@ -52,3 +52,26 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert rows[("config", "mad-x")]["mean"] == pytest.approx(0.25) and rows[("config", "mad-x")]["target"] == "amh"
     assert main(["transfer-report", str(tmp_path / "none.json")]) == 2  # a clear one-line error
     assert "cannot read results" in capsys.readouterr().err
+
+
+def test_plots_return_figures_mark_missing_configurations_and_leave_the_backend_alone(tmp_path):
+    import matplotlib
+
+    from unibridge.inference.plot import plot_weight_heatmap
+    from unibridge.transfer import plot_results
+
+    backend = matplotlib.get_backend()
+    a = rec([42, 43], {"unibridge": {"42": 0.02, "43": 0.10}, "mad-x": {"42": 0.2, "43": 0.3}}, "x")
+    a["tasks"]["pos"]["configs"]["unibridge"]["std"] = 0.2  # 6 ± 20: the bar would reach -14
+    b = rec([42], {"unibridge": {"42": 0.5}}, "y", target="tam")
+    fig = plot_results([a, b])
+    ax = fig.axes[0]
+    assert "seeds 42, 43" in ax.get_title()
+    assert [t.get_text() for t in ax.texts] == ["n/a"]  # tam has no MAD-X
+    lows = [float(seg[0][1]) for c in ax.collections for seg in c.get_segments() if len(seg)]  # bar bottoms
+    lows = [v for v in lows if v == v]
+    assert min(lows) == 0.0  # clipped at 0
+    heat = plot_weight_heatmap({"harmony": {"en": 0.6, "ru": 0.4}}, row_label="strategy")
+    assert heat.axes[0].get_ylabel() == "strategy"
+    assert plot_weight_heatmap({"amh": {"en": 1.0}}, tmp_path / "w.png").stat().st_size > 1000
+    assert matplotlib.get_backend() == backend

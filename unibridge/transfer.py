@@ -403,14 +403,15 @@ def results_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def plot_results(records: list[dict], path: str | Path) -> Path:
+def plot_results(records: list[dict], path: str | Path | None = None):
     """Grouped bars: one group per (target, task), one bar per configuration, error bars = std
-    over seeds; written to ``path`` (PNG). Raises ValueError if there are no results."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    over seeds (clipped at 0); a configuration a grid did not run is marked "n/a" where its bar
+    would stand. Written to ``path`` (PNG) and the path returned, or the
+    ``matplotlib.figure.Figure`` returned when ``path`` is None. Raises ValueError if there are
+    no results."""
     import numpy as np
+
+    from .plotting import finish, new_figure
 
     if not records:
         raise ValueError("no results")
@@ -418,18 +419,23 @@ def plot_results(records: list[dict], path: str | Path) -> Path:
     configs = [c for c in CONFIGS if any(c in r["tasks"][t]["configs"] for r, t in cols)]
     x = np.arange(len(cols))
     width = 0.8 / max(len(configs), 1)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(cols), 3.6))
+    fig = new_figure((1.6 + 1.5 * len(cols), 3.8))
+    ax = fig.subplots()
     for i, c in enumerate(configs):
         e = [r["tasks"][t]["configs"].get(c) for r, t in cols]
-        ax.bar(x + (i - (len(configs) - 1) / 2) * width, [100 * v["mean"] if v else np.nan for v in e], width,
-               yerr=[100 * v["std"] if v else np.nan for v in e], label=c, capsize=2)
+        at = x + (i - (len(configs) - 1) / 2) * width
+        mean = np.array([100 * v["mean"] if v else np.nan for v in e])
+        std = np.array([100 * v["std"] if v else np.nan for v in e])
+        bars = ax.bar(at, mean, width, yerr=[np.minimum(std, mean), std], label=c, capsize=2)
+        for k, v in enumerate(e):
+            if v is None:
+                ax.text(at[k], 1, "n/a", ha="center", va="bottom", rotation=90, fontsize=6,
+                        color=bars.patches[k].get_facecolor())
     ax.set_xticks(x, [f"{r['target']} {t}\n({r['tasks'][t]['metric']})" for r, t in cols])
     ax.set_ylabel("score (%)")
     ax.legend(fontsize=7, ncol=min(4, len(configs)), loc="upper left", bbox_to_anchor=(0, 1.22))
     ax.grid(axis="y", alpha=0.3)
+    seeds = sorted({s for r in records for s in r.get("seeds", [])})
+    ax.set_title(f"Transfer grid, mean ± std over seeds {', '.join(map(str, seeds))}", fontsize=9, pad=38)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return finish(fig, path, dpi=120)

@@ -25,8 +25,8 @@ def _sample(E: torch.Tensor, tokenizer, n: int, g: torch.Generator) -> tuple[tor
 
 
 def plot_embedding_pca(source_embeddings: torch.Tensor, source_tokenizer, target_embeddings: torch.Tensor,
-                       target_tokenizer, path_png: Path | str, title: str = "",
-                       max_points: int = 6000, top_scripts: int = 6, seed: int = 0) -> Path:
+                       target_tokenizer, path_png: Path | str | None = None, title: str = "",
+                       max_points: int = 6000, top_scripts: int = 6, seed: int = 0):
     """Two panels: base and new embedding rows projected on the base's first two principal axes.
 
     The axes come from (at most ``max_points``) non-special base rows; both panels use them,
@@ -37,16 +37,15 @@ def plot_embedding_pca(source_embeddings: torch.Tensor, source_tokenizer, target
     Args:
         source_embeddings: ``(V_S', d)`` base input embeddings; target_embeddings: ``(V_T, d)``.
         source_tokenizer / target_tokenizer: their tokenizers.
-        path_png: output image (parent directories are created).
+        path_png: output image (parent directories are created); None returns the figure.
     Returns:
-        ``Path(path_png)``.
+        ``Path(path_png)``, or the ``matplotlib.figure.Figure`` when ``path_png`` is None.
     Raises:
         DataError: the dimensions differ or a vocabulary has no non-special token.
     """
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from unibridge.plotting import finish, new_figure
 
     if source_embeddings.shape[1] != target_embeddings.shape[1]:
         raise DataError(f"embedding dimensions differ: {source_embeddings.shape[1]} vs "
@@ -60,10 +59,9 @@ def plot_embedding_pca(source_embeddings: torch.Tensor, source_tokenizer, target
     _, _, V = torch.linalg.svd(S - mean, full_matrices=False)
     axes = V[:2].T  # (d, 2)
     keep = [s for s, _ in Counter(s_scripts + t_scripts).most_common(top_scripts)]
-    colours = {s: plt.get_cmap("tab10")(k) for k, s in enumerate(keep)}
-    path_png = Path(path_png)
-    path_png.parent.mkdir(parents=True, exist_ok=True)
-    fig, panels = plt.subplots(1, 2, figsize=(11, 5), sharex=True, sharey=True)
+    colours = {s: colormaps["tab10"](k) for k, s in enumerate(keep)}
+    fig = new_figure((11, 5))
+    panels = fig.subplots(1, 2, sharex=True, sharey=True)
     for ax, X, scripts, name in ((panels[0], S, s_scripts, "base embeddings"),
                                  (panels[1], T, t_scripts, "new embeddings")):
         P = ((X - mean) @ axes).numpy()
@@ -79,6 +77,4 @@ def plot_embedding_pca(source_embeddings: torch.Tensor, source_tokenizer, target
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path_png, dpi=100)
-    plt.close(fig)
-    return path_png
+    return finish(fig, path_png, dpi=100)

@@ -9,24 +9,24 @@ from ..errors import DataError
 __all__ = ["plot_weight_heatmap"]
 
 
-def plot_weight_heatmap(weights: dict[str, dict[str, float]], path_png: Path | str, title: str = "") -> Path:
-    """One row per target, one column per source, each cell its weight (annotated).
+def plot_weight_heatmap(weights: dict[str, dict[str, float]], path_png: Path | str | None = None, title: str = "",
+                        row_label: str = "target", column_label: str = "source"):
+    """One row per key of ``weights``, one column per source, each cell its weight (annotated).
 
     Args:
-        weights: ``{target: {source: weight}}``; sources missing for a target are left blank.
-        path_png: output image (parent directories are created); written atomically.
+        weights: ``{row: {source: weight}}`` (rows are targets, or strategies, runs ...); sources
+            missing for a row are left blank.
+        path_png: output image (parent directories are created), written atomically; None returns
+            the figure.
+        row_label / column_label: the axis titles.
     Returns:
-        ``path_png`` as a Path.
+        ``path_png`` as a Path, or the ``matplotlib.figure.Figure`` when ``path_png`` is None.
     Raises:
         DataError: no weights.
     """
-    import os
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from ..plotting import finish, new_figure
 
     if not weights or not any(weights.values()):
         raise DataError("no weights to plot")
@@ -37,12 +37,13 @@ def plot_weight_heatmap(weights: dict[str, dict[str, float]], path_png: Path | s
         for j, s in enumerate(sources):
             if s in weights[t]:
                 grid[i, j] = weights[t][s]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(sources), 1.0 + 0.5 * len(targets)))
+    fig = new_figure((1.2 + 0.9 * len(sources), 1.0 + 0.5 * len(targets)))
+    ax = fig.subplots()
     im = ax.imshow(grid, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(np.nanmax(grid))), aspect="auto")
     ax.set_xticks(range(len(sources)), sources)
     ax.set_yticks(range(len(targets)), targets)
-    ax.set_xlabel("source")
-    ax.set_ylabel("target")
+    ax.set_xlabel(column_label)
+    ax.set_ylabel(row_label)
     for i in range(len(targets)):
         for j in range(len(sources)):
             if not np.isnan(grid[i, j]):
@@ -52,10 +53,4 @@ def plot_weight_heatmap(weights: dict[str, dict[str, float]], path_png: Path | s
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    path = Path(path_png)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return finish(fig, path_png)

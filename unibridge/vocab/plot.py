@@ -10,32 +10,28 @@ from unibridge.vocab.search import VocabSearchResult
 __all__ = ["plot_alp_curve"]
 
 
-def plot_alp_curve(result: VocabSearchResult, path_png: Path | str) -> Path:
+def plot_alp_curve(result: VocabSearchResult, path_png: Path | str | None = None):
     """Plot ALP vs vocabulary size and the ALP gain Δ vs size (with the ε line); mark the choice.
 
     Args:
         result: a :class:`VocabSearchResult`.
-        path_png: output image (parent directories are created).
+        path_png: output image (parent directories are created); None returns the figure.
 
     Returns:
-        ``Path(path_png)``.
+        ``Path(path_png)``, or the ``matplotlib.figure.Figure`` when ``path_png`` is None.
 
     Raises:
         DataError: the result has an empty curve.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from unibridge.plotting import finish, new_figure
 
     if not result.curve:
         raise DataError("cannot plot an empty ALP curve")
-    path_png = Path(path_png)
-    path_png.parent.mkdir(parents=True, exist_ok=True)
     sizes = [p.vocab_size for p in result.curve]
     alps = [p.alp for p in result.curve]
     d_pts = [(p.vocab_size, p.delta) for p in result.curve if p.delta is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = new_figure((10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(sizes, alps, "o-")
     chosen = [p for p in result.curve if p.vocab_size == result.vocab_size]
     if chosen:
@@ -52,6 +48,4 @@ def plot_alp_curve(result: VocabSearchResult, path_png: Path | str) -> Path:
     ax2.set_ylabel("Δ ALP vs previous size")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path_png, dpi=100)
-    plt.close(fig)
-    return path_png
+    return finish(fig, path_png, dpi=100)
