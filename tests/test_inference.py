@@ -186,3 +186,36 @@ def test_nli_task_pairs_encoding_and_metric(tiny_base):
     assert spec.metric(gold, [["entailment"], ["neutral"], ["neutral"], ["neutral"]])["accuracy"] == 0.75
     with pytest.raises(KeyError):
         spec.encode(tok, NLIExample("a", "b", "maybe"), 16)
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from unibridge.inference.predictor import pick_device
+
+    assert pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device(None) == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device(None) == torch.device("mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device(None) == torch.device("cpu")
+
+
+def test_a_predictor_on_a_model_keeps_its_device_and_returns_cpu_float32(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.inference import MultiSourcePredictor
+
+    torch.manual_seed(0)
+    model = load_adapter_model(tiny_base)
+    add_language_adapter(model, "amh")
+    for s in ["en", "ru"]:
+        model.add_adapter(f"pos_{s}", config=SeqBnConfig(reduction_factor=16))
+        model.add_tagging_head(f"pos_{s}", num_labels=17)
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    pred = MultiSourcePredictor.from_model(model, tok, "pos", {"en": "pos_en", "ru": "pos_ru"}, language_adapter="amh")
+    assert pred.device == torch.device("cpu") and pred.labels == list(pred.task.labels) and len(pred.labels) == 17
+    out = pred.predict(["a b c", "d e"], return_probs=True, batch_size=1)
+    assert [len(o["labels"]) for o in out] == [3, 2]
+    assert out[0]["probs"].device.type == "cpu" and out[0]["probs"].dtype == torch.float32
+    assert pred.predict(["a b c", "d e"]) == [o["labels"] for o in out]  # the default batch size, same labels

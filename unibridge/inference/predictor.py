@@ -29,6 +29,18 @@ def task_setup(lang: str | None, heads: list[str]):
     return Stack(lang, inner) if lang is not None else inner
 
 
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` as a torch.device; None picks CUDA when available, then Apple MPS, then CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def source_logits(model, input_ids, attention_mask, lang: str | None, heads: list[str],
                   mode: str = "parallel") -> torch.Tensor:
@@ -76,12 +88,17 @@ class MultiSourcePredictor:
     ``sources`` restricts the source set. The trained parts are looked up in ``run_dir``, else
     ``runs/<target>``, else the local hub, else the Hugging Face repository ``repo``
     (``owner/name``; pulled, verified, installed) — see :func:`~unibridge.artifacts.find_run_dir`.
+    ``device``: where the model runs (None: CUDA, else MPS, else CPU, :func:`pick_device`);
+    ``dtype``: e.g. ``torch.float16`` on a GPU (None keeps float32); ``batch_size``: the default
+    of :meth:`predict`. Outputs (labels, probabilities, logits) are always on the CPU in
+    float32; ``labels`` is the label order of their last dimension.
     Raises ConfigError if the run, task or a source is missing.
     """
 
     def __init__(self, target: str, task: str, *, run_dir: str | Path | None = None,
                  weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256,
-                 repo: str | None = None):
+                 repo: str | None = None, device: str | torch.device | None = None,
+                 dtype: torch.dtype | None = None, batch_size: int = 32):
         from ..adaptation.model import attach_embeddings, load_adapter_model
         from ..backbones import load_tokenizer, resolve_backbone
 
@@ -114,6 +131,8 @@ class MultiSourcePredictor:
             self.model.load_adapter(str(self.run_dir / "tasks" / task / s / "adapter"), load_as=name,
                                     use_safetensors=True)
             self.heads.append(name)
+        self.device, self.batch_size, self._dtype = pick_device(device), batch_size, dtype
+        self._place()
         self.model.eval()
         self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
         self._merged: str | None = None
@@ -134,10 +153,22 @@ class MultiSourcePredictor:
         self.weights = resolve_weights(weights or "uniform", self.sources)
         self.last_weights, self.max_length = None, max_length
         self.tokenizer, self.model = tokenizer, model
+        self.device, self.batch_size, self._dtype = next(model.parameters()).device, 32, None
         self.model.eval()
         self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
         self._merged = None
         return self
+
+    def _place(self) -> None:
+        if self._dtype is not None:
+            self.model.to(self.device, dtype=self._dtype)
+        else:
+            self.model.to(self.device)
+
+    @property
+    def labels(self) -> list[str]:
+        """The task's labels in the order of the probabilities' and logits' last dimension."""
+        return list(self.task.labels)
 
     def merged_adapter(self) -> str:
         """Name of the task adapter + head averaged from the sources' with the current weights
@@ -147,6 +178,7 @@ class MultiSourcePredictor:
             w = [self.weights[s] for s in self.sources]
             self.model.average_adapter(name, self.heads, weights=w, overwrite_ok=True)
             self.model.average_head(name, self.heads, weights=w, overwrite_ok=True)
+            self._place()  # the new adapter and head join the model's device and dtype
             self.model.eval()
             self._merged = name
         return self._merged
@@ -154,10 +186,10 @@ class MultiSourcePredictor:
     def _combine(self, batch, mode: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Combined logits ((B, L, C) tagging, (B, C) classification) and the per-source ones
         (S, ...) (None when merged)."""
-        ids, att = batch["input_ids"], batch["attention_mask"]
+        ids, att = batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
         if mode == "merge":
-            return source_logits(self.model, ids, att, self.target, [self.merged_adapter()])[0], None
-        per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode)
+            return source_logits(self.model, ids, att, self.target, [self.merged_adapter()])[0].float().cpu(), None
+        per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode).float().cpu()
         S = per_src.shape[0]
         w = self._w.view(S)
         if self.strategy == "entropy":
@@ -194,7 +226,7 @@ class MultiSourcePredictor:
             out.append(pair)
         return out
 
-    def predict(self, texts: list, *, batch_size: int = 32, return_probs: bool = False,
+    def predict(self, texts: list, *, batch_size: int | None = None, return_probs: bool = False,
                 return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
         """Labels for each input, in input order.
 
@@ -219,7 +251,8 @@ class MultiSourcePredictor:
             pieces = [words[s:e] for words, sp in zip(inputs, spans) for s, e in sp]
         else:
             pieces = inputs
-        outs = self._forward(pieces, batch_size, progress, mode, keep_sources=return_source_logits)
+        outs = self._forward(pieces, batch_size or self.batch_size, progress, mode,
+                             keep_sources=return_source_logits)
         results: list = []
         k = 0
         for i, x in enumerate(inputs):
@@ -294,7 +327,7 @@ class MultiSourcePredictor:
                         per_src[:, g] = src[:, r]
         return logit, per_src, seen
 
-    def evaluate(self, examples, *, batch_size: int = 32, progress: bool = True, mode: str = "parallel") -> dict:
+    def evaluate(self, examples, *, batch_size: int | None = None, progress: bool = True, mode: str = "parallel") -> dict:
         """Score the task's examples (TaggedSentence / NLIExample) with its metric: accuracy for
         pos and nli, seqeval entity F1 for ner."""
         pred = self.predict([self.task.inputs(x) for x in examples], batch_size=batch_size, progress=progress,
