@@ -519,3 +519,42 @@ def test_run_prints_results_on_stdout_as_json_and_stage_messages_on_stderr(finis
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"unibridge {__version__}"
+
+
+def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finished_run, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    import unibridge.adaptation.train as train_mod
+    import unibridge.tasks as tasks_mod
+    from unibridge.hub import ArtifactError
+    from unibridge.hub.sources import pack_sources
+
+    run_dir, _ = finished_run
+    manifest = pack_sources(run_dir, tmp_path / "shipped")
+    assert sorted(e["kind"] for e in manifest["entries"].values()) == [
+        "source-en", "source-ru", "task-ner-en", "task-nli-en", "task-nli-ru", "task-pos-en", "task-pos-ru"]
+    assert not any("mlm_head" in f for e in manifest["entries"].values() for f in e["files"])
+
+    def no_training(*a, **k):
+        raise AssertionError("a shipped adapter was retrained")
+    monkeypatch.setattr(train_mod, "train_language_adapter", no_training)
+    monkeypatch.setattr(tasks_mod, "train_task_adapter", no_training)
+    recipe = Recipe.from_dict(tiny_recipe(Path(json.loads((run_dir / "run.json").read_text())["base_model"])))
+    pipe = Pipeline(recipe, tmp_path / "fresh")
+    pipe.shipped_sources = tmp_path / "shipped"
+    assert pipe.stage_sources() == 0  # everything restored
+    original = load_file(str(run_dir / "sources" / "en" / "adapter" / "adapter.safetensors"))
+    restored = load_file(str(tmp_path / "fresh" / "sources" / "en" / "adapter" / "adapter.safetensors"))
+    assert all(restored[k].dtype == torch.float16 and torch.equal(restored[k], v.half()) for k, v in original.items())
+
+    entry = next(n for n, e in manifest["entries"].items() if e["kind"] == "source-ru")
+    victim = tmp_path / "shipped" / entry / "adapter" / "adapter.safetensors"
+    data = bytearray(victim.read_bytes())
+    data[-1] ^= 1
+    victim.write_bytes(bytes(data))
+    other = Pipeline(recipe, tmp_path / "fresh2")
+    other.shipped_sources = tmp_path / "shipped"
+    with pytest.raises(ArtifactError, match="differs from its checksum"):
+        other.stage_sources()
+    assert not (tmp_path / "fresh2" / "sources" / "ru").exists()
+    assert Pipeline(recipe, tmp_path / "x", retrain_sources=True).shipped_sources is None

@@ -53,7 +53,8 @@ def cmd_run(a) -> int:
 
     recipe = Recipe.load(a.recipe, a.profile)
     with contextlib.redirect_stdout(sys.stderr):  # training logs are progress: stdout holds the results
-        result = run_recipe(recipe, a.run_dir, only=a.stage, stage_cache=a.stage_cache)
+        result = run_recipe(recipe, a.run_dir, only=a.stage, stage_cache=a.stage_cache,
+                            retrain_sources=a.retrain_sources)
     if a.json:
         print(json.dumps({"target": recipe.target, "profile": recipe.profile, "base_model": recipe.base_model,
                           "run_dir": str(result.run_dir), "scores": result.scores, "timings": result.timings,
@@ -147,6 +148,11 @@ def cmd_hub(a) -> int:
             return 0
         print(json.dumps(shown, indent=2, ensure_ascii=False))
         print(f"{len(m['files'])} files verified in {folder}")
+    elif a.action == "pack-sources":
+        from .hub.sources import SHIPPED_SOURCES, pack_sources
+
+        m = pack_sources(a.run_dir, a.out or SHIPPED_SOURCES, half=not a.float32)
+        print(f"{len(m['entries'])} source adapters in {a.out or SHIPPED_SOURCES}")
     elif a.action == "pack":
         out = hub.pack(a.run_dir, a.out, version=a.version or "1.0.0", name=a.name)
         print(f"packed {len(hub.verify(out)['files'])} files -> {out}")
@@ -439,6 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage-cache", help="folder shared between runs: stages and source adapters built with the "
                                          "same settings are copied from it instead of rebuilt")
     r.add_argument("--json", action="store_true", help="print the scores, stage times and cached stages as JSON")
+    r.add_argument("--retrain-sources", action="store_true",
+                   help="train the source adapters even where shipped ones (adapters_hub/sources) match")
     r.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("predict", help="tag sentences (pos, ner) or classify pairs (nli) with a finished run")
@@ -478,6 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("--out", required=True)
     hp.add_argument("--version", default="1.0.0")
     hp.add_argument("--name", help="default unibridge-<target>-<base model>")
+    hps = hs.add_parser("pack-sources", help="pack a run's source language and task adapters as shipped sources "
+                                             "(restored by any run with the same settings)")
+    hps.add_argument("run_dir")
+    hps.add_argument("--out", help="default adapters_hub/sources of this repository")
+    hps.add_argument("--float32", action="store_true", help="keep float32 weights (default float16)")
     hv = hs.add_parser("verify", help="check an artifact folder against its manifest")
     hv.add_argument("path")
     hi = hs.add_parser("install", help="verify and install an artifact folder into the local hub")

@@ -65,8 +65,13 @@ class Pipeline:
     targets and configurations this way).
     """
 
-    def __init__(self, recipe: Recipe, run_dir: str | Path, stage_cache: str | Path | None = None):
+    def __init__(self, recipe: Recipe, run_dir: str | Path, stage_cache: str | Path | None = None,
+                 retrain_sources: bool = False):
+        from .hub.sources import SHIPPED_SOURCES
+
         self.recipe = recipe
+        # shipped source adapters whose fingerprint matches are restored, not retrained
+        self.shipped_sources: Path | None = None if retrain_sources else SHIPPED_SOURCES
         self.run_dir = Path(run_dir)
         self.stage_cache = Path(stage_cache) if stage_cache else None
         self._base_dir = None
@@ -369,6 +374,18 @@ class Pipeline:
             return out
         return self._read_once(("task", lang, task), read)
 
+    def _restore_source(self, path: Path, fp: str, kind: str) -> bool:
+        """A source adapter from the run, the stage cache or the shipped ones (verified), if any has it."""
+        from .hub.sources import restore_shipped
+
+        if restore_stage(path, fp, self.stage_cache, kind):
+            return True
+        if restore_shipped(path, fp, kind, self.shipped_sources):
+            _say(f"{kind}: shipped adapter restored (checksums verified)")
+            share_stage(path, fp, self.stage_cache, kind)
+            return True
+        return False
+
     def stage_sources(self) -> int:
         """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
         from .adaptation.model import add_language_adapter
@@ -383,7 +400,7 @@ class Pipeline:
         for lang in r.sources:
             d_lang = self.run_dir / "sources" / lang
             fp = self.source_fingerprint(lang)
-            if not restore_stage(d_lang, fp, self.stage_cache, f"source-{lang}"):
+            if not self._restore_source(d_lang, fp, f"source-{lang}"):
                 trained += 1
                 _say(f"source language adapter '{lang}'")
                 if lang in model.adapters_config:
@@ -410,7 +427,7 @@ class Pipeline:
                     continue
                 d_task = self.run_dir / "tasks" / task / lang
                 fp = self.source_fingerprint(lang, task)
-                if restore_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}"):
+                if self._restore_source(d_task, fp, f"task-{task}-{lang}"):
                     continue
                 trained += 1
                 _say(f"task adapter '{task}' on '{lang}'")
@@ -593,8 +610,9 @@ def _rm(p: Path) -> None:
 
 
 def run_recipe(recipe: Recipe, run_dir: str | Path | None = None, only: list[str] | None = None,
-               stage_cache: str | Path | None = None) -> RunResult:
+               stage_cache: str | Path | None = None, retrain_sources: bool = False) -> RunResult:
     """Run ``recipe`` into ``run_dir`` (default ``runs/<target>``); see :class:`Pipeline`."""
     from .artifacts import default_run_dir
 
-    return Pipeline(recipe, run_dir or default_run_dir(recipe.target), stage_cache).run(only)
+    return Pipeline(recipe, run_dir or default_run_dir(recipe.target), stage_cache,
+                    retrain_sources=retrain_sources).run(only)
