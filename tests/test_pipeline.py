@@ -558,3 +558,36 @@ def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finishe
         other.stage_sources()
     assert not (tmp_path / "fresh2" / "sources" / "ru").exists()
     assert Pipeline(recipe, tmp_path / "x", retrain_sources=True).shipped_sources is None
+
+
+def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_logits(finished_run, tmp_path):
+    import subprocess
+    import sys
+
+    from huggingface_hub import ModelCard
+
+    from unibridge.hub import pack
+    from unibridge.hub.artifact import plain_adapters_usage
+    from unibridge.inference.predictor import source_logits
+
+    run_dir, _ = finished_run
+    art = pack(run_dir, tmp_path / "art")
+    base = json.loads((run_dir / "run.json").read_text())["base_model"]
+    text = "ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ"
+    code = "\n".join(plain_adapters_usage("pos", "amh", base)).replace("ARTIFACT_FOLDER", str(art))
+    code = code.replace('["..."]', json.dumps([text], ensure_ascii=False))
+    code += (f"\ntorch.save(logits, {str(tmp_path / 'plain.pt')!r})\nimport sys\n"
+             "assert not [m for m in sys.modules if m.startswith('unibridge')]\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    plain = torch.load(tmp_path / "plain.pt")
+
+    pred = MultiSourcePredictor(target="amh", task="pos", run_dir=art)
+    enc = pred.tokenizer([text], return_tensors="pt")
+    per_src = source_logits(pred.model, enc["input_ids"], enc["attention_mask"], "amh", pred.heads)
+    ours = (per_src * pred._w).sum(0)
+    assert plain.shape == ours.shape and torch.allclose(plain, ours, atol=1e-5)
+
+    card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
+    assert card.data.library_name == "adapter-transformers" and card.data.base_model == base
+    assert "unibridge hub pull" in card.text and "load_embeddings" in card.text

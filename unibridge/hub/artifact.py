@@ -93,18 +93,67 @@ def _copy_adapter(src: Path, dst: Path) -> None:
             shutil.copyfile(p, dst / p.name)
 
 
+def _adapters_embeddings(weights: Path, tokenizer_dir: Path, out: Path) -> None:
+    """The target embeddings and tokenizer in adapters' ``save_embeddings`` layout (``embedding.pt``,
+    a bare tensor that ``load_embeddings`` reads with ``torch.load(weights_only=True)``, and
+    ``tokenizer/``), so plain ``adapters`` code loads them with ``model.load_embeddings(out, name)``."""
+    import torch
+    from adapters.utils import EMBEDDING_FILE, TOKENIZER_PATH
+    from safetensors.torch import load_file
+
+    out.mkdir(parents=True)
+    torch.save(load_file(str(weights))["weight"].contiguous(), out / EMBEDDING_FILE)
+    shutil.copytree(tokenizer_dir, out / TOKENIZER_PATH)
+
+
+# Hugging Face hub ids of the backbones the recipes name (the card's ``base_model``)
+HUB_IDS = {"me5-small": "intfloat/multilingual-e5-small", "xlm-roberta-base": "FacebookAI/xlm-roberta-base",
+           "xlm-roberta-large": "FacebookAI/xlm-roberta-large", "mbert": "google-bert/bert-base-multilingual-cased",
+           "bert-base-multilingual-cased": "google-bert/bert-base-multilingual-cased"}
+
+
+def plain_adapters_usage(task: str, target: str, base: str) -> list[str]:
+    """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
+    compute the harmony-weighted logits (docs/hub.md; a test runs them)."""
+    return [
+        "import json, pathlib, torch",
+        "from adapters import AutoAdapterModel",
+        "from adapters.composition import Parallel, Stack",
+        "",
+        "art = pathlib.Path(\"ARTIFACT_FOLDER\")",
+        f"model = AutoAdapterModel.from_pretrained(\"{base}\")",
+        f"tokenizer = model.load_embeddings(str(art / \"embeddings\"), \"{target}\")  # target vocabulary",
+        f"model.load_adapter(str(art / \"adaptation\" / \"adapter\"), load_as=\"{target}\", with_head=False)",
+        "harmony = json.loads((art / \"harmony\" / \"weights.json\").read_text())[\"weights\"]",
+        f"sources = [s for s in harmony if (art / \"tasks\" / \"{task}\" / s).is_dir()]  # sources with this task",
+        "weights = {s: harmony[s] / sum(harmony[t] for t in sources) for s in sources}",
+        f"heads = [model.load_adapter(str(art / \"tasks\" / \"{task}\" / s / \"adapter\"), load_as=f\"{task}_{{s}}\")",
+        "         for s in sources]",
+        f"model.set_active_adapters(Stack(\"{target}\", Parallel(*heads)))",
+        "model.active_head = heads",
+        "model.eval()",
+        "with torch.no_grad():",
+        "    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))",
+        "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece",
+    ]
+
+
 def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
     datasets = sorted({x["hf"] if isinstance(x, dict) else str(x)
-                       for spec in recipe.get("tasks", {}).values() for x in spec.get("test", [])})
+                       for spec in recipe.get("tasks", {}).values() for x in spec.get("test", [])
+                       if isinstance(x, dict)})
+    base = str(manifest["base_model"])
+    base_id = HUB_IDS.get(base, base)
+    task = next(iter(manifest["tasks"]), "pos")
     rows = []
     for task, res in metrics.items():
         for strategy, m in res.get("strategies", {}).items():
             rows.append(f"| {task} | {strategy} | {res['metric']} | {100 * m[res['metric']]:.2f} |")
     front = ["---", f"language: [{lang.iso1 or lang.iso3}]", "library_name: adapter-transformers",
-             f"base_model: {manifest['base_model']}",
+             f"base_model: {base_id}",
              "tags: [adapter-transformers, unibridge, mad-x, " + ", ".join(manifest["tasks"]) + "]",
              "datasets: [" + ", ".join(json.dumps(d) for d in datasets) + "]",
              "metrics: [" + ", ".join(sorted({r['metric'] for r in metrics.values()})) + "]", "---", ""]
@@ -114,10 +163,16 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
             "forward pass (Pham et al. 2024).", "",
             "| task | sources |", "|---|---|",
             *(f"| {t} | {', '.join(s)} |" for t, s in manifest["tasks"].items()), "",
-            "## Usage", "", "```bash", f"unibridge hub install {manifest['name']}-{manifest['version']}/",
-            "```", "", "```python", "from unibridge import MultiSourcePredictor", "",
-            f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{next(iter(manifest['tasks']))}\")",
-            "print(p.predict([\"...\"]))", "```", ""]
+            "## Usage", "", "```bash", "unibridge hub pull OWNER/NAME      # fetch, verify, install",
+            f"unibridge predict --target {manifest['target']} --task {task} \"...\"", "```", "",
+            "```python", "from unibridge import MultiSourcePredictor", "",
+            f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{task}\", repo=\"OWNER/NAME\")",
+            "print(p.predict([\"...\"]))", "```", "",
+            "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
+            *plain_adapters_usage(task, manifest["target"], base_id), "```", ""]
+    if base == "me5-small":
+        body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
+                 "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
     if rows:
         body += ["## Scores of the run that produced it", "", "| task | weights | metric | score (%) |",
                  "|---|---|---|---|", *rows, ""]
@@ -162,6 +217,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         shutil.copytree(tok, tmp / tok.relative_to(run_dir))
         (tmp / "adaptation").mkdir()
         shutil.copyfile(run_dir / "adaptation" / "embeddings.safetensors", tmp / "adaptation" / "embeddings.safetensors")
+        _adapters_embeddings(run_dir / "adaptation" / "embeddings.safetensors", tok, tmp / "embeddings")
         _copy_adapter(run_dir / "adaptation" / "adapter", tmp / "adaptation" / "adapter")
         (tmp / "harmony").mkdir()
         shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
