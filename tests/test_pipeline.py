@@ -566,6 +566,7 @@ def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_lo
 
     from huggingface_hub import ModelCard
 
+    from unibridge import MultiSourcePredictor
     from unibridge.hub import pack
     from unibridge.hub.artifact import plain_adapters_usage
     from unibridge.inference.predictor import source_logits
