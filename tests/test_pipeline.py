@@ -486,10 +486,10 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
         assert pos["configs"]["unibridge"]["per_seed"][seed] == res["pos"]["strategies"]["harmony"]["accuracy"]
     cache = tmp_path / "grid" / "cache"
     count = lambda kind: len(list(cache.glob(f"{kind}-*")))  # noqa: E731
-    # source adapters once per seed for all four pipeline runs; vocabulary shared by all but fixed-vocab,
+    # source adapters once per seed for all five pipeline runs; vocabulary shared by all but fixed-vocab,
     # embeddings by unibridge and no-kl; adaptation rebuilt by every change
     assert (count("source-en"), count("task-pos-en"), count("source-ru")) == (2, 2, 2)
-    assert (count("vocab"), count("embeddings"), count("adaptation")) == (4, 6, 8)
+    assert (count("vocab"), count("embeddings"), count("adaptation")) == (4, 8, 10)
     assert (count("madx-adaptation"), count("zeroshot-pos")) == (2, 2)
     assert not (grid.run_dir("mad-x", 1) / "adaptation" / "embeddings.safetensors").exists()  # base vocabulary
     again = grid.run(command="test")  # everything cached: same numbers
