@@ -233,7 +233,7 @@ def test_cli_infeasible_vocab_size_and_empty_corpus(tmp_path, tiny_base):
         path = tmp_path / "r.yaml"
         path.write_text(yaml.safe_dump({**tiny_recipe(tiny_base), **change}))
         run_dir = tmp_path / "run"
-        res = _cli("run", str(path), "--run-dir", str(run_dir))
+        res = _cli("-q", "run", str(path), "--run-dir", str(run_dir))  # -q: no stage messages on stderr
         assert res.returncode == 2, res.stderr[-2000:]
         err = res.stderr.strip().splitlines()
         assert len(err) == 1 and needle in err[0].lower() and "Traceback" not in res.stderr
