@@ -30,12 +30,17 @@ def file_digest(path: PathLike) -> str:
     key = (str(p), st.st_size, st.st_mtime_ns)
     hit = _MEMO.get(key)
     if hit is None:
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(_CHUNK), b""):
-                h.update(block)
-        hit = _MEMO[key] = h.hexdigest()
+        hit = _MEMO[key] = sha256_file(p)
     return hit
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks, never memoised (checksum checks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def data_digest(refs: Iterable) -> str:

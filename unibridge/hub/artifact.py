@@ -22,7 +22,6 @@ file against the manifest and refuses unlisted files, links and paths that leave
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from ..artifacts import read_json, target_tokenizer_dir, write_json
 from ..errors import ConfigError, DataError
+from ..data.digest import sha256_file
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -51,15 +51,6 @@ def check_name(name: str, what: str = "name") -> str:
         raise ConfigError(f"invalid artifact {what} {name!r}: use lowercase letters, digits, '.', '_' and '-' "
                           "(no path separators, no '..')")
     return name
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(root: Path) -> list[str]:
