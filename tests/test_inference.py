@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from adapters import SeqBnConfig
@@ -9,7 +10,7 @@ from adapters import SeqBnConfig
 from unibridge.adaptation.model import add_language_adapter, load_adapter_model
 from unibridge.errors import ConfigError
 from unibridge.inference.predictor import source_logits
-from unibridge.inference.weights import harmony_from_distances, resolve_weights
+from unibridge.inference.weights import choose_harmony, harmony_from_distances, resolve_weights, stored_harmony
 from unibridge.tasks import accuracy, entity_f1, get_task
 from unibridge.tasks.tagging import encode_tagged
 
@@ -64,6 +65,42 @@ def test_standardised_harmony_discriminates_where_the_paper_formula_is_uniform()
     assert harmony_from_distances({"a": 3.0, "b": 3.0}, standardise=True) == {"a": 0.5, "b": 0.5}
     with pytest.raises(ValueError, match="temperature"):
         harmony_from_distances(d, temperature=0.0)
+
+
+def test_choose_harmony_keeps_the_setting_that_scores_best_on_dev_data():
+    # Eq. 10 distances favour zh; the centroid gaps favour en, the source that scores on dev
+    distances = {"sentence": {"en": 3.04, "zh": 3.03, "ru": 3.04},
+                 "centroid": {"en": 0.68, "zh": 0.83, "ru": 0.70}}
+    calls = []
+
+    def dev_accuracy(w):  # a constructed dev set on which only en's task adapter is right
+        calls.append(w)
+        return w["en"]
+
+    best = choose_harmony(distances, dev_accuracy, temperatures=[0.5, 1.0, 2.0], preferred=("sentence", 1.0))
+    assert (best["distance"], best["temperature"]) == ("centroid", 0.5)  # sharpest weights on the best source
+    assert best["weights"] == harmony_from_distances(distances["centroid"], 0.5, standardise=True)
+    assert best["dev_score"] == pytest.approx(best["weights"]["en"]) and best["weights"]["en"] > 0.5
+    assert [(c["distance"], c["temperature"]) for c in best["candidates"]] == [
+        ("sentence", 1.0), ("sentence", 2.0), ("sentence", 0.5), ("centroid", 2.0), ("centroid", 1.0),
+        ("centroid", 0.5)]
+    assert len(calls) == 6
+    # ties: the preferred setting wins; identical weightings are scored once
+    flat = choose_harmony({"sentence": {"a": 2.0, "b": 2.0}}, lambda w: 0.5, temperatures=[1.0, 4.0],
+                          preferred=("sentence", 4.0))
+    assert flat["temperature"] == 4.0 and flat["weights"] == {"a": 0.5, "b": 0.5}
+    n = []
+    choose_harmony({"sentence": {"a": 2.0, "b": 2.0}}, lambda w: n.append(1) or 0.0, temperatures=[1.0, 4.0])
+    assert len(n) == 1
+    with pytest.raises(ValueError, match="no harmony candidates"):
+        choose_harmony(distances, dev_accuracy, temperatures=[])
+
+
+def test_stored_harmony_prefers_the_weights_chosen_for_the_task():
+    record = {"weights": {"en": 0.3, "zh": 0.7}, "tasks": {"pos": {"weights": {"en": 0.9, "zh": 0.1}}}}
+    assert stored_harmony(record, "pos") == {"en": 0.9, "zh": 0.1}
+    assert stored_harmony(record, "ner") == {"en": 0.3, "zh": 0.7}
+    assert stored_harmony({"weights": {"en": 1.0}}, "pos") == {"en": 1.0}  # a run stored before tuning
 
 
 def test_resolve_weights_strategies():
@@ -217,5 +254,5 @@ def test_a_predictor_on_a_model_keeps_its_device_and_returns_cpu_float32(tiny_ba
     assert pred.device == torch.device("cpu") and pred.labels == list(pred.task.labels) and len(pred.labels) == 17
     out = pred.predict(["a b c", "d e"], return_probs=True, batch_size=1)
     assert [len(o["labels"]) for o in out] == [3, 2]
-    assert out[0]["probs"].device.type == "cpu" and out[0]["probs"].dtype == torch.float32
+    assert isinstance(out[0]["probs"], np.ndarray) and out[0]["probs"].dtype == np.float32
     assert pred.predict(["a b c", "d e"]) == [o["labels"] for o in out]  # the default batch size, same labels

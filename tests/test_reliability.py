@@ -261,3 +261,22 @@ def test_the_order_of_a_recipes_entries_does_not_change_its_data_digest(tiny_bas
                "sources": dict(reversed(list(raw["sources"].items())))}
     a, b = (Pipeline(Recipe.from_dict(r), "unused") for r in (raw, flipped))
     assert all(a.stage_fingerprint(s) == b.stage_fingerprint(s) for s in ("vocab", "harmony", "evaluation"))
+
+
+def test_a_tasks_dev_data_reaches_the_harmony_fingerprint_and_is_checked_first(tiny_base, tmp_path):
+    from tests.test_pipeline import tiny_recipe
+    from unibridge.errors import DataError
+    from unibridge.pipeline import Pipeline
+
+    raw = tiny_recipe(tiny_base)
+    other = {**raw, "tasks": {**raw["tasks"], "pos": {**raw["tasks"]["pos"],
+                                                      "dev": "ud/UD_Sindhi-Isra/sd_isra-ud-dev.conllu"}}}
+    a, b = (Pipeline(Recipe.from_dict(r), "unused") for r in (raw, other))
+    assert a.stage_fingerprint("adaptation") == b.stage_fingerprint("adaptation")
+    assert a.stage_fingerprint("harmony") != b.stage_fingerprint("harmony")
+    assert a.stage_fingerprint("evaluation") != b.stage_fingerprint("evaluation")
+    missing = {**raw, "tasks": {**raw["tasks"], "pos": {**raw["tasks"]["pos"], "dev": "ud/nowhere-dev.conllu"}}}
+    with pytest.raises(DataError, match="nowhere-dev"):
+        Pipeline(Recipe.from_dict(missing), tmp_path / "run").check_inputs()
+    with pytest.raises(ConfigError, match="harmony distance must be one of sentence, centroid"):
+        Recipe.from_dict({**raw, "harmony": {"tune_distances": ["cosine"]}})

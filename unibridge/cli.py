@@ -106,14 +106,14 @@ def cmd_weights(a) -> int:
 
     from .artifacts import find_run_dir, read_json
     from .inference.plot import plot_weight_heatmap
-    from .inference.weights import resolve_weights
+    from .inference.weights import resolve_weights, stored_harmony
 
     table: dict[str, dict[str, float]] = {}
     for d in a.runs:
         recipe = read_json(find_run_dir(Path(d).name, d) / "run.json")["recipe"]
         target, sources = recipe["target"], list(recipe["sources"])
         harmony_file = Path(d) / "harmony" / "weights.json"
-        harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
+        harmony = stored_harmony(read_json(harmony_file), a.task) if harmony_file.is_file() else None
         table[target] = resolve_weights(a.strategy, a.sources or sources, harmony, target=target)
     sources = list(dict.fromkeys(s for w in table.values() for s in w))
     print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
@@ -379,7 +379,7 @@ def cmd_transfer_report(a) -> int:
 
 def _weights_choice(value: str) -> str:
     """argparse type of ``--weights``: a weight strategy or ``single:<lang>``."""
-    from .transfer import STRATEGIES
+    from .config import WEIGHT_STRATEGIES as STRATEGIES
 
     if value in STRATEGIES or (value.startswith("single:") and len(value) > len("single:")):
         return value
@@ -547,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--strategy", default="harmony", choices=["harmony", "lang2vec", "uniform"],
                    help="default harmony")
     w.add_argument("--sources", nargs="*", help="restrict to these sources")
+    w.add_argument("--task", choices=TASKS,
+                   help="harmony weights chosen on this task's dev data where the run has them "
+                        "(default: the recipe's distance and temperature)")
     w.add_argument("--out", help="heatmap PNG")
     w.set_defaults(fn=cmd_weights)
 

@@ -282,16 +282,40 @@ class TaskConfig(_Config):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
 
 
+HARMONY_DISTANCES = ("sentence", "centroid")
+WEIGHT_STRATEGIES = ("harmony", "lang2vec", "uniform", "entropy")  # plus single:<lang> and mappings
+
+
 @dataclass(frozen=True)
 class HarmonyConfig(_Config):
-    """Stage 5: harmony weights w = softmax(d / temperature), d = 1 / mean L2 over K pairs
+    """Stage 5: harmony weights w = softmax(d / temperature), d = 1 / distance per source
     (Eq. 10-12); ``standardise``: d standardised over the sources first (see
-    :func:`~unibridge.inference.weights.harmony_from_distances`)."""
+    :func:`~unibridge.inference.weights.harmony_from_distances`).
+
+    ``distance``: ``sentence`` is Eq. 10, the mean L2 distance between the mean-pooled states of
+    the K parallel sentences (target side through the target adapter, source side through the
+    source's); ``centroid`` is the gap between the two sides' token-state centroids in units of
+    their spread, on the states the task adapters read
+    (:func:`~unibridge.adaptation.diagnostics.centroid_gap`).
+    Where a task names target ``dev`` data, the harmony stage scores every kind in
+    ``tune_distances`` with every temperature in ``tune_temperatures`` on it and keeps the best
+    per task (:func:`~unibridge.inference.weights.choose_harmony`; ties go to ``distance`` /
+    ``temperature``, then to flatter weights); either list empty: no tuning.
+    """
 
     k: int = ranged(10, 1)
     temperature: float = ranged(1.0, 0, open_lo=True)
     standardise: bool = True
     strategy: str = "harmony"
+    distance: str = "sentence"
+    tune_distances: list = field(default_factory=lambda: list(HARMONY_DISTANCES))
+    tune_temperatures: list = ranged([0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 0, open_lo=True)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for d in (self.distance, *self.tune_distances):
+            if d not in HARMONY_DISTANCES:
+                raise ConfigError(f"harmony distance must be one of {', '.join(HARMONY_DISTANCES)}; got {d!r}")
 
 
 @dataclass(frozen=True)
@@ -330,9 +354,11 @@ class SourceSpec(_Config):
 
 @dataclass(frozen=True)
 class TargetTaskSpec(_Config):
-    """Target-side evaluation data of one task."""
+    """Target-side labelled data of one task: ``test`` (scored, never used to choose settings) and
+    ``dev`` (optional; settings such as the harmony temperature are chosen on it)."""
 
     test: tuple[DataRef, ...] = ()
+    dev: tuple[DataRef, ...] = ()
     label_map: str | None = None
 
 
@@ -519,6 +545,8 @@ class Recipe:
                 raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
             spec = dict(spec or {})
             spec["test"] = _data_refs(spec.get("test"), f"tasks.{name}.test")
+            if "dev" in spec:
+                spec["dev"] = _data_refs(spec["dev"], f"tasks.{name}.dev")
             tasks[name] = TargetTaskSpec.from_dict(spec, f"tasks.{name}")
             if not any(s.task_files(name) for s in sources.values()):
                 raise ConfigError(f"task '{name}' has no training data in any source language")

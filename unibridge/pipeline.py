@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import load_file
 
@@ -127,6 +128,8 @@ class Pipeline:
             return [x for spec in r.sources.values() for x in (spec.parallel or "").split("|") if x]
         if part == "tests":
             return [p for t in r.tasks.values() for p in t.test]
+        if part == "dev":
+            return [p for t in r.tasks.values() for p in t.dev]
         raise ValueError(f"unknown data part {part!r}")
 
     def data_digest(self, *parts: str) -> str:
@@ -139,8 +142,8 @@ class Pipeline:
 
     _STAGE_DATA = {"vocab": ("mono",), "embeddings": ("mono", "dictionary"),
                    "adaptation": ("mono", "dictionary"),
-                   "harmony": ("mono", "dictionary", "sources", "parallel"),
-                   "evaluation": ("mono", "dictionary", "sources", "parallel", "tests")}
+                   "harmony": ("mono", "dictionary", "sources", "parallel", "dev"),
+                   "evaluation": ("mono", "dictionary", "sources", "parallel", "dev", "tests")}
 
     def fingerprint(self, *keys: str, data: tuple[str, ...] = ("mono",), extra: str = "") -> str:
         """Fingerprint of the recipe's base model, seed and target text settings plus the named
@@ -156,6 +159,10 @@ class Pipeline:
         chain = {"vocab": ("vocab",), "embeddings": ("vocab", "embeddings"),
                  "adaptation": ("vocab", "embeddings", "adaptation"),
                  "harmony": ("vocab", "embeddings", "adaptation", "source_adaptation", "harmony", "sources")}
+        if stage == "harmony":  # its dev-data choice also depends on each task's dev files and label map
+            dev = {t: [str(p) for p in spec.dev] + [spec.label_map] for t, spec in self.recipe.tasks.items() if spec.dev}
+            extra = ":dev-" + hashlib.sha256(json.dumps(dev, sort_keys=True).encode()).hexdigest()[:12] if dev else ""
+            return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=extra)
         if stage in chain:
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage])
         if stage == "evaluation":
@@ -192,7 +199,7 @@ class Pipeline:
 
         r = self.recipe
         get_initializer(r.embeddings.method)  # ConfigError naming the registered ones
-        for part in ("mono", "dictionary", "sources", "parallel", "tests"):
+        for part in ("mono", "dictionary", "sources", "parallel", "dev", "tests"):
             for ref in self.data_refs(part):
                 resolve_data_paths(ref)
         self.mono  # noqa: B018 (reads and checks the target text)
@@ -206,6 +213,7 @@ class Pipeline:
                 self._pairs(lang, r.harmony.k)
         for task in r.tasks:
             self.test_examples(task)
+            self.dev_examples(task)
 
     def _read_once(self, key: tuple, read):
         """``read()``, kept per ``key`` for the life of the pipeline (inputs are parsed once)."""
@@ -458,30 +466,75 @@ class Pipeline:
         return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
 
     def stage_harmony(self) -> None:
-        from .inference.weights import harmony_weights
+        """Harmony weights (Eq. 10-12) from both distance kinds, the recipe's setting as the
+        default, and per task with ``dev`` data the setting chosen on it (:meth:`_tune_harmony`)."""
+        from .inference.plot import plot_weight_heatmap
+        from .inference.weights import harmony_from_distances, harmony_weights
 
-        r = self.recipe
+        r, cfg = self.recipe, self.recipe.harmony
         model = self.model()
         self._ensure_target(model, trained=True)
         for lang in r.sources:
             self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
             res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
-                                  target_adapter=r.target, pairs={s: self._pairs(s, r.harmony.k) for s in r.sources},
-                                  k=r.harmony.k, temperature=r.harmony.temperature,
-                                  standardise=r.harmony.standardise)
+                                  target_adapter=r.target, pairs={s: self._pairs(s, cfg.k) for s in r.sources},
+                                  k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise)
+            gaps = self._centroid_gaps(model)
+            distances = {"sentence": res["distances"], "centroid": {s: g["adapted"] for s, g in gaps.items()}}
+            res.update(distance=cfg.distance, temperature=cfg.temperature, centroid_gap=distances["centroid"],
+                       weights=harmony_from_distances(distances[cfg.distance], cfg.temperature, cfg.standardise))
+            res["tasks"] = {t: self._tune_harmony(model, t, distances) for t, spec in r.tasks.items()
+                            if spec.dev and cfg.tune_distances and cfg.tune_temperatures}
             write_json(d / "weights.json", res)
-            write_json(d / "diagnostics.json", self._centroid_gaps(model))
-            from .inference.plot import plot_weight_heatmap
-
-            plot_weight_heatmap({r.target: res["weights"]}, d / "weights.png", title="harmony weights")
+            write_json(d / "diagnostics.json", {"centroid_gap": gaps})
+            plot_weight_heatmap({r.target: res["weights"], **{f"{r.target} {t} (dev)": c["weights"]
+                                                              for t, c in res["tasks"].items()}},
+                                d / "weights.png", title="harmony weights", row_label="target (setting)")
         _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
+        for t, c in res["tasks"].items():
+            _say(f"harmony weights for {t}, chosen on {c['n_dev']} dev examples ({c['distance']} distance, "
+                 f"T={c['temperature']:g}, dev {c['dev_score']:.3f}): "
+                 + ", ".join(f"{s}={w:.3f}" for s, w in c["weights"].items()))
+
+    def _tune_harmony(self, model, task: str, distances: dict[str, dict[str, float]]) -> dict:
+        """The harmony setting for ``task`` chosen on its target dev data: per-source logits of
+        the dev examples are computed once (the run's task adapters stacked on the target adapter,
+        as the predictor runs them), then every (distance kind, temperature) of the recipe is
+        scored (:func:`~unibridge.inference.weights.choose_harmony`). Adds ``n_dev``."""
+        from .inference.predictor import MultiSourcePredictor
+        from .inference.weights import choose_harmony
+        from .tasks import get_task
+        from .tasks.train import task_adapter_name
+
+        r, cfg, spec = self.recipe, self.recipe.harmony, get_task(task)
+        heads = {}
+        for s, src in r.sources.items():
+            if src.task_files(task):
+                heads[s] = task_adapter_name(task, s)
+                self._ensure_adapter(model, heads[s], self.run_dir / "tasks" / task / s / "adapter", with_head=True)
+        model.set_active_embeddings(r.target)
+        pred = MultiSourcePredictor.from_model(model, self.target_tokenizer(), task, heads, language_adapter=r.target)
+        dev = self.dev_examples(task)
+        out = pred.predict([spec.inputs(x) for x in dev], batch_size=r.evaluation.batch_size,
+                           return_source_logits=True, progress=False)
+        gold = [spec.gold(x) for x in dev]
+
+        def score(weights: dict[str, float]) -> float:
+            w = {s: weights.get(s, 0.0) for s in heads}
+            return spec.metric(gold, [_combine(o, w, spec, len(g)) for o, g in zip(out, gold)])[spec.main_metric]
+
+        chosen = choose_harmony({k: {s: d[s] for s in heads} for k, d in distances.items() if k in cfg.tune_distances},
+                                score, temperatures=cfg.tune_temperatures, standardise=cfg.standardise,
+                                preferred=(cfg.distance, cfg.temperature))
+        return {**chosen, "n_dev": len(dev)}
 
     def _centroid_gaps(self, model) -> dict:
         """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
         side of each source's K parallel sentences under the target adapter and the source side
         under the source's adapter, and the same gap on the bare base (no adapters, base
-        tokenizer on both sides): how far apart the spaces the task adapters meet are."""
+        tokenizer on both sides): how far apart the spaces the task adapters meet are.
+        Returns ``{source: {"adapted": gap, "base": gap}}``."""
         from .adaptation.diagnostics import centroid_gap, token_centroid
 
         r, tok_t, tok_b = self.recipe, self.target_tokenizer(), self.base_tokenizer
@@ -493,10 +546,10 @@ class Pipeline:
                                    token_centroid(model, tok_b, src, embeddings="default", adapter=s))
             base = centroid_gap(token_centroid(model, tok_b, tgt, embeddings="default", adapter=None),
                                 token_centroid(model, tok_b, src, embeddings="default", adapter=None))
-            gaps[s] = {"adapted": round(adapted, 4), "base": round(base, 4)}
+            gaps[s] = {"adapted": adapted, "base": base}
         _say("centroid gap target/source (base): " + ", ".join(
             f"{s}={g['adapted']:.2f} ({g['base']:.2f})" for s, g in gaps.items()))
-        return {"centroid_gap": gaps}
+        return gaps
 
     # ------------------------------------------------------------------ evaluation
     def test_examples(self, task: str) -> list:
@@ -512,6 +565,16 @@ class Pipeline:
                 out.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
             return out
         return self._read_once(("test", task), read)
+
+    def dev_examples(self, task: str) -> list:
+        """The target dev examples of ``task`` (empty when the recipe names none; capped like the
+        test set). Settings are chosen on these, never on :meth:`test_examples`."""
+        from .tasks import get_task
+
+        r, spec = self.recipe, get_task(task)
+        tspec = r.tasks[task]
+        return self._read_once(("dev", task), lambda: [
+            x for p in tspec.dev for x in spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map)])
 
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor
@@ -530,14 +593,20 @@ class Pipeline:
                 out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
                                    return_source_logits=True, progress=True)
                 gold_tags = [spec.gold(x) for x in gold]
+                stored = read_json(self.run_dir / "harmony" / "weights.json")
                 strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources),
-                              "lang2vec": resolve_weights("lang2vec", pred.sources, target=r.target)}
+                              "lang2vec": resolve_weights("lang2vec", pred.sources, target=r.target),
+                              "harmony-untuned": resolve_weights("harmony", pred.sources, stored["weights"])}
                 strategies.update({f"single:{s}": resolve_weights(f"single:{s}", pred.sources) for s in pred.sources})
                 task_scores = {}
                 for name, w in strategies.items():
                     labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
                     task_scores[name] = spec.metric(gold_tags, labels)
+                chosen = stored.get("tasks", {}).get(task)
                 scores[task] = {"metric": spec.main_metric, "n_test": len(gold), "weights": pred.weights,
+                                "harmony": {k: chosen[k] for k in ("distance", "temperature", "dev_score", "n_dev")}
+                                if chosen else {"distance": stored.get("distance", "sentence"),
+                                                "temperature": stored.get("temperature", r.harmony.temperature)},
                                 "strategies": task_scores}
             write_json(d / "results.json", scores)
         return scores
@@ -599,7 +668,7 @@ class Pipeline:
 def _combine(out: dict, weights: dict[str, float], spec, n_labels: int) -> list[str]:
     """Labels from one predictor output's per-source logits combined with ``weights``."""
     logits = sum(weights[s] * l for s, l in out["source_logits"].items())
-    pred = [spec.labels[k] for k in torch.atleast_1d(logits.argmax(-1)).tolist()]
+    pred = [spec.labels[k] for k in np.atleast_1d(logits.argmax(-1)).tolist()]
     return pred + [spec.fill_label] * (n_labels - len(pred))
 
 

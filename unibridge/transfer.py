@@ -15,8 +15,9 @@ Configurations (``CONFIGS``):
   (FVT, Gee et al. 2022) instead of Eq. 2–8;
 * ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
 
-Weight strategies (``STRATEGIES``: harmony, lang2vec, uniform, entropy) score the ``unibridge``
-run's task adapters. Every run shares one stage cache (``<out>/cache``), so source language and
+Weight strategies (``STRATEGIES``: harmony, harmony-untuned, lang2vec, uniform, entropy) score
+the ``unibridge`` run's task adapters; ``harmony`` uses the setting chosen on the target's dev
+data where the recipe names some, ``harmony-untuned`` the recipe's distance and temperature. Every run shares one stage cache (``<out>/cache``), so source language and
 task adapters are trained once per seed for all targets and configurations, and an ablation
 rebuilds only the stages its change reaches. Each piece is written atomically with a
 fingerprint, so an interrupted grid resumes where it stopped.
@@ -48,7 +49,7 @@ ABLATIONS = {
     "fvt-init": {"embeddings": {"method": "fvt"}},
     "fixed-vocab": {"vocab": {"fixed_size": 10000}},  # TransferGrid.fixed_vocab_size
 }
-STRATEGIES = ("harmony", "lang2vec", "uniform", "entropy")
+STRATEGIES = ("harmony", "harmony-untuned", "lang2vec", "uniform", "entropy")
 LABELS = {
     "zero-shot": "Zero-shot (English task adapter, no language adapter)",
     "mad-x": "MAD-X (language adapters on the base vocabulary, English task adapter)",

@@ -19,7 +19,7 @@ from ..artifacts import check_run_target, find_run_dir, read_json, target_tokeni
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
-from .weights import entropy_weights, resolve_weights
+from .weights import entropy_weights, resolve_weights, stored_harmony
 
 
 def task_setup(lang: str | None, heads: list[str]):
@@ -114,7 +114,7 @@ class MultiSourcePredictor:
         if unknown:
             raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")
         harmony_file = self.run_dir / "harmony" / "weights.json"
-        harmony = read_json(harmony_file)["weights"] if harmony_file.is_file() else None
+        harmony = stored_harmony(read_json(harmony_file), task) if harmony_file.is_file() else None
         self.strategy = weights if isinstance(weights, str) else "explicit"
         self.weights = resolve_weights(weights, self.sources, harmony, target=target)
         self.last_weights: dict[str, float] | None = None
@@ -237,7 +237,8 @@ class MultiSourcePredictor:
         "O" (ner) or "X" (pos) and a zero probability row. Classification tasks (nli) take
         ``(premise, hypothesis)`` pairs (or NLIExample) and return ``list[str]``. With
         ``return_probs`` or ``return_source_logits``: dicts ``{"input", "labels", "probs"
-        ((n_words, C) or (C,)), "source_logits" {lang: same shape}}``.
+        ((n_words, C) or (C,)), "source_logits" {lang: same shape}}``, numpy float32 arrays
+        whose last dimension follows :attr:`labels`.
         ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass per source; same
         result), ``"merge"`` (one averaged adapter; no per-source logits). Inputs are batched by
         length (:func:`length_sorted_batches`) to cut padding.
@@ -269,9 +270,10 @@ class MultiSourcePredictor:
             res = {"input": x, "labels": pred}
             if return_probs:
                 probs = torch.softmax(logit, -1)
-                res["probs"] = probs * torch.tensor(seen, dtype=probs.dtype).unsqueeze(-1) if tagging else probs
+                probs = probs * torch.tensor(seen, dtype=probs.dtype).unsqueeze(-1) if tagging else probs
+                res["probs"] = probs.numpy()
             if return_source_logits:
-                res["source_logits"] = {s: per_src[j] for j, s in enumerate(self.sources)}
+                res["source_logits"] = {s: per_src[j].numpy() for j, s in enumerate(self.sources)}
             results.append(res)
         return results
 

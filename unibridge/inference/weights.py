@@ -18,6 +18,7 @@ import torch
 
 from ..adaptation.losses import masked_mean
 from ..adaptation.model import encoder_states
+from ..config import WEIGHT_STRATEGIES  # noqa: F401 (re-exported)
 from ..errors import ConfigError
 
 
@@ -44,6 +45,47 @@ def harmony_from_distances(distances: dict[str, float], temperature: float = 1.0
         inv = (inv - inv.mean()) / std if float(std) > 0 else torch.zeros_like(inv)
     w = torch.softmax(inv / temperature, dim=0).tolist()
     return dict(zip(distances, w))
+
+
+def choose_harmony(distances: dict[str, dict[str, float]], score, *, temperatures, standardise: bool = True,
+                   preferred: tuple[str, float] | None = None) -> dict:
+    """The harmony setting (distance kind, temperature) whose weights score best on dev data.
+
+    Args:
+        distances: kind (e.g. ``"sentence"``, ``"centroid"``) -> source -> distance (> 0).
+        score: weights ``{source: w}`` -> dev score (higher is better), e.g. UPOS accuracy of the
+            combined prediction on the target's dev split; called once per distinct weighting.
+        temperatures: the temperatures to try (> 0) with every kind.
+        standardise: as in :func:`harmony_from_distances`.
+        preferred: ``(kind, temperature)`` tried first, so it wins ties; the other candidates
+            follow kind by kind, larger temperatures (flatter weights) first.
+    Returns:
+        ``{"distance", "temperature", "weights", "dev_score", "candidates": [{"distance",
+        "temperature", "dev_score"}, ...]}`` (candidates in the order tried).
+    Raises:
+        ValueError: no candidate (empty ``distances`` or ``temperatures``), or a bad distance /
+        temperature (:func:`harmony_from_distances`).
+    Settings are chosen on dev data, never on test sets (Pham et al. 2024 fix τ; with standardised
+    distances τ is in units of their spread across sources).
+    """
+    order = [(k, float(t)) for k in distances for t in sorted(temperatures, reverse=True)]
+    if preferred is not None and preferred[0] in distances:
+        pref = (preferred[0], float(preferred[1]))
+        order = [pref] + [c for c in order if c != pref]
+    if not order:
+        raise ValueError("no harmony candidates: give at least one distance kind and one temperature")
+    seen: dict[tuple, float] = {}
+    best, candidates = None, []
+    for kind, t in order:
+        w = harmony_from_distances(distances[kind], t, standardise)
+        key = tuple(round(w[s], 12) for s in w)
+        if key not in seen:
+            seen[key] = float(score(w))
+        cand = {"distance": kind, "temperature": t, "dev_score": seen[key]}
+        candidates.append(cand)
+        if best is None or cand["dev_score"] > best["dev_score"]:
+            best = {**cand, "weights": w}
+    return {**best, "candidates": candidates}
 
 
 @torch.no_grad()
@@ -82,6 +124,13 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
         h_s = sentence_states(model, base_tokenizer, [p[1] for p in ps], embeddings="default", adapter=s)
         distances[s] = float((h_t - h_s).norm(dim=-1).mean())
     return {"weights": harmony_from_distances(distances, temperature, standardise), "distances": distances, "k": k}
+
+
+def stored_harmony(record: dict, task: str | None = None) -> dict[str, float]:
+    """The harmony weights a run stored (``harmony/weights.json``) for ``task``: the ones chosen
+    on that task's dev data where the run has them, else the recipe's setting."""
+    tuned = (record.get("tasks") or {}).get(task) if task is not None else None
+    return dict(tuned["weights"] if tuned else record["weights"])
 
 
 LANG2VEC_FEATURES = "syntax_knn+phonology_knn+inventory_knn"
