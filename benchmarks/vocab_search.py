@@ -112,12 +112,10 @@ def _refuse(feasible: int):
 
 
 def plot(curves: dict[str, dict[int, float]], chosen: dict[str, int], eps: float, path: Path) -> None:
-    import matplotlib
+    from unibridge.plotting import new_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = new_figure((11, 4))
+    axes = fig.subplots(1, 2)
     for name, curve in curves.items():
         sizes = sorted(curve)
         axes[0].plot(sizes, [curve[v] - curve[sizes[0]] for v in sizes], "o-", ms=3, label=name)
@@ -132,8 +130,7 @@ def plot(curves: dict[str, dict[int, float]], chosen: dict[str, int], eps: float
     for ax in axes:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> int:

@@ -191,6 +191,12 @@ def test_nli_predictor_pairs_parallel_equals_sequential(finished_run, capsys):
     assert main(["predict", "--target", "amh", "--task", "nli", "--run-dir", str(run_dir),
                  "ሰላም ነው። ||| ደህና ነው።"]) == 0
     assert capsys.readouterr().out.split("\t")[0] in NLI_LABELS
+    assert main(["predict", "--target", "amh", "--task", "nli", "--run-dir", str(run_dir), "--json",
+                 "ሰላም ነው። ||| ደህና ነው።"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (rec,) = out["predictions"]
+    assert out["labels"] == list(NLI_LABELS) and rec["input"] == ["ሰላም ነው።", "ደህና ነው።"]
+    assert rec["labels"] == NLI_LABELS[max(range(3), key=rec["probs"].__getitem__)]
     with pytest.raises(TypeError, match="pairs"):
         p.predict(["just one sentence"])
 
@@ -216,6 +222,10 @@ def test_merge_mode_and_entropy_weights(finished_run, capsys):
     out = capsys.readouterr().out
     assert "target" in out and "amh" in out and (run_dir / "w.png").is_file()
     assert (run_dir / "harmony" / "weights.png").is_file()
+    stored = json.loads((run_dir / "harmony" / "weights.json").read_text())
+    for task, expected in (("pos", stored["tasks"]["pos"]["weights"]), (None, stored["weights"])):
+        assert main(["weights", str(run_dir), "--json", *(["--task", task] if task else [])]) == 0
+        assert json.loads(capsys.readouterr().out) == {"amh": pytest.approx(expected)}
     # the installed command: lang2vec's own bin/lang2vec.py must not shadow the package there
     script = Path(sys.executable).with_name("unibridge")
     if script.is_file():
@@ -275,6 +285,12 @@ def test_cli_predict_prints_word_tag_pairs(finished_run):
 
     assert [p.split("/")[0] for p in pairs] == ["አበበ", "በሶ", "በላ"]
     assert all(p.split("/")[1] in UPOS_TAGS for p in pairs)
+    rich = json.loads(_cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir), "--json",
+                           "አበበ በሶ በላ").stdout)
+    (rec,) = rich["predictions"]
+    assert rec["input"] == ["አበበ", "በሶ", "በላ"] and [f"{w}/{l}" for w, l in zip(rec["input"], rec["labels"])] == pairs
+    assert len(rec["probs"]) == 3 and all(len(row) == len(rich["labels"]) == 17 for row in rec["probs"])
+    assert [rich["labels"][max(range(17), key=row.__getitem__)] for row in rec["probs"]] == rec["labels"]
     missing = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir / "nope"), "x")
     assert missing.returncode == 2 and "no finished run" in missing.stderr
 
@@ -618,3 +634,48 @@ def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_lo
     card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
     assert card.data.library_name == "adapter-transformers" and card.data.base_model == base
     assert "unibridge hub pull" in card.text and "load_embeddings" in card.text
+
+
+def test_the_walkthrough_notebook_runs_on_a_finished_run_and_writes_nothing_outside_it(finished_run, tmp_path,
+                                                                                       monkeypatch):
+    """Every code cell of notebooks/walkthrough.ipynb, in order, on the tiny run placed where the
+    notebook looks (``runs/amh``); IPython's display functions are stubbed (recorded)."""
+    import shutil
+    import types
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    run_dir, _ = finished_run
+    repo = Path(__file__).resolve().parents[1]
+    root = tmp_path / "clone"
+    (root / "runs").mkdir(parents=True)
+    (root / "runs" / "amh").symlink_to(run_dir)
+    (root / "docs" / "grid").mkdir(parents=True)
+    shutil.copy(repo / "docs" / "grid" / "amh.json", root / "docs" / "grid" / "amh.json")
+    shown = []
+    display_mod = types.ModuleType("IPython.display")
+    display_mod.display = lambda *objs: shown.extend(objs)
+    display_mod.Markdown = lambda text: ("markdown", text)
+    display_mod.Image = lambda filename, width=None: ("image", Path(filename).is_file())
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = lambda: None  # pyplot asks whether it runs inside IPython
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+    monkeypatch.chdir(root)
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    nb = json.loads((repo / "notebooks" / "walkthrough.ipynb").read_text())
+    ns: dict = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "walkthrough.ipynb", "exec"), ns)
+    assert ns["RUN"] == root / "runs" / "amh" and len(ns["pred"]) == len(ns["gold"]) == 1074
+    right = sum(g == y for s, p in zip(ns["gold"], ns["pred"]) for g, y in zip(s.tags, p))
+    assert ns["acc"] == pytest.approx(right / sum(len(s.tags) for s in ns["gold"]))
+    assert ("image", True) in shown  # the embeddings' PCA picture exists
+    markdown = [x[1] for x in shown if isinstance(x, tuple) and x[0] == "markdown"]
+    assert "no grid results" not in markdown[-1] and "amh pos (accuracy)" in markdown[-1]
+    outside = {p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.is_relative_to(root / "runs")}
+    assert outside == {Path("docs/grid/amh.json")}
+    after = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
+    assert after == before  # reading a finished run rewrites nothing in it

@@ -73,14 +73,22 @@ def cmd_predict(a) -> int:
 
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
     if p.task.kind == "tagging":
-        for text, labels in zip(a.texts, p.predict(a.texts)):
-            print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), labels)))
+        inputs = a.texts
+    else:
+        inputs = [t.split(" ||| ") for t in a.texts]
+        if any(len(x) != 2 for x in inputs):
+            raise ConfigError(f"'{a.task}' takes pairs written as \"premise ||| hypothesis\"")
+    rich = p.predict(inputs, return_probs=a.json)
+    if a.json:  # one record per input: words (or the pair), labels, probabilities in p.labels' order
+        print(json.dumps({"labels": p.labels, "weights": p.weights, "predictions": [
+            {"input": list(r["input"]), "labels": r["labels"], "probs": r["probs"].round(6).tolist()}
+            for r in rich]}, ensure_ascii=False, indent=2))
         return 0
-    pairs = [t.split(" ||| ") for t in a.texts]
-    if any(len(x) != 2 for x in pairs):
-        raise ConfigError(f"'{a.task}' takes pairs written as \"premise ||| hypothesis\"")
-    for text, label in zip(a.texts, p.predict(pairs)):
-        print(f"{label}\t{text}")
+    for text, out in zip(a.texts, rich):
+        if p.task.kind == "tagging":
+            print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), out)))
+        else:
+            print(f"{out}\t{text}")
     return 0
 
 
@@ -116,6 +124,11 @@ def cmd_weights(a) -> int:
         harmony = stored_harmony(read_json(harmony_file), a.task) if harmony_file.is_file() else None
         table[target] = resolve_weights(a.strategy, a.sources or sources, harmony, target=target)
     sources = list(dict.fromkeys(s for w in table.values() for s in w))
+    if a.json:
+        print(json.dumps(table, indent=2))
+        if a.out:
+            plot_weight_heatmap(table, a.out, title=f"{a.strategy} weights")
+        return 0
     print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
                  ["target", *sources]))
     if a.out:
@@ -457,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir")
     p.add_argument("--weights", default="harmony", type=_weights_choice,
                    help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    p.add_argument("--json", action="store_true",
+                   help="print the labels with their probabilities (in the order of 'labels') as JSON")
     p.set_defaults(fn=cmd_predict)
 
     e = sub.add_parser("evaluate", help="score a finished run on a test file")
@@ -551,6 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="harmony weights chosen on this task's dev data where the run has them "
                         "(default: the recipe's distance and temperature)")
     w.add_argument("--out", help="heatmap PNG")
+    w.add_argument("--json", action="store_true", help="print {target: {source: weight}} as JSON")
     w.set_defaults(fn=cmd_weights)
 
     v = sub.add_parser("vocab", help="Algorithm 1 vocabulary-size search (ALP) and SentencePiece training")
