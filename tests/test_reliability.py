@@ -280,3 +280,5 @@ def test_a_tasks_dev_data_reaches_the_harmony_fingerprint_and_is_checked_first(t
         Pipeline(Recipe.from_dict(missing), tmp_path / "run").check_inputs()
     with pytest.raises(ConfigError, match="harmony distance must be one of sentence, centroid"):
         Recipe.from_dict({**raw, "harmony": {"tune_distances": ["cosine"]}})
+    with pytest.raises(ConfigError, match="'harmony.tune_temperatures' must be a list, got 0.5"):
+        Recipe.from_dict({**raw, "harmony": {"tune_temperatures": 0.5}})

@@ -313,6 +313,9 @@ class HarmonyConfig(_Config):
 
     def __post_init__(self):
         super().__post_init__()
+        for key in ("tune_distances", "tune_temperatures"):
+            if not isinstance(getattr(self, key), (list, tuple)):
+                raise ConfigError(f"'{key}' must be a list, got {getattr(self, key)!r}")
         for d in (self.distance, *self.tune_distances):
             if d not in HARMONY_DISTANCES:
                 raise ConfigError(f"harmony distance must be one of {', '.join(HARMONY_DISTANCES)}; got {d!r}")
