@@ -126,13 +126,13 @@ def cmd_weights(a) -> int:
     sources = list(dict.fromkeys(s for w in table.values() for s in w))
     if a.json:
         print(json.dumps(table, indent=2))
-        if a.out:
-            plot_weight_heatmap(table, a.out, title=f"{a.strategy} weights")
-        return 0
-    print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
-                 ["target", *sources]))
+    else:
+        print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
+                     ["target", *sources]))
     if a.out:
-        print(f"heatmap -> {plot_weight_heatmap(table, a.out, title=f'{a.strategy} weights')}")
+        png = plot_weight_heatmap(table, a.out, title=f"{a.strategy} weights")
+        if not a.json:
+            print(f"heatmap -> {png}")
     return 0
 
 

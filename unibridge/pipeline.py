@@ -554,27 +554,22 @@ class Pipeline:
     # ------------------------------------------------------------------ evaluation
     def test_examples(self, task: str) -> list:
         """The target test set of ``task`` (capped at ``evaluation.max_examples`` per file)."""
-        from .tasks import get_task
-
-        r, spec = self.recipe, get_task(task)
-        tspec = r.tasks[task]
-
-        def read():
-            out = []
-            for p in tspec.test:
-                out.extend(spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map))
-            return out
-        return self._read_once(("test", task), read)
+        return self._target_examples(task, "test")
 
     def dev_examples(self, task: str) -> list:
         """The target dev examples of ``task`` (empty when the recipe names none; capped like the
         test set). Settings are chosen on these, never on :meth:`test_examples`."""
+        return self._target_examples(task, "dev")
+
+    def _target_examples(self, task: str, split: str) -> list:
+        """The examples of the files the recipe names under ``tasks.<task>.<split>``, read once."""
         from .tasks import get_task
 
         r, spec = self.recipe, get_task(task)
         tspec = r.tasks[task]
-        return self._read_once(("dev", task), lambda: [
-            x for p in tspec.dev for x in spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map)])
+        return self._read_once((split, task), lambda: [
+            x for p in getattr(tspec, split)
+            for x in spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map)])
 
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor
@@ -585,6 +580,7 @@ class Pipeline:
         self._write_run_json()
         self._model = None  # the predictor loads exactly what a user would
         scores = {}
+        stored = read_json(self.run_dir / "harmony" / "weights.json")
         with stage_dir(self.run_dir / "evaluation", self.stage_fingerprint("evaluation")) as d:
             for task in r.tasks:
                 spec = get_task(task)
@@ -593,7 +589,6 @@ class Pipeline:
                 out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
                                    return_source_logits=True, progress=True)
                 gold_tags = [spec.gold(x) for x in gold]
-                stored = read_json(self.run_dir / "harmony" / "weights.json")
                 strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources),
                               "lang2vec": resolve_weights("lang2vec", pred.sources, target=r.target),
                               "harmony-untuned": resolve_weights("harmony", pred.sources, stored["weights"])}
@@ -602,11 +597,10 @@ class Pipeline:
                 for name, w in strategies.items():
                     labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
                     task_scores[name] = spec.metric(gold_tags, labels)
-                chosen = stored.get("tasks", {}).get(task)
+                setting = stored["tasks"].get(task, stored)  # chosen on dev data, else the recipe's
                 scores[task] = {"metric": spec.main_metric, "n_test": len(gold), "weights": pred.weights,
-                                "harmony": {k: chosen[k] for k in ("distance", "temperature", "dev_score", "n_dev")}
-                                if chosen else {"distance": stored.get("distance", "sentence"),
-                                                "temperature": stored.get("temperature", r.harmony.temperature)},
+                                "harmony": {k: setting[k] for k in ("distance", "temperature", "dev_score", "n_dev")
+                                            if k in setting},
                                 "strategies": task_scores}
             write_json(d / "results.json", scores)
         return scores

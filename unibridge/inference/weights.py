@@ -18,7 +18,6 @@ import torch
 
 from ..adaptation.losses import masked_mean
 from ..adaptation.model import encoder_states
-from ..config import WEIGHT_STRATEGIES  # noqa: F401 (re-exported)
 from ..errors import ConfigError
 
 
