@@ -25,6 +25,6 @@ needs_data = pytest.mark.skipif(not data_available(), reason="UNIBRIDGE_DATA not
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A tiny random BertModel with the me5-small (XLM-R) tokenizer, loadable by path."""
-    from unibridge.backbones import make_tiny_backbone
+    from unibridge.testing import make_tiny_backbone
 
     return make_tiny_backbone(tmp_path_factory.mktemp("tiny-base"))

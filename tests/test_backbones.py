@@ -17,12 +17,12 @@ from unibridge.backbones import (
     build_me5_small,
     dequantize_q4_0,
     load_backbone,
-    make_tiny_backbone,
     read_e5_image,
     resolve_backbone,
     tokenizer_style,
 )
 from unibridge.errors import ConfigError, DataError
+from unibridge.testing import make_tiny_backbone
 
 from tests.conftest import DATA as DATA_ROOT
 FLORES = DATA_ROOT / "parallel" / "flores200_devtest" / "devtest"

@@ -212,3 +212,27 @@ def test_every_local_corpus_supports_its_starting_vocabulary(profile, tmp_path):
                             character_coverage=r.vocab.character_coverage)
         checked.append(path.stem)
     assert {"amh", "tam", "san", "snd", "quy", "oto", "nah"} <= set(checked)
+
+
+def test_cli_options_take_their_defaults_and_ranges_from_the_config(capsys):
+    """One home for defaults: `unibridge vocab/init/adapt` options default to the dataclass fields."""
+    from unibridge.cli import build_parser
+    from unibridge.config import EmbeddingConfig, SourceAdaptationConfig, TrainConfig, VocabConfig
+
+    ap = build_parser()
+    v, vc = ap.parse_args(["vocab", "t.txt", "--out", "o"]), VocabConfig()
+    assert (v.v_i, v.v_m, v.delta, v.eps, v.sample_words, v.heldout) == (
+        vc.v_i, vc.v_m, vc.delta, vc.eps, vc.sample_words, vc.heldout_fraction) == (7000, 60000, 1000, 5.0, 128, 0.0)
+    i, ec = ap.parse_args(["init", "t.txt", "--tokenizer", "tok", "--out", "o"]), EmbeddingConfig()
+    assert (i.augment_size, i.static_dim, i.static_epochs) == (ec.augment_size, ec.static_dim, ec.static_epochs)
+    d, sc, tc = ap.parse_args(["adapt", "t.txt", "--out", "o"]), SourceAdaptationConfig(), TrainConfig()
+    assert (d.eval_fraction, d.eval_steps, d.patience, d.save_steps, d.anchor_weight, d.head_fit_steps,
+            d.backbone_head_steps, d.kl_temperature, d.leave_out) == (
+        sc.eval_fraction, sc.eval_steps, sc.patience, sc.save_steps, sc.anchor_weight, sc.head_fit_steps,
+        sc.backbone_head_steps, sc.kl_temperature, sc.leave_out)
+    assert (d.epochs, d.batch_size, d.lr, d.max_length, d.steps) == (
+        tc.epochs, tc.batch_size, tc.learning_rate, tc.max_length, tc.max_steps)
+    assert d.beta is None  # the command's own rule: 1.0 with --tokenizer, else 0
+    with pytest.raises(SystemExit):
+        ap.parse_args(["adapt", "t.txt", "--out", "o", "--eval-fraction", "1.5"])  # the field's range
+    assert "argument --eval-fraction: must be in [0, 1); got 1.5" in capsys.readouterr().err

@@ -10,7 +10,8 @@ from adapters import SeqBnConfig
 from unibridge.adaptation.model import add_language_adapter, load_adapter_model
 from unibridge.errors import ConfigError
 from unibridge.inference.predictor import source_logits
-from unibridge.inference.weights import choose_harmony, harmony_from_distances, resolve_weights, stored_harmony
+from unibridge.inference.strategies import resolve_weights
+from unibridge.inference.weights import choose_harmony, harmony_from_distances, stored_harmony
 from unibridge.tasks import accuracy, entity_f1, get_task
 from unibridge.tasks.tagging import encode_tagged
 
@@ -114,6 +115,38 @@ def test_resolve_weights_strategies():
         resolve_weights("single:ja", src)
     with pytest.raises(ConfigError, match="unknown weight strategy"):
         resolve_weights("median", src)
+    for bad in ("single", "uniform:en", "single:"):  # an argument where none is taken, or none given
+        with pytest.raises(ConfigError, match="unknown weight strategy"):
+            resolve_weights(bad, src)
+    assert resolve_weights("harmony-untuned", ["en", "zh"], untuned={"en": 1.0, "zh": 3.0}) == {"en": 0.25, "zh": 0.75}
+    with pytest.raises(ConfigError, match="no harmony weights"):
+        resolve_weights("harmony-untuned", src, harmony={"en": 1.0, "zh": 1.0, "ru": 1.0})
+    with pytest.raises(ConfigError, match="sources are"):
+        resolve_weights({"en": 1.0}, src)
+
+
+def test_a_toy_weight_strategy_registered_outside_the_package(monkeypatch):
+    """Adding a strategy is a few lines: the registry, the CLI's choices and the grid see it."""
+    import argparse
+
+    from unibridge.cli import _weights_choice
+    from unibridge.inference import strategies
+
+    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+
+    @strategies.register_strategy("last", help="all weight on the last source")
+    def last(ctx):
+        return {s: float(i == len(ctx.sources) - 1) for i, s in enumerate(ctx.sources)}
+
+    assert resolve_weights("last", ["en", "zh", "ru"]) == {"en": 0.0, "zh": 0.0, "ru": 1.0}
+    assert "last" in strategies.strategy_names(static_only=True) and "last" in strategies.strategy_help()
+    assert _weights_choice()("last") == "last" and _weights_choice(static_only=True)("single:en") == "single:en"
+    with pytest.raises(argparse.ArgumentTypeError, match="per-batch|each batch"):
+        _weights_choice(static_only=True)("entropy")
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown weight strategy 'median'"):
+        _weights_choice()("median")
+    with pytest.raises(ValueError, match="without ':'"):
+        strategies.register_strategy("a:b", help="")
 
 
 def test_first_subtoken_labels(tiny_base):
@@ -238,7 +271,9 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device(None) == torch.device("cpu")
 
 
-def test_a_predictor_on_a_model_keeps_its_device_and_returns_cpu_float32(tiny_base):
+def _two_source_tagger(tiny_base, weights=None):
+    """A predictor over a tiny model with a language adapter 'amh' and untrained pos task adapters
+    for en and ru (seed 0)."""
     from transformers import AutoTokenizer
 
     from unibridge.inference import MultiSourcePredictor
@@ -250,9 +285,39 @@ def test_a_predictor_on_a_model_keeps_its_device_and_returns_cpu_float32(tiny_ba
         model.add_adapter(f"pos_{s}", config=SeqBnConfig(reduction_factor=16))
         model.add_tagging_head(f"pos_{s}", num_labels=17)
     tok = AutoTokenizer.from_pretrained(str(tiny_base))
-    pred = MultiSourcePredictor.from_model(model, tok, "pos", {"en": "pos_en", "ru": "pos_ru"}, language_adapter="amh")
+    return MultiSourcePredictor.from_model(model, tok, "pos", {"en": "pos_en", "ru": "pos_ru"},
+                                           language_adapter="amh", weights=weights)
+
+
+def test_a_predictor_on_a_model_keeps_its_device_and_returns_cpu_float32(tiny_base):
+    pred = _two_source_tagger(tiny_base)
     assert pred.device == torch.device("cpu") and pred.labels == list(pred.task.labels) and len(pred.labels) == 17
     out = pred.predict(["a b c", "d e"], return_probs=True, batch_size=1)
     assert [len(o["labels"]) for o in out] == [3, 2]
     assert isinstance(out[0]["probs"], np.ndarray) and out[0]["probs"].dtype == np.float32
     assert pred.predict(["a b c", "d e"]) == [o["labels"] for o in out]  # the default batch size, same labels
+
+
+def test_a_per_batch_strategy_reweights_each_batch_in_the_predictor(tiny_base, monkeypatch):
+    """A toy per-batch strategy (all weight on the source with the larger mean top logit over the
+    batch's scored words): the combined logits are that source's, and last_weights say which."""
+    from unibridge.inference import strategies
+
+    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+    seen = []
+
+    def most_confident(logits, mask, weights):  # (S, N, C), (N,), (S,)
+        seen.append((tuple(logits.shape), int(mask.sum()), weights.tolist()))
+        top = logits[:, mask].max(-1).values.mean(-1)
+        return torch.nn.functional.one_hot(top.argmax(), logits.shape[0]).float()
+
+    strategies.register_strategy("confident", help="the most confident source", per_batch=most_confident)(
+        lambda ctx: {s: 1.0 for s in ctx.sources})
+    pred = _two_source_tagger(tiny_base, weights="confident")
+    assert not pred.static and pred.weights == {"en": 0.5, "ru": 0.5}
+    (out,) = pred.predict(["a b c"], return_probs=True, return_source_logits=True, batch_size=1)
+    assert seen[0][1] == 3 and seen[0][2] == [0.5, 0.5]  # three scored words, the static weights
+    chosen = max(pred.last_weights, key=pred.last_weights.get)
+    assert sorted(pred.last_weights.values()) == [0.0, 1.0]
+    expected = torch.softmax(torch.from_numpy(out["source_logits"][chosen]), -1).numpy()
+    np.testing.assert_allclose(out["probs"], expected, atol=1e-6)

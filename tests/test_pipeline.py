@@ -238,6 +238,31 @@ def test_merge_mode_and_entropy_weights(finished_run, capsys):
         assert p.stdout.splitlines()[-1].split() == ["amh", f"{expected['en']:.3f}", f"{expected['ru']:.3f}"]
 
 
+def test_evaluation_scores_every_registered_strategy_and_the_recipes_own(finished_run, tmp_path, monkeypatch):
+    """A toy strategy registered outside the package is scored by the evaluation stage from the
+    same pass as the others; the main score follows the recipe's strategy, per-batch included."""
+    import shutil
+
+    from unibridge.inference import strategies
+
+    run_dir, result = finished_run
+    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+    strategies.register_strategy("first", help="all weight on the first source")(
+        lambda ctx: {s: float(i == 0) for i, s in enumerate(ctx.sources)})
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    raw = tiny_recipe(Path(json.loads((run_dir / "run.json").read_text())["base_model"]))
+    for own in ("harmony", "entropy"):
+        raw["harmony"] = {**raw.get("harmony", {}), "strategy": own}
+        scores = Pipeline(Recipe.from_dict(raw), copy).stage_evaluation()
+        for task, s in scores.items():
+            st = s["strategies"]
+            assert {"harmony", "harmony-untuned", "lang2vec", "uniform", "first", "single:en", own} <= set(st)
+            assert st["first"] == st["single:en"]  # the sources are en, ru: the same weights
+            assert st["harmony"] == result.scores[task]["strategies"]["harmony"]
+    assert set(scores["pos"]["strategies"]["entropy"]) == set(scores["pos"]["strategies"]["uniform"])
+
+
 def _cli(*args, env_extra=None):
     import os
 

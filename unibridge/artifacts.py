@@ -43,7 +43,7 @@ def default_run_dir(target: str) -> Path:
 def find_run_dir(target: str, run_dir: str | Path | None = None, repo: str | None = None) -> Path:
     """The folder holding ``target``'s trained parts: ``run_dir`` if given; else the default run
     directory (:func:`default_run_dir`) if it holds a finished run; else the newest artifact of
-    ``target`` installed in the local hub (``$UNIBRIDGE_HUB`` or ``./adapters_hub``), verified
+    ``target`` installed in the local hub (:func:`~unibridge.hub.artifact.default_hub_dir`), verified
     against its manifest; else, when ``repo`` (a Hugging Face ``owner/name``) is given, that
     repository's artifact, pulled, verified and installed into the local hub. Raises
     ConfigError if none has it (ArtifactError if an artifact was altered)."""

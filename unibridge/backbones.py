@@ -49,7 +49,6 @@ __all__ = [
     "load_tokenizer",
     "backbone_tokenizer",
     "tokenizer_style",
-    "make_tiny_backbone",
 ]
 
 ME5_SMALL = "me5-small"
@@ -621,75 +620,6 @@ def load_backbone(name: str, *, adapter_model: bool = False):
     model = model.float()
     model.eval()
     return model, tokenizer
-
-
-def make_tiny_backbone(
-    out_dir: Path,
-    tokenizer_source: Any = ME5_SMALL,
-    hidden: int = 32,
-    layers: int = 2,
-    heads: int = 2,
-    intermediate: int = 64,
-    seed: int = 0,
-) -> Path:
-    """Write a tiny randomly initialised ``BertModel`` plus a real tokenizer to ``out_dir``.
-
-    Meant for tests and smoke runs: ``load_backbone(str(out_dir))`` then works offline.
-    The model has vocabulary ``len(tokenizer)``, ``hidden`` size, ``layers`` layers,
-    ``heads`` heads, ``intermediate`` FFN size, 512 positions and the tokenizer's pad id;
-    the same ``seed`` gives the same weights. For ``"me5-small"`` the tokenizer is taken
-    from the built folder when it exists, else straight from the installed package (the
-    full model is not built). Source tokenizers are cached per process, so repeated calls
-    take well under a second.
-
-    Args:
-        out_dir: folder to write (created; existing model files are overwritten).
-        tokenizer_source: a backbone name (see :func:`resolve_backbone`) or a
-            ``transformers`` tokenizer object.
-        hidden, layers, heads, intermediate: model sizes; ``hidden % heads == 0``.
-        seed: torch seed for the initialisation.
-
-    Returns:
-        ``out_dir`` as a Path.
-
-    Raises:
-        ConfigError: invalid sizes or an unresolvable tokenizer source.
-    """
-    import torch
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
-
-    for label, value in (("hidden", hidden), ("layers", layers), ("heads", heads),
-                         ("intermediate", intermediate)):
-        if int(value) < 1:
-            raise ConfigError(f"tiny backbone: {label} must be >= 1, got {value}")
-    if hidden % heads:
-        raise ConfigError(f"tiny backbone: hidden ({hidden}) must be divisible by heads ({heads})")
-    if isinstance(tokenizer_source, PreTrainedTokenizerBase):
-        tokenizer = tokenizer_source
-    else:
-        tokenizer = backbone_tokenizer(str(tokenizer_source))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=intermediate,
-        max_position_embeddings=512,
-        type_vocab_size=2,
-        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
-        architectures=["BertModel"],
-    )
-    generator_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        model = BertModel(config)
-    finally:
-        torch.random.set_rng_state(generator_state)
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
-    return out_dir
 
 
 def load_input_embeddings(name: str):

@@ -114,15 +114,17 @@ def cmd_weights(a) -> int:
 
     from .artifacts import find_run_dir, read_json
     from .inference.plot import plot_weight_heatmap
-    from .inference.weights import resolve_weights, stored_harmony
+    from .inference.strategies import resolve_weights
+    from .inference.weights import stored_harmony
 
     table: dict[str, dict[str, float]] = {}
     for d in a.runs:
         recipe = read_json(find_run_dir(Path(d).name, d) / "run.json")["recipe"]
         target, sources = recipe["target"], list(recipe["sources"])
         harmony_file = Path(d) / "harmony" / "weights.json"
-        harmony = stored_harmony(read_json(harmony_file), a.task) if harmony_file.is_file() else None
-        table[target] = resolve_weights(a.strategy, a.sources or sources, harmony, target=target)
+        stored = read_json(harmony_file) if harmony_file.is_file() else None
+        table[target] = resolve_weights(a.strategy, a.sources or sources, stored_harmony(stored, a.task) if stored
+                                        else None, target=target, untuned=stored["weights"] if stored else None)
     sources = list(dict.fromkeys(s for w in table.values() for s in w))
     if a.json:
         print(json.dumps(table, indent=2))
@@ -339,10 +341,11 @@ def cmd_recipes(a) -> int:
 
 
 def cmd_transfer(a) -> int:
-    from .transfer import CONFIGS, STRATEGIES, TransferGrid, results_markdown
+    from .inference.strategies import strategy_names
+    from .transfer import CONFIGS, TransferGrid, results_markdown
 
     grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
-                        strategies=a.strategy or list(STRATEGIES), tasks=a.task, out=a.out,
+                        strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out,
                         fixed_vocab_size=a.fixed_vocab_size, sources=a.source)
     rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
     print()
@@ -390,14 +393,21 @@ def cmd_transfer_report(a) -> int:
     return 0
 
 
-def _weights_choice(value: str) -> str:
-    """argparse type of ``--weights``: a weight strategy or ``single:<lang>``."""
-    from .config import WEIGHT_STRATEGIES as STRATEGIES
+def _weights_choice(static_only: bool = False):
+    """argparse type of ``--weights`` / ``--strategy``: a registered weight strategy, e.g.
+    ``single:<lang>`` (``static_only``: not a per-batch one)."""
+    from .errors import ConfigError
+    from .inference.strategies import get_strategy
 
-    if value in STRATEGIES or (value.startswith("single:") and len(value) > len("single:")):
+    def parse(value: str) -> str:
+        try:
+            strategy, _ = get_strategy(value)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        if static_only and not strategy.static:
+            raise argparse.ArgumentTypeError(f"'{value}' weights each batch anew: there is no table of them")
         return value
-    raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(STRATEGIES)} "
-                                     "or single:<source language>)")
+    return parse
 
 
 def _in_range(kind: type, rng, *, zero_means_none: bool = False, name: str | None = None):
@@ -428,6 +438,25 @@ def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool 
     return _in_range(kind, f.metadata["range"], zero_means_none=zero_means_none, name=name)
 
 
+def _config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type | None = None,
+                zero_means_none: bool = False, **kw) -> None:
+    """Add ``flag`` setting ``cls.name``: its type, range and default come from the dataclass
+    field (one home for defaults; ``default=`` overrides where the command means another value),
+    and the help names the default."""
+    from dataclasses import MISSING, fields
+
+    f = {f.name: f for f in fields(cls)}[name]
+    if "default" not in kw:
+        kw["default"] = f.default if f.default is not MISSING else f.default_factory()
+    shown = kw["default"]
+    if isinstance(shown, float) and shown.is_integer() and abs(shown) >= 1:
+        shown = int(shown)
+    if shown is not None and "default" not in help:
+        help = f"{help} (default {shown})" if help else f"default {shown}"
+    kw["help"] = help
+    parser.add_argument(flag, type=_setting(cls, name, kind=kind, zero_means_none=zero_means_none), **kw)
+
+
 def _count(minimum: int = 1):
     """argparse type: an integer >= ``minimum``."""
     from .config import Range
@@ -438,7 +467,8 @@ def _count(minimum: int = 1):
 def build_parser() -> argparse.ArgumentParser:
     from .config import (STAGES, TASKS, AdaptationConfig, EmbeddingConfig, SourceAdaptationConfig, TrainConfig,
                          VocabConfig)
-    from .transfer import CONFIGS, STRATEGIES
+    from .inference.strategies import strategy_help, strategy_names
+    from .transfer import CONFIGS
 
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
@@ -468,8 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True)
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--run-dir")
-    p.add_argument("--weights", default="harmony", type=_weights_choice,
-                   help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    p.add_argument("--weights", default="harmony", type=_weights_choice(),
+                   help=f"weight strategy: {strategy_help()} (default harmony)")
     p.add_argument("--json", action="store_true",
                    help="print the labels with their probabilities (in the order of 'labels') as JSON")
     p.set_defaults(fn=cmd_predict)
@@ -481,8 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
     e.add_argument("--limit", type=_count(), help="score at most this many examples")
     e.add_argument("--run-dir")
-    e.add_argument("--weights", default="harmony", type=_weights_choice,
-                   help="harmony, lang2vec, uniform, entropy or single:<lang>")
+    e.add_argument("--weights", default="harmony", type=_weights_choice(),
+                   help=f"weight strategy: {strategy_help()} (default harmony)")
     e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
                    help="merge: one task adapter averaged with the weights (faster, approximate)")
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -523,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sp in (hl, hsh):
         sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
     for sp in (hl, hsh, hi, hpl):
-        sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB or ./adapters_hub)")
+        sp.add_argument("--hub", help="hub folder (default $UNIBRIDGE_HUB, else hub/ in the unibridge cache folder)")
     h.set_defaults(fn=cmd_hub)
 
     rc = sub.add_parser("recipes", help="list the target recipes and which of their data is here, on the hub, or missing")
@@ -539,13 +569,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--profile", default="cpu", help="recipe profile (default cpu)")
     tr.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 42)")
     tr.add_argument("--config", action="append", choices=CONFIGS, help="configuration (repeatable; default all)")
-    tr.add_argument("--strategy", action="append", choices=STRATEGIES,
+    tr.add_argument("--strategy", action="append", choices=strategy_names(),
                     help="weight strategy (repeatable; default all)")
     tr.add_argument("--task", action="append", choices=TASKS, help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
-    tr.add_argument("--fixed-vocab-size", type=_setting(VocabConfig, "fixed_size"), default=10000,
-                    help="vocabulary of the fixed-vocab ablation")
+    _config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
+                default=10000)
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)
 
@@ -559,8 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")
-    w.add_argument("--strategy", default="harmony", choices=["harmony", "lang2vec", "uniform"],
-                   help="default harmony")
+    w.add_argument("--strategy", default="harmony", type=_weights_choice(static_only=True),
+                   help=f"weight strategy, not a per-batch one: {strategy_help()} (default harmony)")
     w.add_argument("--sources", nargs="*", help="restrict to these sources")
     w.add_argument("--task", choices=TASKS,
                    help="harmony weights chosen on this task's dev data where the run has them "
@@ -574,18 +604,18 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", required=True)
     v.add_argument("--base", default="me5-small",
                    help="base model whose special tokens the tokenizer copies ('' to skip wrapping)")
-    v.add_argument("--v-i", type=_setting(VocabConfig, "v_i"), default=7000)
-    v.add_argument("--v-m", type=_setting(VocabConfig, "v_m"), default=60000)
-    v.add_argument("--delta", type=_setting(VocabConfig, "delta"), default=1000)
-    v.add_argument("--eps", type=_setting(VocabConfig, "eps"), default=5.0)
-    v.add_argument("--sample-words", type=_setting(VocabConfig, "sample_words", zero_means_none=True),
-                   default=128, help="words per ALP sample (0: one line per sample)")
+    _config_arg(v, "--v-i", VocabConfig, "v_i", "initial vocabulary size (Algorithm 1)")
+    _config_arg(v, "--v-m", VocabConfig, "v_m", "largest vocabulary size tried")
+    _config_arg(v, "--delta", VocabConfig, "delta", "step between vocabulary sizes")
+    _config_arg(v, "--eps", VocabConfig, "eps", "stop when the ALP gain of one step falls below this")
+    _config_arg(v, "--sample-words", VocabConfig, "sample_words", "words per ALP sample (0: one line per sample)",
+                zero_means_none=True)
     v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
-    v.add_argument("--heldout", type=_setting(VocabConfig, "heldout_fraction"), default=0.0, metavar="FRACTION",
-                   help="score ALP on the last FRACTION of lines, trained without them")
+    _config_arg(v, "--heldout", VocabConfig, "heldout_fraction",
+                "score ALP on the last FRACTION of lines, trained without them", metavar="FRACTION")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
-    v.add_argument("--character-coverage", type=_setting(VocabConfig, "character_coverage"),
-                   help="default: 0.9995 for CJK text, else 1.0")
+    _config_arg(v, "--character-coverage", VocabConfig, "character_coverage",
+                "default: 0.9995 for CJK text, else 1.0")
     v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
                    help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
                         "trainings when the ALP curve is concave; full: every size up to the cap")
@@ -604,10 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "ident, random, or one a plug-in registers (docs/embeddings.md)")
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
-    i.add_argument("--augment-size", type=_setting(EmbeddingConfig, "augment_size"), default=99,
-                   help="va: target pieces added to the base vocabulary (default 99, as in Chau et al. 2020)")
-    i.add_argument("--static-dim", type=_setting(EmbeddingConfig, "static_dim"), default=300)
-    i.add_argument("--static-epochs", type=_setting(EmbeddingConfig, "static_epochs"), default=3)
+    _config_arg(i, "--augment-size", EmbeddingConfig, "augment_size",
+                "va: target pieces added to the base vocabulary (as in Chau et al. 2020)")
+    _config_arg(i, "--static-dim", EmbeddingConfig, "static_dim", "dimension of the fastText static spaces")
+    _config_arg(i, "--static-epochs", EmbeddingConfig, "static_epochs", "fastText training epochs")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--no-plot", action="store_true")
     i.set_defaults(fn=cmd_init)
@@ -620,39 +650,34 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--tokenizer", help="new-vocabulary tokenizer folder (unibridge vocab); omit for the base's")
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
-    d.add_argument("--beta", type=_setting(SourceAdaptationConfig, "beta"),
-                   help="KL weight (default 1.0 with --tokenizer, else 0: MLM only)")
+    _config_arg(d, "--beta", SourceAdaptationConfig, "beta",
+                "KL weight (default 1.0 with --tokenizer, else 0: MLM only)", default=None)
     d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
                    help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
-    d.add_argument("--anchor-weight", type=_setting(SourceAdaptationConfig, "anchor_weight"),
-                   default=1.0, help="weight of the anchor term (default 1.0)")
+    _config_arg(d, "--anchor-weight", SourceAdaptationConfig, "anchor_weight", "weight of the anchor term")
     d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
-    d.add_argument("--head-fit-steps", type=_setting(SourceAdaptationConfig, "head_fit_steps"),
-                   default=200, help="steps fitting the head alone (default 200)")
-    d.add_argument("--backbone-head-steps", type=_setting(SourceAdaptationConfig, "backbone_head_steps"), default=200,
-                   help="steps fitting the backbone's head once, cached (default 200; 0: none)")
+    _config_arg(d, "--head-fit-steps", SourceAdaptationConfig, "head_fit_steps", "steps fitting the head alone")
+    _config_arg(d, "--backbone-head-steps", SourceAdaptationConfig, "backbone_head_steps",
+                "steps fitting the backbone's head once, cached (0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
-    d.add_argument("--kl-temperature", type=_setting(SourceAdaptationConfig, "kl_temperature"), default=1.0)
+    _config_arg(d, "--kl-temperature", SourceAdaptationConfig, "kl_temperature", "softmax temperature of the KL term")
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
-    d.add_argument("--align-alpha", type=_setting(AdaptationConfig, "align_alpha"),
-                   default=0.0, help="ALIGN-MLM weight (align-mlm.md used 10)")
-    d.add_argument("--steps", type=_setting(TrainConfig, "max_steps"), help="optimizer steps (overrides --epochs)")
-    d.add_argument("--epochs", type=_setting(TrainConfig, "epochs"), default=1.0)
-    d.add_argument("--batch-size", type=_setting(TrainConfig, "batch_size"), default=32)
-    d.add_argument("--lr", type=_setting(TrainConfig, "learning_rate"), default=5e-4)
-    d.add_argument("--max-length", type=_setting(TrainConfig, "max_length"), default=128)
+    _config_arg(d, "--align-alpha", AdaptationConfig, "align_alpha", "ALIGN-MLM weight (align-mlm.md used 10)")
+    _config_arg(d, "--steps", TrainConfig, "max_steps", "optimizer steps (overrides --epochs)")
+    _config_arg(d, "--epochs", TrainConfig, "epochs", "passes over the text")
+    _config_arg(d, "--batch-size", TrainConfig, "batch_size", "sequences per optimizer step")
+    _config_arg(d, "--lr", TrainConfig, "learning_rate", "learning rate")
+    _config_arg(d, "--max-length", TrainConfig, "max_length", "tokens per sequence")
     d.add_argument("--max-lines", type=_count(), help="read at most this many lines")
-    d.add_argument("--leave-out", type=_setting(SourceAdaptationConfig, "leave_out", kind=int),
-                   nargs="*", help="layers without an adapter")
-    d.add_argument("--eval-fraction", type=_setting(SourceAdaptationConfig, "eval_fraction"),
-                   default=0.05, help="held out for pseudo-perplexity (max 64 lines)")
-    d.add_argument("--eval-steps", type=_setting(SourceAdaptationConfig, "eval_steps"),
-                   default=0, help="evaluate every N steps (0: at the end)")
-    d.add_argument("--patience", type=_setting(SourceAdaptationConfig, "patience"),
-                   default=0, help="early stopping after N evaluations without gain")
-    d.add_argument("--save-steps", type=_setting(SourceAdaptationConfig, "save_steps"),
-                   default=200, help="checkpoint every N steps (0: none)")
+    _config_arg(d, "--leave-out", SourceAdaptationConfig, "leave_out", "layers without an adapter", kind=int,
+                nargs="*")
+    _config_arg(d, "--eval-fraction", SourceAdaptationConfig, "eval_fraction",
+                "held out for pseudo-perplexity (max 64 lines)")
+    _config_arg(d, "--eval-steps", SourceAdaptationConfig, "eval_steps", "evaluate every N steps (0: at the end)")
+    _config_arg(d, "--patience", SourceAdaptationConfig, "patience",
+                "early stopping after N evaluations without gain")
+    _config_arg(d, "--save-steps", SourceAdaptationConfig, "save_steps", "checkpoint every N steps (0: none)")
     d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(fn=cmd_adapt)

@@ -283,7 +283,6 @@ class TaskConfig(_Config):
 
 
 HARMONY_DISTANCES = ("sentence", "centroid")
-WEIGHT_STRATEGIES = ("harmony", "lang2vec", "uniform", "entropy")  # plus single:<lang> and mappings
 
 
 @dataclass(frozen=True)
@@ -301,6 +300,8 @@ class HarmonyConfig(_Config):
     ``tune_distances`` with every temperature in ``tune_temperatures`` on it and keeps the best
     per task (:func:`~unibridge.inference.weights.choose_harmony`; ties go to ``distance`` /
     ``temperature``, then to flatter weights); either list empty: no tuning.
+    ``strategy``: the weight strategy the run's predictor and main score use, a name in the
+    registry of :mod:`unibridge.inference.strategies` (checked before the first stage).
     """
 
     k: int = ranged(10, 1)

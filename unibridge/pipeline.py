@@ -192,13 +192,16 @@ class Pipeline:
 
         Raises:
             DataError: a file is missing, unreadable, not UTF-8 or malformed (``file:line: ...``),
-                or the target text is empty. ConfigError: an unknown embedding initializer.
+                or the target text is empty. ConfigError: an unknown embedding initializer or
+                weight strategy.
         """
         from .data import read_dictionary, resolve_data_paths
         from .embeddings import get_initializer
+        from .inference.strategies import get_strategy
 
         r = self.recipe
         get_initializer(r.embeddings.method)  # ConfigError naming the registered ones
+        get_strategy(r.harmony.strategy)  # likewise
         for part in ("mono", "dictionary", "sources", "parallel", "dev", "tests"):
             for ref in self.data_refs(part):
                 resolve_data_paths(ref)
@@ -573,7 +576,8 @@ class Pipeline:
 
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor
-        from .inference.weights import resolve_weights
+        from .inference.strategies import resolve_weights, strategy_names
+        from .inference.weights import stored_harmony
         from .tasks import get_task
 
         r = self.recipe
@@ -589,13 +593,19 @@ class Pipeline:
                 out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
                                    return_source_logits=True, progress=True)
                 gold_tags = [spec.gold(x) for x in gold]
-                strategies = {"harmony": pred.weights, "uniform": resolve_weights("uniform", pred.sources),
-                              "lang2vec": resolve_weights("lang2vec", pred.sources, target=r.target),
-                              "harmony-untuned": resolve_weights("harmony", pred.sources, stored["weights"])}
-                strategies.update({f"single:{s}": resolve_weights(f"single:{s}", pred.sources) for s in pred.sources})
+                # every static strategy scored from the one pass's per-source logits; the recipe's
+                # own strategy as the predictor combined it (a per-batch one re-weights each batch)
+                names = [*strategy_names(static_only=True), *(f"single:{s}" for s in pred.sources)]
                 task_scores = {}
-                for name, w in strategies.items():
-                    labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
+                for name in dict.fromkeys([r.harmony.strategy, *names]):
+                    if name == r.harmony.strategy and pred.static:
+                        labels = [_combine(o, pred.weights, spec, len(g)) for o, g in zip(out, gold_tags)]
+                    elif name == r.harmony.strategy:
+                        labels = [o["labels"] if spec.kind == "tagging" else [o["labels"]] for o in out]
+                    else:
+                        w = resolve_weights(name, pred.sources, stored_harmony(stored, task), target=r.target,
+                                            untuned=stored["weights"])
+                        labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
                     task_scores[name] = spec.metric(gold_tags, labels)
                 setting = stored["tasks"].get(task, stored)  # chosen on dev data, else the recipe's
                 scores[task] = {"metric": spec.main_metric, "n_test": len(gold), "weights": pred.weights,

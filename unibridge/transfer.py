@@ -15,9 +15,12 @@ Configurations (``CONFIGS``):
   (FVT, Gee et al. 2022) instead of Eq. 2–8;
 * ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
 
-Weight strategies (``STRATEGIES``: harmony, harmony-untuned, lang2vec, uniform, entropy) score
-the ``unibridge`` run's task adapters; ``harmony`` uses the setting chosen on the target's dev
-data where the recipe names some, ``harmony-untuned`` the recipe's distance and temperature. Every run shares one stage cache (``<out>/cache``), so source language and
+Weight strategies (the registry of :mod:`~unibridge.inference.strategies`: harmony,
+harmony-untuned, lang2vec, uniform, entropy, and any registered later) score the ``unibridge``
+run's task adapters; ``harmony`` uses the setting chosen on the target's dev data where the
+recipe names some, ``harmony-untuned`` the recipe's distance and temperature; static strategies
+are read from the evaluation stage's one pass, per-batch ones (entropy) run the predictor. Every
+run shares one stage cache (``<out>/cache``), so source language and
 task adapters are trained once per seed for all targets and configurations, and an ablation
 rebuilds only the stages its change reaches. Each piece is written atomically with a
 fingerprint, so an interrupted grid resumes where it stopped.
@@ -41,6 +44,8 @@ from pathlib import Path
 from .artifacts import read_json, restore_stage, share_stage, stage_dir, write_json
 from .config import Recipe, _deep_merge
 from .errors import ConfigError
+from .inference.strategies import STRATEGIES as _REGISTRY
+from .inference.strategies import strategy_names
 
 CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "fixed-vocab", "english-only")
 ABLATIONS = {
@@ -49,7 +54,6 @@ ABLATIONS = {
     "fvt-init": {"embeddings": {"method": "fvt"}},
     "fixed-vocab": {"vocab": {"fixed_size": 10000}},  # TransferGrid.fixed_vocab_size
 }
-STRATEGIES = ("harmony", "harmony-untuned", "lang2vec", "uniform", "entropy")
 LABELS = {
     "zero-shot": "Zero-shot (English task adapter, no language adapter)",
     "mad-x": "MAD-X (language adapters on the base vocabulary, English task adapter)",
@@ -107,7 +111,7 @@ class TransferGrid:
     profile: str | None = "cpu"
     seeds: list[int] = field(default_factory=lambda: [42])
     configs: list[str] = field(default_factory=lambda: list(CONFIGS))
-    strategies: list[str] = field(default_factory=lambda: list(STRATEGIES))
+    strategies: list[str] = field(default_factory=strategy_names)
     tasks: list[str] | None = None
     out: str | Path = "runs/transfer"
     fixed_vocab_size: int = 10000
@@ -121,8 +125,8 @@ class TransferGrid:
             if c not in CONFIGS:
                 raise ConfigError(f"unknown configuration '{c}'; known: {', '.join(CONFIGS)}")
         for s in self.strategies:
-            if s not in STRATEGIES:
-                raise ConfigError(f"unknown weight strategy '{s}'; known: {', '.join(STRATEGIES)}")
+            if s not in strategy_names():
+                raise ConfigError(f"unknown weight strategy '{s}'; known: {', '.join(strategy_names())}")
         unknown = [s for s in self.sources or [] if s not in self.base.sources]
         if unknown:
             raise ConfigError(f"the recipe has no source(s) {unknown}; it has {list(self.base.sources)}")
@@ -245,18 +249,18 @@ class TransferGrid:
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
         return scores
 
-    def _entropy(self, seed: int) -> dict:
-        """Entropy-minimised weights on the UniBridge run (test-time, per batch)."""
+    def _per_batch(self, strategy: str, seed: int) -> dict:
+        """A per-batch strategy's scores on the UniBridge run (the predictor re-weights each batch)."""
         from .inference.predictor import MultiSourcePredictor
 
         pipe = self._pipeline("unibridge", seed)
-        f = self.run_dir("unibridge", seed) / "entropy.json"
+        f = self.run_dir("unibridge", seed) / f"{strategy}.json"
         fp = pipe.stage_fingerprint("evaluation")
         if f.is_file() and read_json(f).get("fingerprint") == fp:
             return read_json(f)["scores"]
         scores = {}
         for task in self.tasks:
-            pred = MultiSourcePredictor(pipe.recipe.target, task, run_dir=pipe.run_dir, weights="entropy")
+            pred = MultiSourcePredictor(pipe.recipe.target, task, run_dir=pipe.run_dir, weights=strategy)
             scores[task] = self._score(pred, self.test_examples(task), pipe.recipe.evaluation.batch_size)
         write_json(f, {"fingerprint": fp, "scores": scores})
         return scores
@@ -265,28 +269,29 @@ class TransferGrid:
     def run_seed(self, seed: int) -> tuple[dict, dict, dict]:
         """(config -> task -> score, strategy -> task -> score, config -> seconds) for one seed."""
         configs, strategies, seconds = {}, {}, {}
+        own = self.base.harmony.strategy  # the recipe's own strategy, as its evaluation scored it
         need_unibridge = {"unibridge", "english-only", "mad-x"} & set(self.configs) or self.strategies
         if need_unibridge:
             t0 = time.perf_counter()
             res = self._run_pipeline("unibridge", seed)
             seconds["unibridge"] = time.perf_counter() - t0
-            main = {t: res[t]["strategies"]["harmony"][res[t]["metric"]] for t in self.tasks}
+            main = {t: res[t]["strategies"][own][res[t]["metric"]] for t in self.tasks}
             if "unibridge" in self.configs:
                 configs["unibridge"] = main
             if "english-only" in self.configs:
                 configs["english-only"] = {t: res[t]["strategies"]["single:en"][res[t]["metric"]] for t in self.tasks}
             for s in self.strategies:
-                if s != "entropy":
+                if _REGISTRY[s].static or s == own:
                     strategies[s] = {t: res[t]["strategies"][s][res[t]["metric"]] for t in self.tasks}
-            if "entropy" in self.strategies:
-                strategies["entropy"] = self._entropy(seed)
+                else:
+                    strategies[s] = self._per_batch(s, seed)
         for c in self.configs:
             if c in ("unibridge", "english-only"):
                 continue
             t0 = time.perf_counter()
             if c in ABLATIONS:
                 res = self._run_pipeline(c, seed)
-                configs[c] = {t: res[t]["strategies"]["harmony"][res[t]["metric"]] for t in self.tasks}
+                configs[c] = {t: res[t]["strategies"][own][res[t]["metric"]] for t in self.tasks}
             else:
                 configs[c] = self._madx(seed) if c == "mad-x" else self._zero_shot(seed)
             seconds[c] = time.perf_counter() - t0
@@ -373,7 +378,8 @@ def results_markdown(records: list[dict]) -> str:
         if any(c in r["tasks"][t]["configs"] for r, t in cols):
             out.append(f"| {LABELS[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")
     out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
-    for s in STRATEGIES:
+    named = [s for r, t in cols for s in r["tasks"][t]["strategies"]]
+    for s in dict.fromkeys([*strategy_names(), *named]):
         if any(s in r["tasks"][t]["strategies"] for r, t in cols):
             out.append(f"| {s} | " + " | ".join(_cell(r["tasks"][t]["strategies"].get(s)) for r, t in cols) + " |")
     out += ["", "### Runs", "", "| target | profile | base model | seeds | test sets (examples) | command |",

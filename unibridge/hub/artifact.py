@@ -281,8 +281,15 @@ def verify(artifact_dir: str | Path) -> dict:
 
 
 def default_hub_dir() -> Path:
-    """``$UNIBRIDGE_HUB`` if set, else ``./adapters_hub``."""
-    return Path(os.environ.get("UNIBRIDGE_HUB", "adapters_hub"))
+    """The local hub: ``$UNIBRIDGE_HUB`` if set, else ``hub/`` under UniBridge's cache
+    (:func:`~unibridge.backbones.cache_root`: ``$UNIBRIDGE_CACHE`` or the user cache folder), so
+    installing never writes into a source tree. Not created here."""
+    env = os.environ.get("UNIBRIDGE_HUB")
+    if env:
+        return Path(env).expanduser()
+    from ..backbones import cache_root
+
+    return cache_root() / "hub"
 
 
 def _index(hub: Path) -> dict:

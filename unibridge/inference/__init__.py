@@ -1,7 +1,17 @@
-"""Multi-source inference: weight strategies and the predictor."""
+"""Multi-source inference: weight strategies (a registry, :mod:`.strategies`) and the predictor.
 
-from .predictor import MultiSourcePredictor, source_logits, task_setup
-from .weights import harmony_from_distances, harmony_weights, resolve_weights
+Names are imported on first use, so that the strategy registry can be read without torch."""
 
-__all__ = ["MultiSourcePredictor", "harmony_from_distances", "harmony_weights", "resolve_weights",
-           "source_logits", "task_setup"]
+from importlib import import_module
+
+_EXPORTS = {"MultiSourcePredictor": "predictor", "source_logits": "predictor", "task_setup": "predictor",
+            "harmony_from_distances": "weights", "harmony_weights": "weights",
+            "resolve_weights": "strategies", "register_strategy": "strategies", "get_strategy": "strategies"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -19,7 +19,8 @@ from ..artifacts import check_run_target, find_run_dir, read_json, target_tokeni
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
-from .weights import entropy_weights, resolve_weights, stored_harmony
+from .strategies import get_strategy, resolve_weights
+from .weights import stored_harmony
 
 
 def task_setup(lang: str | None, heads: list[str]):
@@ -82,10 +83,10 @@ class MultiSourcePredictor:
 
     ``MultiSourcePredictor(target="amh", task="pos").predict(["..."])`` loads the base model, the
     target embeddings and language adapter, and the task adapter + head of every source, then
-    runs one Parallel pass per batch. ``weights``: ``"harmony"`` (default, stored by the run),
-    ``"lang2vec"``, ``"uniform"``, ``"entropy"`` (optimised per batch, see
-    :func:`~unibridge.inference.weights.entropy_weights`), ``"single:<lang>"`` or a mapping;
-    ``sources`` restricts the source set. The trained parts are looked up in ``run_dir``, else
+    runs one Parallel pass per batch. ``weights``: a registered weight strategy
+    (:mod:`~unibridge.inference.strategies`: ``"harmony"``, the default, as the run stored it for
+    the task; ``"harmony-untuned"``, ``"lang2vec"``, ``"uniform"``, ``"entropy"``, optimised per
+    batch; ``"single:<lang>"``) or a mapping; ``sources`` restricts the source set. The trained parts are looked up in ``run_dir``, else
     ``runs/<target>``, else the local hub, else the Hugging Face repository ``repo``
     (``owner/name``; pulled, verified, installed) — see :func:`~unibridge.artifacts.find_run_dir`.
     ``device``: where the model runs (None: CUDA, else MPS, else CPU, :func:`pick_device`);
@@ -114,9 +115,9 @@ class MultiSourcePredictor:
         if unknown:
             raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")
         harmony_file = self.run_dir / "harmony" / "weights.json"
-        harmony = stored_harmony(read_json(harmony_file), task) if harmony_file.is_file() else None
-        self.strategy = weights if isinstance(weights, str) else "explicit"
-        self.weights = resolve_weights(weights, self.sources, harmony, target=target)
+        stored = read_json(harmony_file) if harmony_file.is_file() else None
+        self._set_weights(weights, harmony=stored_harmony(stored, task) if stored else None,
+                          untuned=stored["weights"] if stored else None)
         self.last_weights: dict[str, float] | None = None
         self.max_length = max_length
         self.tokenizer = load_tokenizer(target_tokenizer_dir(self.run_dir))
@@ -134,28 +135,33 @@ class MultiSourcePredictor:
         self.device, self.batch_size, self._dtype = pick_device(device), batch_size, dtype
         self._place()
         self.model.eval()
-        self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
         self._merged: str | None = None
+
+    def _set_weights(self, weights: str | dict, **stored) -> None:
+        """Resolve the strategy's (starting) weights; keep its per-batch step, if it has one."""
+        self.strategy = weights if isinstance(weights, str) else "explicit"
+        self._per_batch = get_strategy(weights)[0].per_batch if isinstance(weights, str) else None
+        self.weights = resolve_weights(weights, self.sources, target=self.target, **stored)
+        self._w = torch.tensor([self.weights[s] for s in self.sources])
 
     @classmethod
     def from_model(cls, model, tokenizer, task: str, heads: dict[str, str], *, language_adapter: str | None,
-                   weights: dict[str, float] | None = None, max_length: int = 256) -> "MultiSourcePredictor":
+                   weights: str | dict[str, float] | None = None, max_length: int = 256) -> "MultiSourcePredictor":
         """A predictor over a model already holding its adapters (baselines of the transfer grid).
 
         ``heads``: source -> name of its task adapter + head in ``model``; ``language_adapter``:
         the adapter the task adapters stack on (``None``: none, the zero-shot baseline);
-        ``weights``: source -> weight (default uniform). ``model`` embeds with ``tokenizer``.
+        ``weights``: source -> weight, or a strategy that needs no stored harmony (default
+        uniform). ``model`` embeds with ``tokenizer``.
         """
         self = cls.__new__(cls)
         self.run_dir, self.target, self.task = None, language_adapter, get_task(task)
         self.sources, self.heads = list(heads), list(heads.values())
-        self.strategy = "explicit"
-        self.weights = resolve_weights(weights or "uniform", self.sources)
+        self._set_weights(weights or "uniform")
         self.last_weights, self.max_length = None, max_length
         self.tokenizer, self.model = tokenizer, model
         self.device, self.batch_size, self._dtype = next(model.parameters()).device, 32, None
         self.model.eval()
-        self._w = torch.tensor([self.weights[s] for s in self.sources]).view(-1, 1, 1, 1)
         self._merged = None
         return self
 
@@ -164,6 +170,12 @@ class MultiSourcePredictor:
             self.model.to(self.device, dtype=self._dtype)
         else:
             self.model.to(self.device)
+
+    @property
+    def static(self) -> bool:
+        """True when the weights are fixed (:attr:`weights`); False for a per-batch strategy,
+        whose weights of the last batch are :attr:`last_weights`."""
+        return self._per_batch is None
 
     @property
     def labels(self) -> list[str]:
@@ -190,17 +202,16 @@ class MultiSourcePredictor:
         if mode == "merge":
             return source_logits(self.model, ids, att, self.target, [self.merged_adapter()])[0].float().cpu(), None
         per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode).float().cpu()
-        S = per_src.shape[0]
-        w = self._w.view(S)
-        if self.strategy == "entropy":
+        S, w = per_src.shape[0], self._w
+        if self._per_batch is not None:  # the strategy re-weights every batch from the sources' logits
             if self.task.kind == "tagging":
                 _, B, L, C = per_src.shape
                 scored = torch.zeros(B, L, dtype=torch.bool)
                 for j, first in enumerate(batch["first"]):
                     scored[j, first] = True
-                w = entropy_weights(per_src.reshape(S, B * L, C), scored.reshape(-1))
+                w = self._per_batch(per_src.reshape(S, B * L, C), scored.reshape(-1), w)
             else:
-                w = entropy_weights(per_src, torch.ones(per_src.shape[1], dtype=torch.bool))
+                w = self._per_batch(per_src, torch.ones(per_src.shape[1], dtype=torch.bool), w)
             self.last_weights = dict(zip(self.sources, w.tolist()))
         return (per_src * w.view(S, *[1] * (per_src.dim() - 1))).sum(0), per_src
 

@@ -4,10 +4,11 @@
 * ``lang2vec`` — cosine similarity of URIEL typological feature vectors (Malaviya et al. 2017),
   normalised to sum 1; a language lang2vec lacks gets uniform weights with a warning, as the
   paper does for pbt (Table 14);
-* ``uniform``, ``single:<lang>``, or an explicit mapping;
 * ``entropy`` — test-time entropy minimisation over the source weights (after EMEA, Wang et
   al. 2021): per batch, a few gradient steps on the weights' logits lower the entropy of the
   combined prediction; the weights start uniform.
+
+The computations only: the strategies that use them are registered in :mod:`.strategies`.
 """
 
 from __future__ import annotations
@@ -221,37 +222,3 @@ def entropy_weights(source_logits: torch.Tensor, mask: torch.Tensor, init: torch
             ent.backward()
             opt.step()
     return torch.softmax(theta.detach(), 0)
-
-
-def resolve_weights(strategy: str | dict, sources: list[str], harmony: dict[str, float] | None = None,
-                    target: str | None = None) -> dict[str, float]:
-    """Weights per source for a strategy: ``"harmony"`` (stored weights), ``"lang2vec"`` (needs
-    ``target``), ``"uniform"``, ``"entropy"`` (uniform here; optimised per batch at prediction
-    time), ``"single:<lang>"``, or an explicit mapping (normalised to sum 1). Raises ConfigError."""
-    if isinstance(strategy, dict):
-        missing = set(sources) - set(strategy)
-        if missing:
-            raise ConfigError(f"weights given for {sorted(strategy)} but sources are {sources}")
-        total = sum(strategy[s] for s in sources)
-        if not total > 0:
-            raise ConfigError("explicit weights must have a positive sum")
-        return {s: strategy[s] / total for s in sources}
-    if strategy in ("uniform", "entropy"):
-        return {s: 1.0 / len(sources) for s in sources}
-    if strategy == "lang2vec":
-        if target is None:
-            raise ConfigError("lang2vec weights need the target language")
-        return lang2vec_weights(target, sources)
-    if strategy == "harmony":
-        if harmony is None:
-            raise ConfigError("no harmony weights stored for this run")
-        total = sum(harmony[s] for s in sources)
-        return {s: harmony[s] / total for s in sources}
-    if strategy.startswith("single:"):
-        lang = strategy.split(":", 1)[1]
-        if lang not in sources:
-            raise ConfigError(f"single-source weights name '{lang}', not one of the sources {sources}")
-        return {s: float(s == lang) for s in sources}
-    raise ConfigError(f"unknown weight strategy '{strategy}'; use harmony, lang2vec, uniform, entropy, "
-                      "single:<lang> or a mapping")
-
