@@ -88,6 +88,30 @@ def test_registry_lists_plugins_and_rejects_unknown(setup):
                               target_tokenizer=setup["tgt"], corpus=setup["corpus"])
 
 
+def test_a_toy_initializer_registered_outside_the_package(setup, monkeypatch):
+    """Adding an initialiser is a few lines: registered, listed, and run by initialize_embeddings
+    with only the inputs its signature names."""
+    from unibridge.embeddings import registry
+    from unibridge.embeddings.registry import seed_matrix, vocab_size
+
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    seen = {}
+
+    @register_initializer("copy-or-zero")
+    def copy_or_zero(*, source_embeddings, source_tokenizer, target_tokenizer):
+        seen["called"] = True
+        E_T, done, specials, overlap = seed_matrix(source_embeddings, source_tokenizer, target_tokenizer)
+        E_T[~done] = 0.0
+        return InitResult(E_T, {"special": len(specials), "overlap": len(overlap), "aligned": 0, "combined": 0,
+                                "fallback": int((~done).sum())})
+
+    assert "copy-or-zero" in available_initializers()
+    res = initialize_embeddings("copy-or-zero", source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+                                target_tokenizer=setup["tgt"], corpus=setup["corpus"], config=setup["cfg"])
+    assert seen == {"called": True} and res.embeddings.shape == (vocab_size(setup["tgt"]), D)
+    assert int((res.embeddings.abs().sum(1) == 0).sum()) == res.report["fallback"] > 0
+
+
 def test_duplicate_registration_raises():
     with pytest.raises(ValueError):
         register_initializer("random")(lambda **kw: None)
@@ -585,7 +609,7 @@ def test_va_bad_size_and_unsupported_base(setup):
 
 
 def test_token_vocab_memo_follows_added_tokens(setup, tmp_path):
-    from unibridge.embeddings.registry import token_vocab, vocab_digest
+    from unibridge.vocab.tokenizer import token_vocab, vocab_digest
 
     tok = _sp_tokenizer(setup["corpus"], 300, tmp_path / "memo")
     v1, d1 = token_vocab(tok), vocab_digest(tok)

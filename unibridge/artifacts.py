@@ -40,34 +40,6 @@ def default_run_dir(target: str) -> Path:
     return (Path(root) if root else Path("runs")) / target
 
 
-def find_run_dir(target: str, run_dir: str | Path | None = None, repo: str | None = None) -> Path:
-    """The folder holding ``target``'s trained parts: ``run_dir`` if given; else the default run
-    directory (:func:`default_run_dir`) if it holds a finished run; else the newest artifact of
-    ``target`` installed in the local hub (:func:`~unibridge.hub.artifact.default_hub_dir`), verified
-    against its manifest; else, when ``repo`` (a Hugging Face ``owner/name``) is given, that
-    repository's artifact, pulled, verified and installed into the local hub. Raises
-    ConfigError if none has it (ArtifactError if an artifact was altered)."""
-    d = Path(run_dir) if run_dir else default_run_dir(target)
-    if (d / "run.json").is_file():
-        return d
-    if not run_dir:
-        from .hub.artifact import find_installed
-
-        installed = find_installed(target)
-        if installed is not None:
-            return installed
-        if repo:
-            from .hub.remote import pull
-
-            pulled = pull(repo)
-            if read_json(pulled / "run.json")["target"] != target:
-                raise ConfigError(f"{repo} holds an artifact for '{read_json(pulled / 'run.json')['target']}', "
-                                  f"not '{target}'")
-            return pulled
-    raise ConfigError(f"no finished run for '{target}' in {d} and no installed artifact; run "
-                      f"`unibridge run recipes/{target}.yaml` or `unibridge hub install ...` first")
-
-
 def target_tokenizer_dir(run_dir: str | Path) -> Path:
     """Folder of the tokenizer the target embeddings index: ``embeddings/tokenizer`` when the
     initializer built its own vocabulary (vocabulary augmentation), else ``vocab/tokenizer``."""

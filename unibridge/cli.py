@@ -112,7 +112,8 @@ def cmd_evaluate(a) -> int:
 def cmd_weights(a) -> int:
     from pathlib import Path
 
-    from .artifacts import find_run_dir, read_json
+    from .artifacts import read_json
+    from .hub.lookup import find_run_dir
     from .inference.plot import plot_weight_heatmap
     from .inference.strategies import resolve_weights
     from .inference.weights import stored_harmony

@@ -28,7 +28,8 @@ def _layers(model, tokenizer, words: list[list[str]], *, embeddings: str, adapte
             batch_size: int) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
     """Per batch: hidden states of every layer (n_layers+1, B, L, d), attention mask, word ids,
     word counts."""
-    from .train import model_setup, word_batches
+    from .model import model_setup
+    from .train import word_batches
 
     hs, atts, wids, ns = [], [], [], []
     with model_setup(model, embeddings, adapter):

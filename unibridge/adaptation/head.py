@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling
 
-from .model import MLMHead
+from .model import MLMHead, model_setup
 
 HEAD_FILE = "mlm_head.safetensors"
 BACKBONE_HEAD_TEXT = "parallel/flores200_devtest/devtest/*.devtest"
@@ -112,8 +112,6 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
     """
     if not any(t.strip() for t in texts):
         raise ValueError("fit_mlm_head: no text")
-    from .train import model_setup
-
     emb_grad = head.embedding.weight.requires_grad
     head.embedding.weight.requires_grad_(False)  # a tied decoder is not fitted
     params = [p for p in head.parameters() if p.requires_grad]

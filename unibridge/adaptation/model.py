@@ -9,6 +9,8 @@ logits only at the positions it is given.
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -130,3 +132,26 @@ def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
     out = model.base_model(input_ids=input_ids, attention_mask=attention_mask)
     states = model.base_model.invertible_adapters_forward(out.last_hidden_state, rev=True)
     return (states, out.last_hidden_state) if with_last_layer else states
+
+
+@contextmanager
+def model_setup(model, embeddings: str | None, adapters):
+    """Within the block the model is in eval mode with embedding set ``embeddings`` (None: as
+    it is) and ``adapters`` active (None: none); both and the training mode are restored."""
+    saved_emb, saved_ad, was_training = model.active_embeddings, model.active_adapters, model.training
+    # a pass without adapters is meant here: keep adapters' "none are activated" warning quiet
+    adapters_log = logging.getLogger("adapters.model_mixin")
+    saved_level = adapters_log.level
+    if adapters is None:
+        adapters_log.setLevel(logging.ERROR)
+    if embeddings is not None:
+        model.set_active_embeddings(embeddings)
+    model.set_active_adapters(adapters)
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.set_active_embeddings(saved_emb)
+        model.set_active_adapters(saved_ad)
+        model.train(was_training)
+        adapters_log.setLevel(saved_level)

@@ -16,10 +16,8 @@ parameters (adapter, invertible adapter, embeddings, MLM head), not the frozen b
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -32,7 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from .losses import align_loss, anchor_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
-from .model import MLMHead, encoder_states
+from .model import MLMHead, encoder_states, model_setup
 from .pppl import pseudo_perplexity
 
 TRAINABLE_FILE = "trainable.safetensors"
@@ -87,29 +85,6 @@ def state_units(states: torch.Tensor, attention_mask: torch.Tensor, word_ids: to
     last = states[rows, _last_positions(attention_mask)].unsqueeze(1)
     sent = masked_mean(states, attention_mask).unsqueeze(1)
     return torch.cat([first, last, sent, word_pool(states, word_ids, n_words)], dim=1)
-
-
-@contextmanager
-def model_setup(model, embeddings: str | None, adapters):
-    """Within the block the model is in eval mode with embedding set ``embeddings`` (None: as
-    it is) and ``adapters`` active (None: none); both and the training mode are restored."""
-    saved_emb, saved_ad, was_training = model.active_embeddings, model.active_adapters, model.training
-    # a pass without adapters is meant here: keep adapters' "none are activated" warning quiet
-    adapters_log = logging.getLogger("adapters.model_mixin")
-    saved_level = adapters_log.level
-    if adapters is None:
-        adapters_log.setLevel(logging.ERROR)
-    if embeddings is not None:
-        model.set_active_embeddings(embeddings)
-    model.set_active_adapters(adapters)
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.set_active_embeddings(saved_emb)
-        model.set_active_adapters(saved_ad)
-        model.train(was_training)
-        adapters_log.setLevel(saved_level)
 
 
 def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_size: int):

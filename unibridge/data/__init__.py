@@ -34,9 +34,9 @@ from .readers import (
     read_parallel,
     read_stockmark_json,
     read_text,
-    split_sentences,
 )
 from .root import data_root, resolve_data_path, resolve_data_paths
+from .sentences import split_sentences
 
 __all__ = [
     "data_digest",

@@ -21,7 +21,7 @@ features:
 * ``premise`` + ``hypothesis`` + ``label`` (XNLI, AmericasNLI) -> TSV with a header (``.tsv``),
   unlabelled rows (label -1) dropped;
 * ``column`` (default ``text``) -> one sentence a line (``.txt``), each row split with
-  :func:`~unibridge.data.readers.split_sentences`.
+  :func:`~unibridge.data.sentences.split_sentences`.
 
 ``hf`` may also be a local folder holding a dataset's files (a mirror of a hub repository),
 which ``load_dataset`` reads the same way without a network.
@@ -127,7 +127,7 @@ def _clean(s: str) -> str:
 
 def _render(ref: HFDataRef, rows, features) -> tuple[str, str]:
     """(suffix, file text) of the rows in a format the readers read."""
-    from .readers import split_sentences
+    from .sentences import split_sentences
 
     cols = set(features or {}) or None
     rows = iter(rows)

@@ -7,9 +7,7 @@ keyword arguments of :func:`initialize_embeddings` (except ``method``) and retur
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -17,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import torch
 
 from unibridge.errors import ConfigError, DataError
+from unibridge.vocab.tokenizer import token_vocab, vocab_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     from unibridge.embeddings.static import StaticConfig
@@ -128,49 +127,6 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
 # ----------------------------------------------------------------------------------------
 # Helpers shared by initializers
 # ----------------------------------------------------------------------------------------
-
-
-_VOCABS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _vocab_state(tokenizer) -> tuple:
-    """Cheap signature of a tokenizer's vocabulary (``len(tokenizer)`` costs 0.1 s at 250k)."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        return (len(tokenizer),)
-    return (backend.get_vocab_size(with_added_tokens=False), len(backend.get_added_tokens_decoder()))
-
-
-def _vocab_entry(tokenizer) -> dict:
-    n = _vocab_state(tokenizer)
-    try:
-        hit = _VOCABS.get(tokenizer)
-    except TypeError:  # not weak-referenceable: no memo
-        return {"n": n, "vocab": tokenizer.get_vocab()}
-    if hit is None or hit["n"] != n:
-        hit = {"n": n, "vocab": tokenizer.get_vocab()}
-        _VOCABS[tokenizer] = hit
-    return hit
-
-
-def token_vocab(tokenizer) -> dict[str, int]:
-    """``tokenizer.get_vocab()`` ({token: id}), memoised per tokenizer object while its model size
-    and added tokens are unchanged (one call costs about 0.1 s on XLM-R's 250k vocabulary).
-    Treat it as read-only."""
-    return _vocab_entry(tokenizer)["vocab"]
-
-
-def vocab_digest(tokenizer) -> str:
-    """sha256 hex digest of the tokens in id order (memoised like :func:`token_vocab`); equal
-    digests mean identical vocabularies."""
-    entry = _vocab_entry(tokenizer)
-    if "digest" not in entry:
-        vocab = entry["vocab"]
-        by_id = [""] * (max(vocab.values()) + 1 if vocab else 0)
-        for tok, i in vocab.items():
-            by_id[i] = tok
-        entry["digest"] = hashlib.sha256("\x00".join(by_id).encode("utf-8")).hexdigest()
-    return entry["digest"]
 
 
 def vocab_size(tokenizer) -> int:
@@ -329,15 +285,6 @@ def report_counts(specials: dict, overlap: dict, aligned: int = 0, combined: int
 def id_to_token(tokenizer) -> dict[int, str]:
     """``{id: token}`` of the full vocabulary."""
     return {i: t for t, i in token_vocab(tokenizer).items()}
-
-
-def source_script_stats(source_embeddings: torch.Tensor, source_tokenizer):
-    """Script-wise normals of the source embeddings over its non-special tokens."""
-    from unibridge.embeddings.script import script_statistics
-
-    specials = set(special_token_ids(source_tokenizer))
-    toks = {i: t for i, t in id_to_token(source_tokenizer).items() if i not in specials}
-    return script_statistics(source_embeddings, toks)
 
 
 def base_form(piece: str, style: str) -> str:

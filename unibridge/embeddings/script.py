@@ -207,6 +207,15 @@ def sample_script_normal(target_tokens: list[str], stats: ScriptStats,
     return mean + std * z
 
 
+def source_script_stats(source_embeddings: torch.Tensor, source_tokenizer):
+    """Script-wise normals of the source embeddings over its non-special tokens."""
+    from unibridge.embeddings.registry import id_to_token, special_token_ids
+
+    specials = set(special_token_ids(source_tokenizer))
+    toks = {i: t for i, t in id_to_token(source_tokenizer).items() if i not in specials}
+    return script_statistics(source_embeddings, toks)
+
+
 def fill_script_fallback(E_T: torch.Tensor, done: torch.Tensor, E_S: torch.Tensor, source_tokenizer,
                          target_tokenizer, seed: int, position: bool = False) -> torch.Tensor:
     """Fill the rows of ``E_T`` (V_T, d) not marked in ``done`` (V_T,) bool from the script-wise
@@ -214,8 +223,7 @@ def fill_script_fallback(E_T: torch.Tensor, done: torch.Tensor, E_S: torch.Tenso
     With ``position``, the normal of the token's (script, word-initial / medial) group, or
     its script's when the group has < 2 source tokens. Deterministic under ``seed``.
     Downey et al. (2023), REINIT-SCRIPT and REINIT-SCRIPT+POSN."""
-    from unibridge.embeddings.registry import (id_to_token, piece_convention, source_script_stats,
-                                               special_token_ids, vocab_size)
+    from unibridge.embeddings.registry import id_to_token, piece_convention, special_token_ids, vocab_size
 
     fb = torch.nonzero(~done).squeeze(1)
     if not len(fb):

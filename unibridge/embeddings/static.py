@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unibridge.embeddings.registry import token_vocab, vocab_digest
+from unibridge.vocab.tokenizer import token_vocab, vocab_digest
 from unibridge.errors import ConfigError
 from unibridge.vocab.tokenizer import tokenize_pieces
 

@@ -15,7 +15,8 @@ from adapters.composition import Parallel, Stack
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from ..artifacts import check_run_target, find_run_dir, read_json, target_tokenizer_dir
+from ..artifacts import check_run_target, read_json, target_tokenizer_dir
+from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
@@ -88,7 +89,7 @@ class MultiSourcePredictor:
     the task; ``"harmony-untuned"``, ``"lang2vec"``, ``"uniform"``, ``"entropy"``, optimised per
     batch; ``"single:<lang>"``) or a mapping; ``sources`` restricts the source set. The trained parts are looked up in ``run_dir``, else
     ``runs/<target>``, else the local hub, else the Hugging Face repository ``repo``
-    (``owner/name``; pulled, verified, installed) — see :func:`~unibridge.artifacts.find_run_dir`.
+    (``owner/name``; pulled, verified, installed) — see :func:`~unibridge.hub.lookup.find_run_dir`.
     ``device``: where the model runs (None: CUDA, else MPS, else CPU, :func:`pick_device`);
     ``dtype``: e.g. ``torch.float16`` on a GPU (None keeps float32); ``batch_size``: the default
     of :meth:`predict`. Outputs (labels, probabilities, logits) are always on the CPU in

@@ -1,0 +1,124 @@
+"""The package's layering (docs/architecture.md): no import circles, and no module imports from a
+higher layer. Every import counts, including those inside functions."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
+
+# lowest first; a module may import from its own group and from lower layers only
+LAYERS = [
+    ["errors"],
+    ["data", "plotting"],
+    ["config", "artifacts", "backbones"],
+    ["vocab", "hub", "testing"],
+    ["embeddings", "adaptation"],
+    ["tasks"],
+    ["inference"],
+    ["pipeline", "recipes"],
+    ["transfer", ""],  # "" is the package itself (unibridge/__init__.py)
+    ["cli"],
+]
+RANK = {group: i for i, groups in enumerate(LAYERS) for group in groups}
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for p in PACKAGE.rglob("*.py"):
+        parts = p.relative_to(PACKAGE.parent).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    return mods
+
+
+def _imports(name: str, path: Path, mods: dict) -> set[str]:
+    """Modules of the package that ``name`` imports, anywhere in its file."""
+    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(here[:len(here) - node.level + 1] + ([node.module] if node.module else [])) \
+                if node.level else (node.module or "")
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                out.add(full if full in mods else base)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m in mods and m != name}
+
+
+def _group(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _graph() -> dict[str, set[str]]:
+    mods = _modules()
+    return {name: _imports(name, path, mods) for name, path in mods.items()}
+
+
+def test_every_module_has_a_layer():
+    missing = sorted({_group(m) for m in _graph()} - set(RANK))
+    assert not missing, f"add {missing} to LAYERS here and to docs/architecture.md"
+
+
+def test_no_module_imports_from_a_higher_layer():
+    upward = [f"{a} -> {b}" for a, bs in _graph().items() for b in bs
+              if _group(a) != _group(b) and RANK[_group(b)] >= RANK[_group(a)]]
+    assert not upward, "imports against the layer order:\n" + "\n".join(sorted(upward))
+
+
+def test_no_import_circles():
+    graph = _graph()
+    index, low, stack, on, circles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path):
+    """The checks above could fail: a constructed package with a circle and an upward import."""
+    pkg = tmp_path / "unibridge"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "errors.py").write_text("from .data import readers\n")  # errors (layer 0) -> data (1)
+    (pkg / "data" / "__init__.py").write_text("")
+    (pkg / "data" / "readers.py").write_text("def f():\n    from .root import g\n")
+    (pkg / "data" / "root.py").write_text("from . import readers\n")
+    real = globals()["PACKAGE"]
+    globals()["PACKAGE"] = pkg
+    try:
+        graph = _graph()
+        assert graph["unibridge.errors"] == {"unibridge.data.readers"}
+        assert graph["unibridge.data.readers"] == {"unibridge.data.root"}
+        assert graph["unibridge.data.root"] == {"unibridge.data.readers"}
+        with pytest.raises(AssertionError, match="errors -> unibridge.data.readers"):
+            test_no_module_imports_from_a_higher_layer()
+        with pytest.raises(AssertionError, match="import circles"):
+            test_no_import_circles()
+    finally:
+        globals()["PACKAGE"] = real
