@@ -72,6 +72,7 @@ def test_encode_words_counts_complete_words(tiny_base):
     assert len(short.input_ids) == 8 and short.n_words < 10
 
 
+@pytest.mark.slow
 def test_training_updates_only_adapter_embeddings_and_head(tiny_base):
     from transformers import AutoTokenizer
 
@@ -183,6 +184,7 @@ def _adapt(tiny_base, out, *, max_steps, resume, stop_at=None, **cfg_kw):
     return model, head, hist
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_to_the_same_weights(tiny_base, tmp_path):
     full, head_full, _ = _adapt(tiny_base, tmp_path / "a", max_steps=6, resume=False)
     _adapt(tiny_base, tmp_path / "b", max_steps=6, resume=False, stop_at=3)  # "interrupted"
@@ -198,6 +200,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tiny_base, tmp_path):
         assert torch.equal(p, head_res.state_dict()[n]), n
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_hold_identical_weights(tiny_base, tmp_path):
     import os
     import subprocess
@@ -237,6 +240,7 @@ def test_pseudo_perplexity_exact_on_a_constructed_head(tiny_base):
     assert pseudo_perplexity(model, Uniform(), tok, texts) == pytest.approx(len(tok), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_early_stopping_on_heldout_pppl_logs_before_and_after(tiny_base, tmp_path):
     _, _, hist = _adapt(tiny_base, tmp_path / "es", max_steps=8, resume=False, eval_fraction=0.2, eval_steps=2,
                         patience=1)
@@ -406,6 +410,7 @@ def test_fitted_head_lowers_its_loss_and_stays_frozen_while_the_adapter_trains(t
     assert not torch.equal(model.get_input_embeddings().weight, snapshot["_embedding"])  # embeddings trained
 
 
+@pytest.mark.slow
 def test_fit_mlm_head_learns_on_the_frozen_base_and_leaves_the_model_as_it_was(tiny_base):
     from transformers import AutoTokenizer
 
@@ -447,6 +452,7 @@ def _spread_after_training(tiny_base, **change) -> tuple[float, float]:
     return d["adapted"]["spread_mean"], d["base"]["spread_mean"]
 
 
+@pytest.mark.slow
 def test_default_language_adapter_keeps_the_spread_the_original_recipe_collapses(tiny_base):
     new, base = _spread_after_training(tiny_base)
     old, _ = _spread_after_training(tiny_base, mlm_head="joint", regulariser="none")

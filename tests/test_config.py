@@ -198,6 +198,7 @@ def _search_corpus(recipe: Recipe) -> list[str] | None:
 
 @needs_data
 @pytest.mark.parametrize("profile", ["cpu", "smoke"])
+@pytest.mark.slow
 def test_every_local_corpus_supports_its_starting_vocabulary(profile, tmp_path):
     """SentencePiece can train v_i pieces on each recipe's local target text (the search's first step)."""
     from unibridge.vocab import train_sentencepiece

@@ -98,7 +98,7 @@ def test_a_toy_initializer_registered_outside_the_package(setup, monkeypatch):
     seen = {}
 
     @register_initializer("copy-or-zero")
-    def copy_or_zero(*, source_embeddings, source_tokenizer, target_tokenizer):
+    def copy_or_zero(*, source_embeddings, source_tokenizer, target_tokenizer, **_):  # corpus, config, seed ...
         seen["called"] = True
         E_T, done, specials, overlap = seed_matrix(source_embeddings, source_tokenizer, target_tokenizer)
         E_T[~done] = 0.0
@@ -471,6 +471,7 @@ def test_read_dictionary(tmp_path):
         read_dictionary(tmp_path / "empty.txt")
 
 
+@pytest.mark.slow
 def test_cli_init_writes_embeddings_report_and_pca(tmp_path, tiny_base):
     import json
 

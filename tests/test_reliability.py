@@ -40,7 +40,7 @@ def test_a_recipe_names_the_setting_out_of_range(tmp_path):
     (["run", "recipes/amh.yaml", "--stage", "adapt"], "argument --stage: invalid choice: 'adapt'"),
     (["predict", "--target", "amh", "--task", "upos", "a b"], "argument --task: invalid choice: 'upos'"),
     (["predict", "--target", "amh", "--task", "pos", "--weights", "harmon", "a b"],
-     "argument --weights: invalid choice: 'harmon'"),
+     "argument --weights: unknown weight strategy 'harmon'"),
     (["transfer", "recipes/amh.yaml", "--config", "madx"], "argument --config: invalid choice: 'madx'"),
     (["transfer", "recipes/amh.yaml", "--strategy", "softmax"], "argument --strategy: invalid choice"),
     (["adapt", "x.txt", "--out", "o", "--steps", "-5"], "argument --steps: must be >= 1; got -5"),

@@ -44,7 +44,6 @@ from pathlib import Path
 from .artifacts import read_json, restore_stage, share_stage, stage_dir, write_json
 from .config import Recipe, _deep_merge
 from .errors import ConfigError
-from .inference.strategies import STRATEGIES as _REGISTRY
 from .inference.strategies import strategy_names
 
 CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "fixed-vocab", "english-only")
@@ -249,8 +248,9 @@ class TransferGrid:
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
         return scores
 
-    def _per_batch(self, strategy: str, seed: int) -> dict:
-        """A per-batch strategy's scores on the UniBridge run (the predictor re-weights each batch)."""
+    def _predictor_scores(self, strategy: str, seed: int) -> dict:
+        """A strategy's scores on the UniBridge run through the predictor: a per-batch strategy
+        (re-weighting each batch) or one registered after the run's evaluation was stored."""
         from .inference.predictor import MultiSourcePredictor
 
         pipe = self._pipeline("unibridge", seed)
@@ -281,10 +281,10 @@ class TransferGrid:
             if "english-only" in self.configs:
                 configs["english-only"] = {t: res[t]["strategies"]["single:en"][res[t]["metric"]] for t in self.tasks}
             for s in self.strategies:
-                if _REGISTRY[s].static or s == own:
+                if all(s in res[t]["strategies"] for t in self.tasks):
                     strategies[s] = {t: res[t]["strategies"][s][res[t]["metric"]] for t in self.tasks}
                 else:
-                    strategies[s] = self._per_batch(s, seed)
+                    strategies[s] = self._predictor_scores(s, seed)
         for c in self.configs:
             if c in ("unibridge", "english-only"):
                 continue
