@@ -116,7 +116,7 @@ def cmd_weights(a) -> int:
     from .hub.lookup import find_run_dir
     from .inference.plot import plot_weight_heatmap
     from .inference.strategies import resolve_weights
-    from .inference.weights import stored_harmony
+    from .inference.weights import stored_weights
 
     table: dict[str, dict[str, float]] = {}
     for d in a.runs:
@@ -124,8 +124,8 @@ def cmd_weights(a) -> int:
         target, sources = recipe["target"], list(recipe["sources"])
         harmony_file = Path(d) / "harmony" / "weights.json"
         stored = read_json(harmony_file) if harmony_file.is_file() else None
-        table[target] = resolve_weights(a.strategy, a.sources or sources, stored_harmony(stored, a.task) if stored
-                                        else None, target=target, untuned=stored["weights"] if stored else None)
+        table[target] = resolve_weights(a.strategy, a.sources or sources, target=target,
+                                        **stored_weights(stored, a.task))
     sources = list(dict.fromkeys(s for w in table.values() for s in w))
     if a.json:
         print(json.dumps(table, indent=2))

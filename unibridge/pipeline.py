@@ -577,7 +577,7 @@ class Pipeline:
     def stage_evaluation(self) -> dict:
         from .inference.predictor import MultiSourcePredictor
         from .inference.strategies import resolve_weights, strategy_names
-        from .inference.weights import stored_harmony
+        from .inference.weights import stored_weights
         from .tasks import get_task
 
         r = self.recipe
@@ -603,8 +603,7 @@ class Pipeline:
                     elif name == r.harmony.strategy:
                         labels = [o["labels"] if spec.kind == "tagging" else [o["labels"]] for o in out]
                     else:
-                        w = resolve_weights(name, pred.sources, stored_harmony(stored, task), target=r.target,
-                                            untuned=stored["weights"])
+                        w = resolve_weights(name, pred.sources, target=r.target, **stored_weights(stored, task))
                         labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
                     task_scores[name] = spec.metric(gold_tags, labels)
                 setting = stored["tasks"].get(task, stored)  # chosen on dev data, else the recipe's

@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
 from .strategies import get_strategy, resolve_weights
-from .weights import stored_harmony
+from .weights import stored_weights
 
 
 def task_setup(lang: str | None, heads: list[str]):
@@ -117,8 +117,7 @@ class MultiSourcePredictor:
             raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")
         harmony_file = self.run_dir / "harmony" / "weights.json"
         stored = read_json(harmony_file) if harmony_file.is_file() else None
-        self._set_weights(weights, harmony=stored_harmony(stored, task) if stored else None,
-                          untuned=stored["weights"] if stored else None)
+        self._set_weights(weights, **stored_weights(stored, task))
         self.last_weights: dict[str, float] | None = None
         self.max_length = max_length
         self.tokenizer = load_tokenizer(target_tokenizer_dir(self.run_dir))

@@ -133,6 +133,15 @@ def stored_harmony(record: dict, task: str | None = None) -> dict[str, float]:
     return dict(tuned["weights"] if tuned else record["weights"])
 
 
+def stored_weights(record: dict | None, task: str | None) -> dict:
+    """The keyword arguments a run's stored harmony gives :func:`~unibridge.inference.strategies.
+    resolve_weights`: ``harmony`` (:func:`stored_harmony` for ``task``) and ``untuned`` (the
+    recipe's own setting); both None without a harmony record."""
+    if record is None:
+        return {"harmony": None, "untuned": None}
+    return {"harmony": stored_harmony(record, task), "untuned": dict(record["weights"])}
+
+
 LANG2VEC_FEATURES = "syntax_knn+phonology_knn+inventory_knn"
 
 
