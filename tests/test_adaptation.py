@@ -360,6 +360,67 @@ def test_anchor_gradient_reaches_the_language_adapter(tiny_base):
     assert all(p.grad is None for n, p in model.named_parameters() if "adapters" not in n)
 
 
+def test_teacher_layers_put_the_last_layer_first_and_check_indices():
+    from unibridge.adaptation.train import teacher_layers
+
+    assert teacher_layers([-1], 12) == [12]
+    assert teacher_layers([0, 6, -1], 12) == [12, 0, 6]
+    assert teacher_layers([-13, 12, 3], 12) == [12, 0, 3]
+    for bad in (13, -14, 1.5, True):
+        with pytest.raises(ValueError, match="not a hidden-state index of a 12-layer model"):
+            teacher_layers([bad], 12)
+
+
+def test_anchor_on_several_layers_is_the_mean_of_each_layers_anchor(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.losses import anchor_loss
+    from unibridge.adaptation.train import (TEACHER_HEADER, LanguageModelingObjective, _pad, pad_teacher,
+                                            state_units, teacher_layers)
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    n_layers = model.config.num_hidden_layers
+    words = [["the", "cat", "sat"], ["a", "dog"]]
+    layers = teacher_layers([0, 1, -1], n_layers)
+    single = teacher_states(model, tok, words, max_length=16)
+    multi = teacher_states(model, tok, words, max_length=16, layers=layers)
+    d = single[0].shape[1]
+    for s, m in zip(single, multi):  # block 0 is the last layer, as the KL term and default anchor read it
+        assert m.shape == (s.shape[0], d * len(layers)) and torch.equal(m[:, :d], s)
+    add_language_adapter(model, "xx")
+    model.train_adapter("xx")
+    for n, p in model.named_parameters():
+        if "adapters.xx" in n:
+            torch.nn.init.normal_(p, std=0.2)
+    model.eval()  # no dropout: the objective and the reference below see the same states
+    encs = [encode_words(tok, w, 16) for w in words]
+    ids = _pad([e.input_ids for e in encs], tok.pad_token_id)
+    att = (ids != tok.pad_token_id).long()
+    wid = _pad([e.word_ids for e in encs], -1)
+    teacher, mask = pad_teacher(multi)
+    head = MLMHead(model.get_input_embeddings())
+    no_mlm = torch.full_like(ids, -100)
+
+    def anchor(blocks):
+        obj = LanguageModelingObjective(model, head, anchor=1.0, layers=layers, anchor_blocks=blocks)
+        return obj(ids, att, labels=no_mlm, word_ids=wid, teacher=teacher, teacher_mask=mask)
+
+    hidden = model.base_model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states
+    keep = [0, 1, *range(TEACHER_HEADER, teacher.shape[1])]
+    per_block = []
+    for b, layer in enumerate(layers):
+        units = state_units(hidden[layer], att, wid, teacher.shape[1] - TEACHER_HEADER)
+        per_block.append(anchor_loss(units[:, keep], teacher[:, keep, b * d:(b + 1) * d], mask[:, keep]).item())
+    assert min(per_block) > 1e-4
+    assert anchor([0])["anchor_loss"].item() == pytest.approx(per_block[0], rel=1e-5)
+    assert anchor([1, 2])["anchor_loss"].item() == pytest.approx((per_block[1] + per_block[2]) / 2, rel=1e-5)
+    out = anchor([1])  # the embedding output alone: only what sits below layer 1 can learn from it
+    out["loss"].backward()
+    grads = {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert grads and all("invertible_adapters" in n for n in grads)
+
+
 def test_unigram_log_prior_exact(tiny_base):
     from transformers import AutoTokenizer
 

@@ -134,6 +134,26 @@ def test_round_trip_and_fingerprint():
     assert r.fingerprint("vocab") != changed.fingerprint("vocab")
 
 
+def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
+    import hashlib
+    import json
+
+    r = Recipe.from_dict(BASE)
+    d = r.to_dict()
+    assert d["adaptation"]["anchor_layers"] == [-1]  # written out, but not fingerprinted at its default
+    for stage in ("adaptation", "source_adaptation"):
+        del d[stage]["anchor_layers"]
+    want = hashlib.sha256(json.dumps({"adaptation": d["adaptation"]}, sort_keys=True).encode()).hexdigest()[:16]
+    assert r.fingerprint("adaptation") == want
+    same = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [-1]}})
+    moved = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [0, -1]}})
+    assert same.fingerprint() == r.fingerprint()
+    assert moved.fingerprint("adaptation") != r.fingerprint("adaptation")
+    assert moved.fingerprint("source_adaptation") == r.fingerprint("source_adaptation")
+    with pytest.raises(ConfigError, match="anchor_layers must be a non-empty list of distinct"):
+        Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [3, 3]}})
+
+
 @pytest.mark.parametrize("change,msg", [
     ({"target": "xx-nope"}, "unknown language code"),
     ({"tasks": {"sentiment": {"test": "t"}}}, "unknown task 'sentiment'"),

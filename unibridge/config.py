@@ -70,13 +70,35 @@ class Range:
 
 
 def ranged(default, lo: float | None = None, hi: float | None = None, *, open_lo: bool = False,
-           open_hi: bool = False):
+           open_hi: bool = False, added: bool = False):
     """A dataclass field whose value (or every element of a list value) must lie in the
-    :class:`Range`; checked by :meth:`_Config.__post_init__`."""
+    :class:`Range`; checked by :meth:`_Config.__post_init__`. ``added``: an option that came
+    after runs were cached; :meth:`Recipe.fingerprint` leaves it out while it has its default,
+    so stage caches built before it stay valid."""
     rng = Range(lo, hi, open_lo, open_hi)
+    meta = {"range": rng, "added": added}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"range": rng})
-    return field(default=default, metadata={"range": rng})
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _drop_added_defaults(obj, d: dict) -> dict:
+    """``d`` (the dict form of dataclass ``obj``) without the ``added`` fields that hold their
+    default, at every depth (nested configs, dicts of them); returns ``d``, changed in place."""
+    for f in fields(obj):
+        value, sub = getattr(obj, f.name), d.get(f.name)
+        if f.metadata.get("added"):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if value == default:
+                d.pop(f.name, None)
+                continue
+        if dataclasses.is_dataclass(value) and isinstance(sub, dict):
+            _drop_added_defaults(value, sub)
+        elif isinstance(value, dict) and isinstance(sub, dict):
+            for k, v in value.items():
+                if dataclasses.is_dataclass(v) and isinstance(sub.get(k), dict):
+                    _drop_added_defaults(v, sub[k])
+    return d
 
 
 def check_ranges(obj) -> None:
@@ -209,7 +231,10 @@ class SourceAdaptationConfig(_Config):
     and the base's (``kl_level`` ``"word"``: per word, ``"sentence"``: mean pooling;
     ``kl_temperature`` divides the states); ``anchor`` is λ·(1 − cos) (``anchor_kind``
     ``"cosine"``) or λ·MSE (``"mse"``) between the last layer's output, what task adapters
-    read, and the base's, at the first and last token and every word (``anchor_weight`` = λ).
+    read, and the base's, at the first and last token and every word (``anchor_weight`` = λ);
+    ``anchor_layers`` lists the hidden states it holds (0: the embedding output after the
+    invertible adapter, i: Transformer layer i, negative: from the last; default ``[-1]``, the
+    last layer), the term being the mean over them.
 
     MLM head (``mlm_head``): ``fitted`` prepares the head before the adapter trains (bias from
     the text's log unigram frequencies, transform from the backbone's fitted head, then
@@ -236,6 +261,7 @@ class SourceAdaptationConfig(_Config):
     kl_temperature: float = ranged(1.0, 0, open_lo=True)
     anchor_weight: float = ranged(1.0, 0)
     anchor_kind: str = "cosine"
+    anchor_layers: list[int] = ranged([-1], -64, 64, added=True)
     mlm_head: str = "fitted"
     head_fit_steps: int = ranged(200, 0)
     head_learning_rate: float = ranged(1e-3, 0, open_lo=True)
@@ -248,6 +274,9 @@ class SourceAdaptationConfig(_Config):
                              ("kl_level", ("word", "sentence")), ("anchor_kind", ("cosine", "mse"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+        if not self.anchor_layers or len(set(self.anchor_layers)) != len(self.anchor_layers):
+            raise ConfigError(f"anchor_layers must be a non-empty list of distinct layer indices; "
+                              f"got {self.anchor_layers!r}")
 
     @property
     def kl_weight(self) -> float:
@@ -576,7 +605,8 @@ class Recipe:
         return json.loads(json.dumps(d))
 
     def fingerprint(self, *keys: str) -> str:
-        """sha256 (16 hex chars) of the named parts of the recipe; stage caches key on it."""
-        d = self.to_dict()
+        """sha256 (16 hex chars) of the named parts of the recipe; stage caches key on it.
+        Options marked ``added`` (:func:`ranged`) count only when they differ from their default."""
+        d = _drop_added_defaults(self, self.to_dict())
         part = {k: d[k] for k in keys} if keys else d
         return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:16]

@@ -99,21 +99,41 @@ def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_si
         yield encs, ids, att, _pad([e.word_ids for e in encs], -1)
 
 
+def teacher_layers(anchor_layers, n_layers: int) -> list[int]:
+    """The hidden-state indices a teacher holds, in block order: the last layer first (what the
+    KL term and the default anchor compare), then the other ``anchor_layers`` (0 = embedding
+    output, i = Transformer layer i, negative = counted from ``n_layers``, -1 being the last).
+    Raises ValueError for an index that is not an integer in [-(n_layers + 1), n_layers]."""
+    out = [n_layers]
+    for layer in anchor_layers:
+        if isinstance(layer, bool) or not isinstance(layer, int) or not -(n_layers + 1) <= layer <= n_layers:
+            raise ValueError(f"anchor layer {layer!r} is not a hidden-state index of a {n_layers}-layer model "
+                             f"(0..{n_layers}, or negative from the last)")
+        resolved = layer % (n_layers + 1)
+        if resolved not in out:
+            out.append(resolved)
+    return out
+
+
 @torch.no_grad()
 def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length: int,
-                   batch_size: int = 32) -> list[torch.Tensor]:
+                   batch_size: int = 32, layers: list[int] | None = None) -> list[torch.Tensor]:
     """States of the frozen base (default embeddings, no adapter) per example, computed once
     since the teacher is frozen and deterministic.
 
-    Returns per example a (3 + n_words, d) tensor (:func:`state_units`): first token, last
-    token, mean-pooled sentence, then the words complete within ``max_length``.
+    Returns per example a (3 + n_words, d · len(layers)) tensor (:func:`state_units` of each
+    hidden state in ``layers``, side by side along the feature axis; ``layers`` None: the last
+    layer only): first token, last token, mean-pooled sentence, then the words complete within
+    ``max_length``.
     """
     out: list[torch.Tensor] = []
     with model_setup(model, "default", None):
         for encs, ids, att, wid in word_batches(base_tokenizer, words, max_length=max_length,
                                                 batch_size=batch_size):
-            h = model.base_model(input_ids=ids, attention_mask=att).last_hidden_state
-            units = state_units(h, att, wid, max(1, max(e.n_words for e in encs)))
+            res = model.base_model(input_ids=ids, attention_mask=att, output_hidden_states=layers is not None)
+            hidden = [res.last_hidden_state] if layers is None else [res.hidden_states[i] for i in layers]
+            n = max(1, max(e.n_words for e in encs))
+            units = torch.cat([state_units(h, att, wid, n) for h in hidden], dim=-1)
             out.extend(units[j, : TEACHER_HEADER + e.n_words].clone() for j, e in enumerate(encs))
     return out
 
@@ -142,9 +162,12 @@ class LanguageModelingObjective(nn.Module):
     def __init__(self, model, head: MLMHead, beta: float = 0.0, kl_level: str = "word", temperature: float = 1.0,
                  alpha: float = 0.0, align: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
                  masker: DataCollatorForLanguageModeling | None = None, seed: int = 0, anchor: float = 0.0,
-                 anchor_kind: str = "cosine", teacher: "LazyTeacher | None" = None):
+                 anchor_kind: str = "cosine", teacher: "LazyTeacher | None" = None,
+                 layers: list[int] | None = None, anchor_blocks: list[int] | None = None):
         super().__init__()
         self.teacher = teacher
+        # hidden-state index of each teacher block, and the blocks the anchor compares
+        self.layers, self.anchor_blocks = layers, anchor_blocks or [0]
         if kl_level not in ("word", "sentence"):
             raise ValueError(f"kl_level must be 'word' or 'sentence', got {kl_level!r}")
         self.model, self.head = model, head
@@ -171,22 +194,33 @@ class LanguageModelingObjective(nn.Module):
             teacher, teacher_mask = teacher.to(input_ids.device), teacher_mask.to(input_ids.device)
         if labels is None:
             input_ids, labels = self.mask(input_ids, special_tokens_mask)
-        states, last_layer = encoder_states(self.model, input_ids, attention_mask, with_last_layer=True)
+        hidden = None
+        if self.layers is not None and self.anchor > 0 and teacher is not None:
+            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            last_layer, hidden = out.last_hidden_state, out.hidden_states
+            states = self.model.base_model.invertible_adapters_forward(last_layer, rev=True)
+        else:
+            states, last_layer = encoder_states(self.model, input_ids, attention_mask, with_last_layer=True)
         loss_mlm = mlm_loss(self.head, states, labels)
         zero = states.new_zeros(())
         loss_kl, loss_anchor, loss_align = zero, zero, zero
         H = TEACHER_HEADER
+        d = states.shape[-1]
         if self.beta > 0 and teacher is not None:
             if self.kl_level == "word":
                 student = word_pool(states, word_ids, teacher.shape[1] - H)
-                loss_kl = kl_regulariser(student, teacher[:, H:], teacher_mask[:, H:], self.temperature)
+                loss_kl = kl_regulariser(student, teacher[:, H:, :d], teacher_mask[:, H:], self.temperature)
             else:
                 student = masked_mean(states, attention_mask).unsqueeze(1)
-                loss_kl = kl_regulariser(student, teacher[:, 2:3], teacher_mask[:, 2:3], self.temperature)
+                loss_kl = kl_regulariser(student, teacher[:, 2:3, :d], teacher_mask[:, 2:3], self.temperature)
         if self.anchor > 0 and teacher is not None:
-            units = state_units(last_layer, attention_mask, word_ids, teacher.shape[1] - H)
             keep = [0, 1, *range(H, teacher.shape[1])]  # first, last, words (not the sentence mean)
-            loss_anchor = anchor_loss(units[:, keep], teacher[:, keep], teacher_mask[:, keep], self.anchor_kind)
+            for b in self.anchor_blocks:
+                layer_states = last_layer if hidden is None else hidden[self.layers[b]]
+                units = state_units(layer_states, attention_mask, word_ids, teacher.shape[1] - H)
+                loss_anchor = loss_anchor + anchor_loss(units[:, keep], teacher[:, keep, b * d:(b + 1) * d],
+                                                        teacher_mask[:, keep], self.anchor_kind)
+            loss_anchor = loss_anchor / len(self.anchor_blocks)
         if self.alpha > 0 and self.align is not None:
             loss_align = align_loss(self.model.get_input_embeddings().weight, *self.align)
         values = {"mlm_loss": loss_mlm, "kl_loss": loss_kl, "anchor_loss": loss_anchor, "align_loss": loss_align}
@@ -209,15 +243,17 @@ class LazyTeacher:
     sides (the student's ``encs[i].n_words`` and the teacher's).
     """
 
-    def __init__(self, model, base_tokenizer, words: list[list[str]], encs: list[_Encoded], max_length: int):
+    def __init__(self, model, base_tokenizer, words: list[list[str]], encs: list[_Encoded], max_length: int,
+                 layers: list[int] | None = None):
         self.model, self.tok, self.words, self.encs, self.max_length = model, base_tokenizer, words, encs, max_length
+        self.layers = layers
         self.cache: dict[int, torch.Tensor] = {}
 
     def get(self, indices: list[int]) -> list[torch.Tensor]:
         missing = list(dict.fromkeys(i for i in indices if i not in self.cache))
         if missing:
             states = teacher_states(self.model, self.tok, [self.words[i] for i in missing],
-                                    max_length=self.max_length, batch_size=len(missing))
+                                    max_length=self.max_length, batch_size=len(missing), layers=self.layers)
             for i, t in zip(missing, states):  # compare only words present on both sides
                 self.cache[i] = t[: TEACHER_HEADER + min(self.encs[i].n_words, t.shape[0] - TEACHER_HEADER)]
         return [self.cache[i] for i in indices]
@@ -490,8 +526,13 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     teacher = None
     if (beta > 0 or anchor > 0 or alpha > 0) and base_tokenizer is None:
         raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
+    layers, blocks = None, [0]
+    if anchor > 0 and list(cfg.anchor_layers) != [-1]:
+        layers = teacher_layers(list(cfg.anchor_layers), model.config.num_hidden_layers)
+        wanted = {teacher_layers([x], model.config.num_hidden_layers)[-1] for x in cfg.anchor_layers}
+        blocks = [b for b, layer in enumerate(layers) if layer in wanted]
     if beta > 0 or anchor > 0:
-        teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length)
+        teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length, layers=layers)
     align = None
     if alpha > 0:
         align = dictionary_alignment(model, tokenizer, base_tokenizer, dictionary or [])
@@ -514,7 +555,7 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     objective = LanguageModelingObjective(
         model, head, beta=beta, kl_level=cfg.kl_level, temperature=cfg.kl_temperature, alpha=alpha, align=align,
         masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed,
-        anchor=anchor, anchor_kind=cfg.anchor_kind, teacher=teacher)
+        anchor=anchor, anchor_kind=cfg.anchor_kind, teacher=teacher, layers=layers, anchor_blocks=blocks)
     extra: dict = {"group_by_length": cfg.group_by_length}
     callbacks: list = [_StepTracker(objective), _PartsLogger(objective, history)]
     probe = training_arguments(tc, output_dir, seed, len(encs))
