@@ -150,6 +150,8 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     assert same.fingerprint() == r.fingerprint()
     assert moved.fingerprint("adaptation") != r.fingerprint("adaptation")
     assert moved.fingerprint("source_adaptation") == r.fingerprint("source_adaptation")
+    assert "anchor_layers" not in r.source_adaptation.fingerprint_dict()  # what source caches key on
+    assert moved.adaptation.fingerprint_dict()["anchor_layers"] == [0, -1]
     with pytest.raises(ConfigError, match="anchor_layers must be a non-empty list of distinct"):
         Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [3, 3]}})
 

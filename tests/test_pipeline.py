@@ -323,6 +323,40 @@ def test_cli_predict_prints_word_tag_pairs(finished_run):
 
 
 @pytest.mark.slow
+def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finished_run, tiny_base, tmp_path,
+                                                                         monkeypatch):
+    import shutil
+
+    import unibridge.adaptation.train as adaptation_train
+    import unibridge.tasks as tasks_pkg
+
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"pos": raw["tasks"]["pos"]}
+    default = Recipe.from_dict(raw)
+    raw["task"] = {**raw["task"], "source_language_adapter": False}
+    recipe = Recipe.from_dict(raw)
+    run = tmp_path / "run"  # the finished run's target stages, without its source and task adapters
+    shutil.copytree(finished_run[0], run, ignore=shutil.ignore_patterns("sources", "tasks", "harmony", "evaluation"))
+    pipe = Pipeline(recipe, run)
+    assert pipe.source_fingerprint("en") == Pipeline(default, run).source_fingerprint("en")
+    assert pipe.source_fingerprint("en", "pos") != Pipeline(default, run).source_fingerprint("en", "pos")
+    adapted, task_calls = [], []
+    real_la, real_ta = adaptation_train.train_language_adapter, tasks_pkg.train_task_adapter
+    monkeypatch.setattr(adaptation_train, "train_language_adapter",
+                        lambda model, tok, texts, name, **k: (adapted.append(name), real_la(model, tok, texts, name, **k))[1])
+    monkeypatch.setattr(tasks_pkg, "train_task_adapter",
+                        lambda *a, **k: (task_calls.append((a[4], k.get("language_adapter"))), real_ta(*a, **k))[1])
+    result = pipe.run()
+    assert adapted == []  # the target's adapter is the finished run's; no source language adapter trains
+    assert sorted(task_calls) == [("en", False), ("ru", False)]
+    assert not (run / "sources").exists() or not any((run / "sources").iterdir())
+    weights = json.loads((run / "harmony" / "weights.json").read_text())
+    assert set(weights["centroid_gap"]) == {"en", "ru"} and all(g > 0 for g in weights["centroid_gap"].values())
+    s = result.scores["pos"]
+    assert set(s["strategies"]) >= {"harmony", "single:en", "single:ru"}
+    assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
+
+
 def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
     """``va`` builds its own tokenizer: later stages must read it, not the search's."""
     from safetensors.torch import load_file

@@ -141,6 +141,11 @@ class _Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def fingerprint_dict(self) -> dict:
+        """:meth:`to_dict` as cache keys see it: options marked ``added`` (:func:`ranged`) are
+        left out while they hold their default."""
+        return _drop_added_defaults(self, self.to_dict())
+
     @classmethod
     def from_dict(cls, data: dict | None, where: str = ""):
         return _from_dict(cls, data, where or cls.__name__)
@@ -305,9 +310,17 @@ class AdaptationConfig(SourceAdaptationConfig):
 
 @dataclass(frozen=True)
 class TaskConfig(_Config):
-    """Stage 4b: one task adapter (SeqBn) per source language, stacked on its language adapter (Table 9)."""
+    """Stage 4b: one task adapter (SeqBn) per source language, stacked on its language adapter (Table 9).
+
+    ``source_language_adapter``: train each task adapter stacked on its source's language adapter
+    (MAD-X and the paper, the default); ``false``: on the bare base model, so that the target
+    language adapter is the only language adapter of a prediction. Then no source language
+    adapter is trained, and harmony distances compare the target side (target adapter) with the
+    source side on the bare base, the space those task adapters read.
+    """
 
     reduction_factor: float = ranged(16, 0, open_lo=True)
+    source_language_adapter: bool = field(default=True, metadata={"added": True})
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
 
 

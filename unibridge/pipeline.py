@@ -177,12 +177,12 @@ class Pipeline:
 
         r = self.recipe
         src = r.sources[lang]
-        spec = src.to_dict()
+        spec = src.fingerprint_dict()
         spec.pop("parallel")
         part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
-                "source_adaptation": r.source_adaptation.to_dict(), "text": data_digest(src.text)}
+                "source_adaptation": r.source_adaptation.fingerprint_dict(), "text": data_digest(src.text)}
         if task is not None:
-            part.update(task=task, task_config=r.task.to_dict(), files=data_digest(src.task_files(task)))
+            part.update(task=task, task_config=r.task.fingerprint_dict(), files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
@@ -408,7 +408,7 @@ class Pipeline:
         model = self.model()
         model.set_active_embeddings("default")
         trained = 0
-        for lang in r.sources:
+        for lang in r.sources if r.task.source_language_adapter else ():
             d_lang = self.run_dir / "sources" / lang
             fp = self.source_fingerprint(lang)
             if not self._restore_source(d_lang, fp, f"source-{lang}"):
@@ -441,15 +441,18 @@ class Pipeline:
                 if self._restore_source(d_task, fp, f"task-{task}-{lang}"):
                     continue
                 trained += 1
-                _say(f"task adapter '{task}' on '{lang}'")
-                self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+                on_source = r.task.source_language_adapter
+                _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
+                if on_source:
+                    self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
                 name = task_adapter_name(task, lang)
                 if name in model.adapters_config:
                     model.delete_adapter(name)
                     model.delete_head(name)
                 with stage_dir(d_task, fp) as d:
                     hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), spec, lang,
-                                              cfg=r.task, seed=r.seed, output_dir=str(d / "trainer"))
+                                              cfg=r.task, seed=r.seed, output_dir=str(d / "trainer"),
+                                              language_adapter=on_source)
                     model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
                     write_json(d / "history.json", hist)
                     _rm(d / "trainer")
@@ -477,12 +480,13 @@ class Pipeline:
         r, cfg = self.recipe, self.recipe.harmony
         model = self.model()
         self._ensure_target(model, trained=True)
-        for lang in r.sources:
+        for lang in r.sources if r.task.source_language_adapter else ():
             self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
             res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
                                   target_adapter=r.target, pairs={s: self._pairs(s, cfg.k) for s in r.sources},
-                                  k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise)
+                                  k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise,
+                                  source_adapters=r.task.source_language_adapter)
             gaps = self._centroid_gaps(model)
             distances = {"sentence": res["distances"], "centroid": {s: g["adapted"] for s, g in gaps.items()}}
             res.update(distance=cfg.distance, temperature=cfg.temperature, centroid_gap=distances["centroid"],
@@ -535,7 +539,7 @@ class Pipeline:
     def _centroid_gaps(self, model) -> dict:
         """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
         side of each source's K parallel sentences under the target adapter and the source side
-        under the source's adapter, and the same gap on the bare base (no adapters, base
+        under the source's adapter (none when task adapters train on the bare base), and the same gap on the bare base (no adapters, base
         tokenizer on both sides): how far apart the spaces the task adapters meet are.
         Returns ``{source: {"adapted": gap, "base": gap}}``."""
         from .adaptation.diagnostics import centroid_gap, token_centroid
@@ -546,7 +550,8 @@ class Pipeline:
             pairs = self._pairs(s, r.harmony.k)
             tgt, src = [p[0] for p in pairs], [p[1] for p in pairs]
             adapted = centroid_gap(token_centroid(model, tok_t, tgt, embeddings=r.target, adapter=r.target),
-                                   token_centroid(model, tok_b, src, embeddings="default", adapter=s))
+                                   token_centroid(model, tok_b, src, embeddings="default",
+                                                  adapter=s if r.task.source_language_adapter else None))
             base = centroid_gap(token_centroid(model, tok_b, tgt, embeddings="default", adapter=None),
                                 token_centroid(model, tok_b, src, embeddings="default", adapter=None))
             gaps[s] = {"adapted": adapted, "base": base}

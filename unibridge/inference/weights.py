@@ -106,12 +106,12 @@ def sentence_states(model, tokenizer, texts: list[str], *, embeddings: str, adap
 
 def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embeddings: str, target_adapter: str,
                     pairs: dict[str, list[tuple[str, str]]], k: int = 10, temperature: float = 1.0,
-                    standardise: bool = False) -> dict:
+                    standardise: bool = False, source_adapters: bool = True) -> dict:
     """Harmony weights of the sources for one target.
 
     ``pairs[s]``: (target sentence, source-s sentence) parallel pairs; the first ``k`` are used.
     Target side through base + E_T + target adapter, source side through base + default
-    embeddings + language adapter ``s``; ``temperature`` and ``standardise`` as in
+    embeddings + language adapter ``s`` (``source_adapters=False``: no adapter); ``temperature`` and ``standardise`` as in
     :func:`harmony_from_distances`. Returns ``{"weights": {s: w}, "distances": {s: L2}, "k": k}``.
     """
     distances = {}
@@ -121,7 +121,8 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
             raise ConfigError(f"no parallel sentences between the target and '{s}'")
         h_t = sentence_states(model, target_tokenizer, [p[0] for p in ps], embeddings=target_embeddings,
                               adapter=target_adapter)
-        h_s = sentence_states(model, base_tokenizer, [p[1] for p in ps], embeddings="default", adapter=s)
+        h_s = sentence_states(model, base_tokenizer, [p[1] for p in ps], embeddings="default",
+                              adapter=s if source_adapters else None)
         distances[s] = float((h_t - h_s).norm(dim=-1).mean())
     return {"weights": harmony_from_distances(distances, temperature, standardise), "distances": distances, "k": k}
 
