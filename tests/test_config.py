@@ -134,6 +134,27 @@ def test_round_trip_and_fingerprint():
     assert r.fingerprint("vocab") != changed.fingerprint("vocab")
 
 
+def test_settings_parse_into_a_nested_change_and_reach_the_grid_before_any_stage(tmp_path, capsys):
+    from unibridge.cli import main
+    from unibridge.config import parse_settings
+
+    assert parse_settings(["task.train.max_steps=300", "task.source_language_adapter=false",
+                           "adaptation.anchor_layers=[0, -1]", "embeddings.method=fvt"]) == {
+        "task": {"train": {"max_steps": 300}, "source_language_adapter": False},
+        "adaptation": {"anchor_layers": [0, -1]}, "embeddings": {"method": "fvt"}}
+    for bad in ("task.train.max_steps", "=3", "task..x=1"):
+        with pytest.raises(ConfigError, match="KEY=VALUE with a dotted KEY"):
+            parse_settings([bad])
+    with pytest.raises(ConfigError, match="conflicts"):
+        parse_settings(["task=1", "task.x=2"])
+    recipe = str(Path(__file__).resolve().parents[1] / "recipes" / "lij.yaml")
+    assert main(["transfer", recipe, "--task", "pos", "--set", "task.source_language_adapter=false"]) == 2
+    assert "give the grid its own --out folder" in capsys.readouterr().err
+    out = tmp_path / "grid"
+    assert main(["transfer", recipe, "--task", "pos", "--set", "task.nope=1", "--out", str(out)]) == 2
+    assert "nope" in capsys.readouterr().err and not out.exists()  # refused before the first stage
+
+
 def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     import hashlib
     import json

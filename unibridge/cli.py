@@ -342,12 +342,19 @@ def cmd_recipes(a) -> int:
 
 
 def cmd_transfer(a) -> int:
+    from .config import parse_settings
+    from .errors import ConfigError
     from .inference.strategies import strategy_names
     from .transfer import CONFIGS, TransferGrid, results_markdown
 
+    change = parse_settings(a.set or [])
+    if change and a.out is None:
+        raise ConfigError("--set changes every run of the grid: give the grid its own --out folder "
+                          "(and --cache to reuse another grid's stages)")
     grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
-                        strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out,
-                        fixed_vocab_size=a.fixed_vocab_size, sources=a.source)
+                        strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out or "runs/transfer",
+                        fixed_vocab_size=a.fixed_vocab_size, sources=a.source, change=change or None,
+                        cache=a.cache)
     rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
     print()
     print(results_markdown([rec]))
@@ -574,7 +581,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight strategy (repeatable; default all)")
     tr.add_argument("--task", action="append", choices=TASKS, help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
-    tr.add_argument("--out", default="runs/transfer", help="grid folder (default runs/transfer)")
+    tr.add_argument("--out", help="grid folder (default runs/transfer)")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="change a recipe setting in every run, e.g. task.source_language_adapter=false "
+                         "(repeatable; YAML values; needs --out)")
+    tr.add_argument("--cache", help="stage cache shared with other grids (default <out>/cache), e.g. "
+                                    "runs/transfer/cache")
     _config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
                 default=10000)
     tr.add_argument("--command", help=argparse.SUPPRESS)

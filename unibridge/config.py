@@ -501,6 +501,26 @@ def _default_parallel(target: str, source: str) -> str | None:
     return f"parallel/unibridge_alignment/{t.alignment_dir}/{t.alignment_code}-{s.alignment_code}.txt"
 
 
+def parse_settings(items: list[str]) -> dict:
+    """``["task.train.max_steps=300", "embeddings.method=fvt"]`` -> the nested recipe change
+    ``{"task": {"train": {"max_steps": 300}}, "embeddings": {"method": "fvt"}}``; values are
+    read as YAML (numbers, ``true``/``false``, lists). Raises ConfigError for an item without
+    ``=`` or with an empty key part."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"a setting is KEY=VALUE with a dotted KEY (e.g. task.train.max_steps=300); got {item!r}")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"setting {item!r} conflicts with an earlier one")
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
 def _deep_merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in (over or {}).items():

@@ -101,7 +101,8 @@ class TransferGrid:
     ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid;
     ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k);
     ``sources`` restricts the source languages; ``change`` is merged into every configuration's
-    recipe (e.g. ``{"mono_max_lines": 500}``).
+    recipe (e.g. ``{"mono_max_lines": 500}``); ``cache`` is the stage cache (default
+    ``<out>/cache``; grids that name the same one share their stages).
     Raises ConfigError for an unknown configuration or strategy or a task the recipe lacks, and
     if ``mad-x``/``zero-shot``/``english-only`` are asked for without an English source.
     """
@@ -116,9 +117,11 @@ class TransferGrid:
     fixed_vocab_size: int = 10000
     sources: list[str] | None = None
     change: dict | None = None
+    cache: str | Path | None = None
 
     def __post_init__(self):
         self.out = Path(self.out)
+        self.cache = Path(self.cache) if self.cache else self.out / "cache"
         self.base = Recipe.load(self.recipe_path, self.profile)
         for c in self.configs:
             if c not in CONFIGS:
@@ -137,6 +140,8 @@ class TransferGrid:
             raise ConfigError("mad-x, zero-shot and english-only need an English source ('en')")
         if not self.seeds:
             raise ConfigError("no seeds")
+        if self.change:
+            self.recipe(self.seeds[0])  # a change that breaks the recipe fails here, before any stage
         self._tests: dict[str, list] = {}
 
     # ------------------------------------------------------------------ recipes and runs
@@ -166,7 +171,7 @@ class TransferGrid:
         change = ABLATIONS.get(config)
         if config == "fixed-vocab":
             change = {"vocab": {"fixed_size": self.fixed_vocab_size}}
-        return Pipeline(self.recipe(seed, change), self.run_dir(config, seed), self.out / "cache")
+        return Pipeline(self.recipe(seed, change), self.run_dir(config, seed), self.cache)
 
     def _run_pipeline(self, config: str, seed: int) -> dict:
         _say(f"{self.base.target} {config} seed {seed}")
@@ -199,7 +204,7 @@ class TransferGrid:
         d = self.run_dir("mad-x", seed)
         fp = pipe.fingerprint("adaptation") + ":mad-x"
         model = load_adapter_model(pipe.base_dir)
-        if not restore_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation"):
+        if not restore_stage(d / "adaptation", fp, self.cache, "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
             cfg = r.adaptation
             add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
@@ -211,7 +216,7 @@ class TransferGrid:
                     head_init=pipe.backbone_head() if cfg.mlm_head == "fitted" else None)
                 save_language_adapter(model, head, t, out, hist, with_embeddings=False)
             shutil.rmtree(ck, ignore_errors=True)
-            share_stage(d / "adaptation", fp, self.out / "cache", "madx-adaptation")
+            share_stage(d / "adaptation", fp, self.cache, "madx-adaptation")
             model.delete_adapter(t)
         model.load_adapter(str(d / "adaptation" / "adapter"), load_as=t, with_head=False, use_safetensors=True)
         scores = {}
@@ -234,7 +239,7 @@ class TransferGrid:
             d = self.run_dir("zero-shot", seed) / "tasks" / task
             fp = pipe.source_fingerprint("en", task) + ":zero-shot"
             name = task_adapter_name(task, "en")
-            if not restore_stage(d, fp, self.out / "cache", f"zeroshot-{task}"):
+            if not restore_stage(d, fp, self.cache, f"zeroshot-{task}"):
                 _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
                 with stage_dir(d, fp) as out:
                     train_task_adapter(model, pipe.base_tokenizer, pipe._task_data("en", task), get_task(task), "en",
@@ -242,7 +247,7 @@ class TransferGrid:
                                        language_adapter=False)
                     model.save_adapter(str(out / "adapter"), name, with_head=True, use_safetensors=True)
                     shutil.rmtree(out / "trainer", ignore_errors=True)
-                share_stage(d, fp, self.out / "cache", f"zeroshot-{task}")
+                share_stage(d, fp, self.cache, f"zeroshot-{task}")
                 model.delete_adapter(name)
                 model.delete_head(name)
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
