@@ -340,6 +340,10 @@ def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finishe
     pipe = Pipeline(recipe, run)
     assert pipe.source_fingerprint("en") == Pipeline(default, run).source_fingerprint("en")
     assert pipe.source_fingerprint("en", "pos") != Pipeline(default, run).source_fingerprint("en", "pos")
+    # harmony runs the task adapters (dev choice, source side of its distances), evaluation its weights
+    for stage in ("harmony", "evaluation"):
+        assert pipe.stage_fingerprint(stage) != Pipeline(default, run).stage_fingerprint(stage)
+    assert pipe.stage_fingerprint("adaptation") == Pipeline(default, run).stage_fingerprint("adaptation")
     adapted, task_calls = [], []
     real_la, real_ta = adaptation_train.train_language_adapter, tasks_pkg.train_task_adapter
     monkeypatch.setattr(adaptation_train, "train_language_adapter",

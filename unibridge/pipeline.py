@@ -155,18 +155,21 @@ class Pipeline:
     def stage_fingerprint(self, stage: str) -> str | None:
         """Fingerprint of what a stage depends on (None for ``sources``, cached per adapter): the
         recipe's settings for it and the contents of its data files (:meth:`data_digest`), so a
-        stage is rebuilt when the text behind a recipe's path changes."""
+        stage is rebuilt when the text behind a recipe's path changes. Harmony depends on the
+        task adapters (its dev-data choice runs them; their settings decide the source side of
+        its distances), and evaluation on harmony's fingerprint (it scores with the stored weights)."""
         chain = {"vocab": ("vocab",), "embeddings": ("vocab", "embeddings"),
                  "adaptation": ("vocab", "embeddings", "adaptation"),
-                 "harmony": ("vocab", "embeddings", "adaptation", "source_adaptation", "harmony", "sources")}
+                 "harmony": ("vocab", "embeddings", "adaptation", "source_adaptation", "task", "harmony", "sources")}
         if stage == "harmony":  # its dev-data choice also depends on each task's dev files and label map
             dev = {t: [str(p) for p in spec.dev] + [spec.label_map] for t, spec in self.recipe.tasks.items() if spec.dev}
             extra = ":dev-" + hashlib.sha256(json.dumps(dev, sort_keys=True).encode()).hexdigest()[:12] if dev else ""
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=extra)
         if stage in chain:
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage])
-        if stage == "evaluation":
-            return self.fingerprint(data=self._STAGE_DATA[stage], extra=self.recipe.fingerprint())
+        if stage == "evaluation":  # scores with the stored harmony: rebuilt whenever harmony is
+            return self.fingerprint(data=self._STAGE_DATA[stage],
+                                    extra=self.recipe.fingerprint() + ":" + self.stage_fingerprint("harmony"))
         return None
 
     def source_fingerprint(self, lang: str, task: str | None = None) -> str:
