@@ -360,6 +360,32 @@ def test_anchor_gradient_reaches_the_language_adapter(tiny_base):
     assert all(p.grad is None for n, p in model.named_parameters() if "adapters" not in n)
 
 
+def test_adapter_weights_depend_on_the_seed_alone_not_on_earlier_draws(tiny_base, tmp_path):
+    from transformers import AutoTokenizer
+
+    from unibridge.config import TaskConfig
+    from unibridge.data import TaggedSentence
+    from unibridge.tasks import get_task, train_task_adapter
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    sents = [TaggedSentence(["the", "cat", "sat"], ["DET", "NOUN", "VERB"])] * 8
+    cfg = TaskConfig(train=TrainConfig(max_steps=1, batch_size=4, learning_rate=1e-3, max_length=16))
+    runs = []
+    for draws in (0, 1000):  # a process that drew more random numbers before must get the same adapters
+        torch.rand(draws)
+        model = load_adapter_model(tiny_base)
+        add_language_adapter(model, "xx", seed=3)
+        lang = {n: p.detach().clone() for n, p in model.named_parameters() if ".xx." in n or n.endswith(".xx")}
+        torch.rand(draws + 7)
+        train_task_adapter(model, tok, sents, get_task("pos"), "xx", cfg=cfg, seed=3,
+                           output_dir=str(tmp_path / f"trainer{draws}"))
+        task = {n: p.detach().clone() for n, p in model.named_parameters() if "pos_xx" in n}
+        runs.append((lang, task))
+    for first, second in zip(*runs):
+        assert first and first.keys() == second.keys()
+        assert all(torch.equal(first[k], second[k]) for k in first)
+
+
 def test_teacher_layers_put_the_last_layer_first_and_check_indices():
     from unibridge.adaptation.train import teacher_layers
 

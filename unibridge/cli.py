@@ -283,7 +283,7 @@ def cmd_adapt(a) -> int:
                            head_fit_steps=a.head_fit_steps, align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
                            eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
-    add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+    add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=a.seed)
     head_init = None
     if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
         from .adaptation.head import default_backbone_head

@@ -339,7 +339,8 @@ class Pipeline:
         if t in model.adapters_config:
             model.delete_adapter(t)
         self._ensure_target(model, trained=False)
-        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out,
+                             seed=self.recipe.seed)
         fp = self.stage_fingerprint("adaptation")
         checkpoints = self.run_dir / "cache" / "checkpoints" / f"adaptation-{fp[:16]}"
         with stage_dir(self.run_dir / "adaptation", fp) as d:
@@ -420,7 +421,8 @@ class Pipeline:
                 if lang in model.adapters_config:
                     model.delete_adapter(lang)
                 cfg = r.source_adaptation
-                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out,
+                                     seed=r.seed)
                 checkpoints = self.run_dir / "cache" / "checkpoints" / f"source-{lang}-{fp[:16]}"
                 head_init = self.backbone_head() if cfg.mlm_head == "fitted" else None
                 with stage_dir(d_lang, fp) as d:

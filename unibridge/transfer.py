@@ -207,7 +207,7 @@ class TransferGrid:
         if not restore_stage(d / "adaptation", fp, self.cache, "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
             cfg = r.adaptation
-            add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out)
+            add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=seed)
             ck = d / "checkpoints"
             with stage_dir(d / "adaptation", fp) as out:
                 head, hist = train_language_adapter(

@@ -106,12 +106,15 @@ def attach_embeddings(model, name: str, tokenizer, weights: torch.Tensor) -> Non
 
 
 def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2,
-                         leave_out: list[int] | None = None) -> None:
+                         leave_out: list[int] | None = None, *, seed: int | None = None) -> None:
     """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible
     adapter), none in the layers listed in ``leave_out`` (Pfeiffer et al. 2020; Table 8 of Pham
-    et al. 2024: reduction factors 2 and 2)."""
+    et al. 2024: reduction factors 2 and 2). ``seed``: its initial weights depend on this seed
+    alone, not on what the process drew before (None: on torch's global state as it is)."""
     from adapters import SeqBnInvConfig
 
+    if seed is not None:
+        torch.manual_seed(seed)
     model.add_adapter(
         name,
         config=SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",

@@ -36,13 +36,13 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     if cfg.train.max_examples:
         sentences = sentences[: cfg.train.max_examples]
     name = task_adapter_name(task.name, lang)
+    torch.manual_seed(seed)  # the adapter's and head's initial weights depend on the seed alone
     model.add_adapter(name, config=SeqBnConfig(reduction_factor=cfg.reduction_factor))
     task.add_head(model, name)
     model.train_adapter(name)
     if language_adapter:
         model.set_active_adapters(Stack(lang, name))  # train_adapter activates the task adapter alone
     model.active_head = name
-    torch.manual_seed(seed)
     items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]
     history: list[dict] = []
     args = training_arguments(cfg.train, output_dir, seed, len(items))
