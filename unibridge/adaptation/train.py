@@ -99,20 +99,21 @@ def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_si
         yield encs, ids, att, _pad([e.word_ids for e in encs], -1)
 
 
+def resolve_layer(layer, n_layers: int) -> int:
+    """A hidden-state index of a ``n_layers``-layer model in 0..n_layers (0 = embedding output,
+    i = Transformer layer i; a negative ``layer`` counts from the last, -1 being ``n_layers``).
+    Raises ValueError for an index that is not an integer in [-(n_layers + 1), n_layers]."""
+    if isinstance(layer, bool) or not isinstance(layer, int) or not -(n_layers + 1) <= layer <= n_layers:
+        raise ValueError(f"anchor layer {layer!r} is not a hidden-state index of a {n_layers}-layer model "
+                         f"(0..{n_layers}, or negative from the last)")
+    return layer % (n_layers + 1)
+
+
 def teacher_layers(anchor_layers, n_layers: int) -> list[int]:
     """The hidden-state indices a teacher holds, in block order: the last layer first (what the
-    KL term and the default anchor compare), then the other ``anchor_layers`` (0 = embedding
-    output, i = Transformer layer i, negative = counted from ``n_layers``, -1 being the last).
-    Raises ValueError for an index that is not an integer in [-(n_layers + 1), n_layers]."""
-    out = [n_layers]
-    for layer in anchor_layers:
-        if isinstance(layer, bool) or not isinstance(layer, int) or not -(n_layers + 1) <= layer <= n_layers:
-            raise ValueError(f"anchor layer {layer!r} is not a hidden-state index of a {n_layers}-layer model "
-                             f"(0..{n_layers}, or negative from the last)")
-        resolved = layer % (n_layers + 1)
-        if resolved not in out:
-            out.append(resolved)
-    return out
+    KL term and the default anchor compare), then the other ``anchor_layers``
+    (:func:`resolve_layer`). Raises ValueError for an index outside the model."""
+    return list(dict.fromkeys([n_layers, *(resolve_layer(x, n_layers) for x in anchor_layers)]))
 
 
 @torch.no_grad()
@@ -528,8 +529,9 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
     layers, blocks = None, [0]
     if anchor > 0 and list(cfg.anchor_layers) != [-1]:
-        layers = teacher_layers(list(cfg.anchor_layers), model.config.num_hidden_layers)
-        wanted = {teacher_layers([x], model.config.num_hidden_layers)[-1] for x in cfg.anchor_layers}
+        n = model.config.num_hidden_layers
+        layers = teacher_layers(cfg.anchor_layers, n)
+        wanted = {resolve_layer(x, n) for x in cfg.anchor_layers}
         blocks = [b for b, layer in enumerate(layers) if layer in wanted]
     if beta > 0 or anchor > 0:
         teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length, layers=layers)

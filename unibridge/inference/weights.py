@@ -111,8 +111,8 @@ def harmony_weights(model, target_tokenizer, base_tokenizer, *, target_embedding
 
     ``pairs[s]``: (target sentence, source-s sentence) parallel pairs; the first ``k`` are used.
     Target side through base + E_T + target adapter, source side through base + default
-    embeddings + language adapter ``s`` (``source_adapters=False``: no adapter); ``temperature`` and ``standardise`` as in
-    :func:`harmony_from_distances`. Returns ``{"weights": {s: w}, "distances": {s: L2}, "k": k}``.
+    embeddings + language adapter ``s`` (``source_adapters=False``: no adapter);
+    ``temperature`` and ``standardise`` as in :func:`harmony_from_distances`. Returns ``{"weights": {s: w}, "distances": {s: L2}, "k": k}``.
     """
     distances = {}
     for s, ps in pairs.items():
