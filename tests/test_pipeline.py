@@ -361,6 +361,68 @@ def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finishe
     assert all(0.0 <= m[s["metric"]] <= 1.0 for m in s["strategies"].values())
 
 
+def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_better_on_dev(
+        finished_run, tiny_base, tmp_path, monkeypatch):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    import unibridge.tasks as tasks_pkg
+    from unibridge import MultiSourcePredictor
+    from unibridge.artifacts import task_adapter_dir, used_task_adapter_dir
+    from unibridge.errors import ConfigError
+
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"pos": raw["tasks"]["pos"]}  # with dev data
+    on_base = Recipe.from_dict({**raw, "task": {**raw["task"], "source_language_adapter": False}})
+    recipe = Recipe.from_dict({**raw, "task": {**raw["task"], "source_language_adapter": "choose"}})
+    with pytest.raises(ConfigError, match="source_language_adapter must be true, false or choose"):
+        Recipe.from_dict({**raw, "task": {**raw["task"], "source_language_adapter": "both"}})
+    assert recipe.task.adapter_kinds == (True, False) and on_base.task.adapter_kinds == (False,)
+    run = tmp_path / "run"  # the finished run: target stages, source language adapters, source-kind task adapters
+    shutil.copytree(finished_run[0], run, ignore=shutil.ignore_patterns("harmony", "evaluation"))
+    pipe = Pipeline(recipe, run)
+    # each kind keeps the fingerprint it has when it is the only kind: caches of either setting serve `choose`
+    assert pipe.source_fingerprint("en", "pos", True) == Pipeline(Recipe.from_dict(raw), run).source_fingerprint("en", "pos")
+    assert pipe.source_fingerprint("en", "pos", False) == Pipeline(on_base, run).source_fingerprint("en", "pos")
+    task_calls = []
+    real_ta = tasks_pkg.train_task_adapter
+    monkeypatch.setattr(tasks_pkg, "train_task_adapter",
+                        lambda *a, **k: (task_calls.append((a[4], k.get("language_adapter"))), real_ta(*a, **k))[1])
+    dev = {True: 0.9, False: 0.4}  # the dev score of each kind's tuned harmony, constructed
+    real_tune = Pipeline._tune_harmony
+    monkeypatch.setattr(Pipeline, "_tune_harmony",
+                        lambda self, model, task, distances, on_source:
+                        {**real_tune(self, model, task, distances, on_source), "dev_score": dev[on_source]})
+    pipe.run(only=["sources", "harmony"])
+    assert sorted(task_calls) == [("en", False), ("ru", False)]  # only the bare-base kind was missing
+    for s in ("en", "ru"):
+        assert (task_adapter_dir(run, "pos", s, True) / "adapter").is_dir()
+        assert (task_adapter_dir(run, "pos", s, False) / "adapter").is_dir()
+    weights = json.loads((run / "harmony" / "weights.json").read_text())
+    chosen = weights["tasks"]["pos"]
+    assert chosen["source_language_adapter"] is True and chosen["dev_score"] == 0.9
+    assert chosen["dev_score_per_kind"] == {"source": 0.9, "base": 0.4}
+    assert weights["source_language_adapter"] is False  # the fall-back kind (tasks without dev data)
+    Pipeline(recipe, run).run(only=["evaluation"])
+    assert used_task_adapter_dir(run, "pos", "en") == task_adapter_dir(run, "pos", "en", True)
+
+    def loaded_equals(pred, kind: bool) -> bool:  # the predictor holds that kind's English adapter weights
+        saved = load_file(str(task_adapter_dir(run, "pos", "en", kind) / "adapter" / "adapter.safetensors"))
+        loaded = {round(float(p.detach().double().sum()), 8) for n, p in pred.model.named_parameters() if "pos_en" in n}
+        return all(round(float(v.double().sum()), 8) in loaded for v in saved.values())
+
+    assert loaded_equals(MultiSourcePredictor("amh", "pos", run_dir=run), True)
+    # a tie goes to the fall-back kind, the bare-base task adapters, and the predictor follows the choice
+    dev[True] = dev[False] = 0.5
+    shutil.rmtree(run / "harmony")
+    Pipeline(recipe, run).run(only=["harmony"])
+    assert json.loads((run / "harmony" / "weights.json").read_text())["tasks"]["pos"]["source_language_adapter"] is False
+    assert used_task_adapter_dir(run, "pos", "en") == task_adapter_dir(run, "pos", "en", False)
+    pred = MultiSourcePredictor("amh", "pos", run_dir=run)
+    assert loaded_equals(pred, False) and not loaded_equals(pred, True)
+
+
 def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
     """``va`` builds its own tokenizer: later stages must read it, not the search's."""
     from safetensors.torch import load_file

@@ -48,6 +48,30 @@ def target_tokenizer_dir(run_dir: str | Path) -> Path:
     return augmented if (augmented / "tokenizer_config.json").is_file() else run_dir / "vocab" / "tokenizer"
 
 
+def task_adapter_dir(run_dir: str | Path, task: str, lang: str, on_source: bool = True) -> Path:
+    """Folder of source ``lang``'s ``task`` adapter (the stage; the adapter is its ``adapter/``):
+    ``tasks/<task>/<lang>`` for one trained stacked on the source's language adapter,
+    ``tasks-base/<task>/<lang>`` for one trained on the bare base model."""
+    return Path(run_dir) / ("tasks" if on_source else "tasks-base") / task / lang
+
+
+def task_adapters_on_source(run_dir: str | Path, task: str) -> bool:
+    """Which kind of ``task`` adapters the finished run at ``run_dir`` predicts with (True: those
+    stacked on their source language adapters): the recipe's ``task.source_language_adapter``,
+    or under ``choose`` the kind the harmony stage chose (``harmony/weights.json``)."""
+    run_dir = Path(run_dir)
+    setting = read_json(run_dir / "run.json")["recipe"].get("task", {}).get("source_language_adapter", True)
+    if setting != "choose":
+        return bool(setting)
+    stored = read_json(run_dir / "harmony" / "weights.json")
+    return bool(((stored.get("tasks") or {}).get(task) or stored)["source_language_adapter"])
+
+
+def used_task_adapter_dir(run_dir: str | Path, task: str, lang: str) -> Path:
+    """:func:`task_adapter_dir` of the kind the finished run predicts with (:func:`task_adapters_on_source`)."""
+    return task_adapter_dir(run_dir, task, lang, task_adapters_on_source(run_dir, task))
+
+
 def stage_done(path: Path, fingerprint: str) -> bool:
     """True if ``path`` holds a finished stage produced with ``fingerprint``."""
     m = path / MARKER

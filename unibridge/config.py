@@ -316,12 +316,32 @@ class TaskConfig(_Config):
     (MAD-X and the paper, the default); ``false``: on the bare base model, so that the target
     language adapter is the only language adapter of a prediction. Then no source language
     adapter is trained, and harmony distances compare the target side (target adapter) with the
-    source side on the bare base, the space those task adapters read.
+    source side on the bare base, the space those task adapters read. ``choose``: train both
+    kinds and use, per task, the kind whose harmony-combined prediction scores higher on the
+    target's ``dev`` data (ties and tasks without dev data: the bare-base kind, the better one
+    on the pooled Ligurian and Tamil dev splits, docs/results.md).
     """
 
     reduction_factor: float = ranged(16, 0, open_lo=True)
-    source_language_adapter: bool = field(default=True, metadata={"added": True})
+    source_language_adapter: bool | str = field(default=True, metadata={"added": True})
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.source_language_adapter, bool) and self.source_language_adapter != "choose":
+            raise ConfigError(f"source_language_adapter must be true, false or choose; "
+                              f"got {self.source_language_adapter!r}")
+
+    @property
+    def adapter_kinds(self) -> tuple[bool, ...]:
+        """The task-adapter kinds to train, each as ``on_source`` (True: stacked on the source's
+        language adapter, False: on the bare base); under ``choose`` both, the fall-back last."""
+        s = self.source_language_adapter
+        return (True, False) if s == "choose" else (s,)
+
+    def with_kind(self, on_source: bool) -> "TaskConfig":
+        """This config as it reads for one kind of task adapter (what that kind's fingerprint covers)."""
+        return dataclasses.replace(self, source_language_adapter=on_source)
 
 
 HARMONY_DISTANCES = ("sentence", "centroid")

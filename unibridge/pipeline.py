@@ -29,6 +29,7 @@ from .artifacts import (
     run_lock,
     share_stage,
     stage_dir,
+    task_adapter_dir,
     target_tokenizer_dir,
     write_json,
 )
@@ -172,10 +173,11 @@ class Pipeline:
                                     extra=self.recipe.fingerprint() + ":" + self.stage_fingerprint("harmony"))
         return None
 
-    def source_fingerprint(self, lang: str, task: str | None = None) -> str:
-        """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter):
-        the base model, seed, source-adaptation (and task) settings and that source's data (names
-        and content digests) — nothing of the target, so one source adapter serves every target."""
+    def source_fingerprint(self, lang: str, task: str | None = None, on_source: bool | None = None) -> str:
+        """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter,
+        of kind ``on_source`` when given: the task settings as :meth:`TaskConfig.with_kind` reads
+        them): the base model, seed, source-adaptation (and task) settings and that source's data
+        (names and content digests) — nothing of the target, so one source adapter serves every target."""
         from .data import data_digest
 
         r = self.recipe
@@ -185,7 +187,8 @@ class Pipeline:
         part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
                 "source_adaptation": r.source_adaptation.fingerprint_dict(), "text": data_digest(src.text)}
         if task is not None:
-            part.update(task=task, task_config=r.task.fingerprint_dict(), files=data_digest(src.task_files(task)))
+            cfg = r.task if on_source is None else r.task.with_kind(on_source)
+            part.update(task=task, task_config=cfg.fingerprint_dict(), files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
@@ -412,7 +415,8 @@ class Pipeline:
         model = self.model()
         model.set_active_embeddings("default")
         trained = 0
-        for lang in r.sources if r.task.source_language_adapter else ():
+        kinds = r.task.adapter_kinds
+        for lang in r.sources if True in kinds else ():
             d_lang = self.run_dir / "sources" / lang
             fp = self.source_fingerprint(lang)
             if not self._restore_source(d_lang, fp, f"source-{lang}"):
@@ -436,32 +440,31 @@ class Pipeline:
                                    d / "diagnostics.json")
                 _rm(checkpoints)
                 share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
-        for task in r.tasks:
-            spec = get_task(task)
-            for lang, src in r.sources.items():
-                if not src.task_files(task):
-                    continue
-                d_task = self.run_dir / "tasks" / task / lang
-                fp = self.source_fingerprint(lang, task)
-                if self._restore_source(d_task, fp, f"task-{task}-{lang}"):
-                    continue
-                trained += 1
-                on_source = r.task.source_language_adapter
-                _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
-                if on_source:
-                    self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
-                name = task_adapter_name(task, lang)
-                if name in model.adapters_config:
-                    model.delete_adapter(name)
-                    model.delete_head(name)
-                with stage_dir(d_task, fp) as d:
-                    hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), spec, lang,
-                                              cfg=r.task, seed=r.seed, output_dir=str(d / "trainer"),
-                                              language_adapter=on_source)
-                    model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
-                    write_json(d / "history.json", hist)
-                    _rm(d / "trainer")
-                share_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}")
+        for task, on_source, lang in ((t, k, s) for t in r.tasks for k in kinds for s in r.sources):
+            if not r.sources[lang].task_files(task):
+                continue
+            d_task = task_adapter_dir(self.run_dir, task, lang, on_source)
+            fp = self.source_fingerprint(lang, task, on_source)
+            if self._restore_source(d_task, fp, f"task-{task}-{lang}"):
+                continue
+            trained += 1
+            _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
+            if on_source:
+                self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+            name = task_adapter_name(task, lang)
+            if name in model.adapters_config:
+                model.delete_adapter(name)
+                model.delete_head(name)
+            with stage_dir(d_task, fp) as d:
+                hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), get_task(task),
+                                          lang, cfg=r.task, seed=r.seed,
+                                          output_dir=str(d / "trainer"), language_adapter=on_source)
+                model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
+                write_json(d / "history.json", hist)
+                _rm(d / "trainer")
+            model.delete_adapter(name)  # later stages load the kind they need by path
+            model.delete_head(name)
+            share_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}")
         return trained
 
     # ------------------------------------------------------------------ stage 5
@@ -478,26 +481,32 @@ class Pipeline:
 
     def stage_harmony(self) -> None:
         """Harmony weights (Eq. 10-12) from both distance kinds, the recipe's setting as the
-        default, and per task with ``dev`` data the setting chosen on it (:meth:`_tune_harmony`)."""
+        default, and per task with ``dev`` data the setting chosen on it (:meth:`_tune_harmony`).
+        Under ``task.source_language_adapter: choose`` the distances and the dev choice are made
+        for both kinds of task adapters, and each task with dev data keeps the kind whose chosen
+        setting scores higher there (``source_language_adapter`` in each record; the top level
+        holds the fall-back kind, the bare-base one)."""
         from .inference.plot import plot_weight_heatmap
-        from .inference.weights import harmony_from_distances, harmony_weights
 
         r, cfg = self.recipe, self.recipe.harmony
         model = self.model()
         self._ensure_target(model, trained=True)
-        for lang in r.sources if r.task.source_language_adapter else ():
+        kinds = r.task.adapter_kinds
+        for lang in r.sources if True in kinds else ():
             self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
-            res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
-                                  target_adapter=r.target, pairs={s: self._pairs(s, cfg.k) for s in r.sources},
-                                  k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise,
-                                  source_adapters=r.task.source_language_adapter)
-            gaps = self._centroid_gaps(model)
-            distances = {"sentence": res["distances"], "centroid": {s: g["adapted"] for s, g in gaps.items()}}
-            res.update(distance=cfg.distance, temperature=cfg.temperature, centroid_gap=distances["centroid"],
-                       weights=harmony_from_distances(distances[cfg.distance], cfg.temperature, cfg.standardise))
-            res["tasks"] = {t: self._tune_harmony(model, t, distances) for t, spec in r.tasks.items()
-                            if spec.dev and cfg.tune_distances and cfg.tune_temperatures}
+            per_kind = {k: self._harmony_of_kind(model, k) for k in kinds}
+            res, gaps, _ = per_kind[kinds[-1]]
+            res["tasks"] = {}
+            for t, spec in r.tasks.items():
+                if not (spec.dev and cfg.tune_distances and cfg.tune_temperatures):
+                    continue
+                tuned = {k: self._tune_harmony(model, t, per_kind[k][2], k) for k in kinds}
+                best = max(reversed(kinds), key=lambda k: tuned[k]["dev_score"])  # ties: the fall-back
+                res["tasks"][t] = {**tuned[best], "source_language_adapter": best}
+                if len(kinds) > 1:
+                    res["tasks"][t]["dev_score_per_kind"] = {("source" if k else "base"): tuned[k]["dev_score"]
+                                                             for k in kinds}
             write_json(d / "weights.json", res)
             write_json(d / "diagnostics.json", {"centroid_gap": gaps})
             plot_weight_heatmap({r.target: res["weights"], **{f"{r.target} {t} (dev)": c["weights"]
@@ -505,15 +514,36 @@ class Pipeline:
                                 d / "weights.png", title="harmony weights", row_label="target (setting)")
         _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
         for t, c in res["tasks"].items():
+            kind = "" if len(kinds) == 1 else \
+                ", task adapters " + ("on the source adapters" if c["source_language_adapter"] else "on the base")
             _say(f"harmony weights for {t}, chosen on {c['n_dev']} dev examples ({c['distance']} distance, "
-                 f"T={c['temperature']:g}, dev {c['dev_score']:.3f}): "
+                 f"T={c['temperature']:g}, dev {c['dev_score']:.3f}{kind}): "
                  + ", ".join(f"{s}={w:.3f}" for s, w in c["weights"].items()))
 
-    def _tune_harmony(self, model, task: str, distances: dict[str, dict[str, float]]) -> dict:
+    def _harmony_of_kind(self, model, on_source: bool) -> tuple[dict, dict, dict]:
+        """Harmony at the recipe's setting for one kind of task adapters: the source side under
+        each source's language adapter (``on_source``) or on the bare base. Returns the weights
+        record (with ``source_language_adapter``), the centroid gaps and both distance kinds."""
+        from .inference.weights import harmony_from_distances, harmony_weights
+
+        r, cfg = self.recipe, self.recipe.harmony
+        res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
+                              target_adapter=r.target, pairs={s: self._pairs(s, cfg.k) for s in r.sources},
+                              k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise,
+                              source_adapters=on_source)
+        gaps = self._centroid_gaps(model, on_source)
+        distances = {"sentence": res["distances"], "centroid": {s: g["adapted"] for s, g in gaps.items()}}
+        res.update(distance=cfg.distance, temperature=cfg.temperature, centroid_gap=distances["centroid"],
+                   weights=harmony_from_distances(distances[cfg.distance], cfg.temperature, cfg.standardise),
+                   source_language_adapter=on_source)
+        return res, gaps, distances
+
+    def _tune_harmony(self, model, task: str, distances: dict[str, dict[str, float]], on_source: bool) -> dict:
         """The harmony setting for ``task`` chosen on its target dev data: per-source logits of
-        the dev examples are computed once (the run's task adapters stacked on the target adapter,
-        as the predictor runs them), then every (distance kind, temperature) of the recipe is
-        scored (:func:`~unibridge.inference.weights.choose_harmony`). Adds ``n_dev``."""
+        the dev examples are computed once (the run's task adapters of kind ``on_source`` stacked
+        on the target adapter, as the predictor runs them), then every (distance kind,
+        temperature) of the recipe is scored (:func:`~unibridge.inference.weights.choose_harmony`).
+        Adds ``n_dev``."""
         from .inference.predictor import MultiSourcePredictor
         from .inference.weights import choose_harmony
         from .tasks import get_task
@@ -523,8 +553,9 @@ class Pipeline:
         heads = {}
         for s, src in r.sources.items():
             if src.task_files(task):
-                heads[s] = task_adapter_name(task, s)
-                self._ensure_adapter(model, heads[s], self.run_dir / "tasks" / task / s / "adapter", with_head=True)
+                heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
+                self._ensure_adapter(model, heads[s], task_adapter_dir(self.run_dir, task, s, on_source) / "adapter",
+                                     with_head=True)
         model.set_active_embeddings(r.target)
         pred = MultiSourcePredictor.from_model(model, self.target_tokenizer(), task, heads, language_adapter=r.target)
         dev = self.dev_examples(task)
@@ -541,10 +572,11 @@ class Pipeline:
                                 preferred=(cfg.distance, cfg.temperature))
         return {**chosen, "n_dev": len(dev)}
 
-    def _centroid_gaps(self, model) -> dict:
+    def _centroid_gaps(self, model, on_source: bool = True) -> dict:
         """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
         side of each source's K parallel sentences under the target adapter and the source side
-        under the source's adapter (none when task adapters train on the bare base), and the same gap on the bare base (no adapters, base
+        under the source's adapter (``on_source``; else with no adapter, where task adapters
+        train on the bare base), and the same gap on the bare base (no adapters, base
         tokenizer on both sides): how far apart the spaces the task adapters meet are.
         Returns ``{source: {"adapted": gap, "base": gap}}``."""
         from .adaptation.diagnostics import centroid_gap, token_centroid
@@ -556,7 +588,7 @@ class Pipeline:
             tgt, src = [p[0] for p in pairs], [p[1] for p in pairs]
             adapted = centroid_gap(token_centroid(model, tok_t, tgt, embeddings=r.target, adapter=r.target),
                                    token_centroid(model, tok_b, src, embeddings="default",
-                                                  adapter=s if r.task.source_language_adapter else None))
+                                                  adapter=s if on_source else None))
             base = centroid_gap(token_centroid(model, tok_b, tgt, embeddings="default", adapter=None),
                                 token_centroid(model, tok_b, src, embeddings="default", adapter=None))
             gaps[s] = {"adapted": adapted, "base": base}

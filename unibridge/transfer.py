@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .artifacts import read_json, restore_stage, share_stage, stage_dir, write_json
+from .artifacts import read_json, restore_stage, share_stage, stage_dir, task_adapter_dir, write_json
 from .config import Recipe, _deep_merge
 from .errors import ConfigError
 from .inference.strategies import strategy_names
@@ -181,17 +181,23 @@ class TransferGrid:
     def _score(self, predictor, examples, batch_size: int) -> float:
         return predictor.evaluate(examples, batch_size=batch_size, progress=False)[predictor.task.main_metric]
 
-    def _score_english(self, model, pipe, task: str, adapter: Path, language_adapter: str | None) -> float:
-        """Load the English task adapter + head at ``adapter`` into ``model`` and score it on the
-        target test set, stacked on ``language_adapter`` (None: directly on the base model)."""
+    def _score_english(self, model, pipe, task: str, adapter: Path, language_adapter: str | None,
+                       examples: list | None = None) -> float:
+        """Load the English task adapter + head at ``adapter`` into ``model`` (replacing one
+        loaded before) and score it on ``examples`` (default: the target test set), stacked on
+        ``language_adapter`` (None: directly on the base model)."""
         from .inference.predictor import MultiSourcePredictor
         from .tasks.train import task_adapter_name
 
         name = task_adapter_name(task, "en")
+        if name in model.adapters_config:
+            model.delete_adapter(name)
+            model.delete_head(name)
         model.load_adapter(str(adapter), load_as=name, use_safetensors=True)
         pred = MultiSourcePredictor.from_model(model, pipe.base_tokenizer, task, {"en": name},
                                                language_adapter=language_adapter)
-        return self._score(pred, self.test_examples(task), pipe.recipe.evaluation.batch_size)
+        return self._score(pred, self.test_examples(task) if examples is None else examples,
+                           pipe.recipe.evaluation.batch_size)
 
     def _madx(self, seed: int) -> dict:
         """MAD-X: target language adapter on the base vocabulary (the schedule, head and anchor of the
@@ -220,9 +226,16 @@ class TransferGrid:
             model.delete_adapter(t)
         model.load_adapter(str(d / "adaptation" / "adapter"), load_as=t, with_head=False, use_safetensors=True)
         scores = {}
+        kinds = r.task.adapter_kinds
         for task in self.tasks:
-            adapter = self.run_dir("unibridge", seed) / "tasks" / task / "en" / "adapter"
-            scores[task] = self._score_english(model, pipe, task, adapter, language_adapter=t)
+            adapters = {k: task_adapter_dir(self.run_dir("unibridge", seed), task, "en", k) / "adapter" for k in kinds}
+            kind, dev = kinds[-1], pipe.dev_examples(task)
+            if len(kinds) > 1 and dev:  # `choose`: the kind that scores higher on MAD-X's own dev run
+                on_dev = {k: self._score_english(model, pipe, task, adapters[k], t, examples=dev) for k in kinds}
+                kind = max(reversed(kinds), key=on_dev.get)
+                _say(f"{t} mad-x seed {seed}: {task} task adapters " + ("on the source adapter" if kind else "on the base")
+                     + " (dev " + ", ".join(f"{'source' if k else 'base'} {v:.3f}" for k, v in on_dev.items()) + ")")
+            scores[task] = self._score_english(model, pipe, task, adapters[kind], language_adapter=t)
         return scores
 
     def _zero_shot(self, seed: int) -> dict:

@@ -11,7 +11,8 @@ reads, under the same relative paths, plus a manifest, a model card and the reci
     adaptation/embeddings.safetensors          trained target embeddings {"weight": (V_T, d)}
     adaptation/adapter/                        language adapter (adapters' format, safetensors)
     harmony/weights.json                       harmony weights and distances
-    tasks/<task>/<source>/adapter/             task adapter + head per source (safetensors)
+    tasks/<task>/<source>/adapter/             task adapter + head per source (safetensors); tasks-base/
+                                               for task adapters trained on the bare base model
     evaluation/results.json                    scores of the run (when it has them)
 
 Loading never unpickles: every weight file is safetensors (older ``.bin`` adapter weights are
@@ -30,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..artifacts import read_json, target_tokenizer_dir, write_json
+from ..artifacts import read_json, target_tokenizer_dir, used_task_adapter_dir, write_json
 from ..errors import ConfigError, DataError
 from ..data.digest import sha256_file
 
@@ -103,9 +104,10 @@ HUB_IDS = {"me5-small": "intfloat/multilingual-e5-small", "xlm-roberta-base": "F
            "bert-base-multilingual-cased": "google-bert/bert-base-multilingual-cased"}
 
 
-def plain_adapters_usage(task: str, target: str, base: str) -> list[str]:
+def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks") -> list[str]:
     """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
-    compute the harmony-weighted logits (docs/hub.md; a test runs them)."""
+    compute the harmony-weighted logits (docs/hub.md; a test runs them). ``folder``: where the
+    artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare base)."""
     return [
         "import json, pathlib, torch",
         "from adapters import AutoAdapterModel",
@@ -118,9 +120,9 @@ def plain_adapters_usage(task: str, target: str, base: str) -> list[str]:
         "                   use_safetensors=True)",
         "stored = json.loads((art / \"harmony\" / \"weights.json\").read_text())",
         f"harmony = stored.get(\"tasks\", {{}}).get(\"{task}\", stored)[\"weights\"]  # chosen on dev data if any",
-        f"sources = [s for s in harmony if (art / \"tasks\" / \"{task}\" / s).is_dir()]  # sources with this task",
+        f"sources = [s for s in harmony if (art / \"{folder}\" / \"{task}\" / s).is_dir()]  # sources with this task",
         "weights = {s: harmony[s] / sum(harmony[t] for t in sources) for s in sources}",
-        f"heads = [model.load_adapter(str(art / \"tasks\" / \"{task}\" / s / \"adapter\"), load_as=f\"{task}_{{s}}\",",
+        f"heads = [model.load_adapter(str(art / \"{folder}\" / \"{task}\" / s / \"adapter\"), load_as=f\"{task}_{{s}}\",",
         "                            use_safetensors=True)",
         "         for s in sources]",
         f"model.set_active_adapters(Stack(\"{target}\", Parallel(*heads)))",
@@ -132,7 +134,7 @@ def plain_adapters_usage(task: str, target: str, base: str) -> list[str]:
     ]
 
 
-def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
+def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str] | None = None) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
@@ -143,9 +145,9 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
     base_id = HUB_IDS.get(base, base)
     task = next(iter(manifest["tasks"]), "pos")
     rows = []
-    for task, res in metrics.items():
+    for t, res in metrics.items():
         for strategy, m in res.get("strategies", {}).items():
-            rows.append(f"| {task} | {strategy} | {res['metric']} | {100 * m[res['metric']]:.2f} |")
+            rows.append(f"| {t} | {strategy} | {res['metric']} | {100 * m[res['metric']]:.2f} |")
     front = ["---", f"language: [{lang.iso1 or lang.iso3}]", "library_name: adapter-transformers",
              f"base_model: {base_id}",
              "tags: [adapter-transformers, unibridge, mad-x, " + ", ".join(manifest["tasks"]) + "]",
@@ -163,7 +165,7 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict) -> str:
             f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{task}\", repo=\"OWNER/NAME\")",
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
-            *plain_adapters_usage(task, manifest["target"], base_id), "```", ""]
+            *plain_adapters_usage(task, manifest["target"], base_id, (folders or {}).get(task, "tasks")), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
@@ -203,7 +205,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
     target = run["target"]
     name = check_name(name or f"unibridge-{target}-{Path(str(run['base_model'])).name.lower()}")
     tasks = {t: list(s) for t, s in run.get("sources", {}).items()
-             if all((run_dir / "tasks" / t / src / "adapter").is_dir() for src in s) and s}
+             if s and all((used_task_adapter_dir(run_dir, t, src) / "adapter").is_dir() for src in s)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -217,7 +219,8 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
         for t, sources in tasks.items():
             for s in sources:
-                _copy_adapter(run_dir / "tasks" / t / s / "adapter", tmp / "tasks" / t / s / "adapter")
+                rel = used_task_adapter_dir(run_dir, t, s).relative_to(run_dir)
+                _copy_adapter(run_dir / rel / "adapter", tmp / rel / "adapter")
         metrics = {}
         if (run_dir / "evaluation" / "results.json").is_file():
             metrics = read_json(run_dir / "evaluation" / "results.json")
@@ -230,7 +233,8 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
                                       "recipe": recipe})
         manifest = {"format": FORMAT, "name": name, "target": target, "base_model": run["base_model"],
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics), encoding="utf-8")
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, {
+            t: used_task_adapter_dir(run_dir, t, s[0]).relative_to(run_dir).parts[0] for t, s in tasks.items()}), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)
         tmp.rename(out)

@@ -47,15 +47,15 @@ def _half_copy(src: Path, dst: Path, half: bool) -> None:
 
 def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, half: bool = True) -> dict:
     """Pack the finished source language adapters (``sources/<lang>``) and task adapters
-    (``tasks/<task>/<lang>``) of ``run_dir`` into ``out_dir`` (merged with what it holds; an
+    (``tasks/<task>/<lang>``, ``tasks-base/<task>/<lang>``) of ``run_dir`` into ``out_dir`` (merged with what it holds; an
     entry with the same kind and fingerprint is replaced).
 
     Returns the manifest. Raises ConfigError if ``run_dir`` holds no finished source adapter.
     """
     run = Path(run_dir)
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
-    found += [(f"task-{d.parent.name}-{d.name}", d) for d in sorted((run / "tasks").glob("*/*"))
-              if (d / MARKER).is_file()]
+    found += [(f"task-{d.parent.name}-{d.name}", d) for root in ("tasks", "tasks-base")
+              for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
     if not found:
         raise ConfigError(f"{run} holds no finished source adapter (sources/<lang>, tasks/<task>/<lang>)")
     out = Path(out_dir)
