@@ -371,6 +371,7 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
     from unibridge import MultiSourcePredictor
     from unibridge.artifacts import task_adapter_dir, used_task_adapter_dir
     from unibridge.errors import ConfigError
+    from unibridge.hub.sources import pack_sources
 
     raw = tiny_recipe(tiny_base)
     raw["tasks"] = {"pos": raw["tasks"]["pos"]}  # with dev data
@@ -421,6 +422,10 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
     assert used_task_adapter_dir(run, "pos", "en") == task_adapter_dir(run, "pos", "en", False)
     pred = MultiSourcePredictor("amh", "pos", run_dir=run)
     assert loaded_equals(pred, False) and not loaded_equals(pred, True)
+    # both kinds pack as shipped source adapters, told apart by their folder
+    shipped = pack_sources(run, tmp_path / "shipped")["entries"].values()
+    assert {(e["kind"], e["folder"]) for e in shipped if e["kind"].startswith("task-pos-")} == {
+        (f"task-pos-{s}", f) for s in ("en", "ru") for f in ("tasks", "tasks-base")}
 
 
 def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
@@ -704,6 +709,7 @@ def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finishe
     manifest = pack_sources(run_dir, tmp_path / "shipped")
     assert sorted(e["kind"] for e in manifest["entries"].values()) == [
         "source-en", "source-ru", "task-ner-en", "task-nli-en", "task-nli-ru", "task-pos-en", "task-pos-ru"]
+    assert {e["folder"] for e in manifest["entries"].values()} == {"sources", "tasks"}
     assert not any("mlm_head" in f for e in manifest["entries"].values() for f in e["files"])
 
     def no_training(*a, **k):

@@ -56,6 +56,8 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
     found += [(f"task-{d.parent.name}-{d.name}", d) for root in ("tasks", "tasks-base")
               for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
+    # the folder tells a task adapter trained on its source's language adapter (tasks) from one
+    # trained on the bare base (tasks-base); their fingerprints differ, their kind does not
     if not found:
         raise ConfigError(f"{run} holds no finished source adapter (sources/<lang>, tasks/<task>/<lang>)")
     out = Path(out_dir)
@@ -78,7 +80,8 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
             files[rel] = sha256_file(tmp / rel)
         shutil.rmtree(out / name, ignore_errors=True)
         tmp.rename(out / name)
-        manifest["entries"][name] = {"kind": kind, "fingerprint": fp, "files": files}
+        manifest["entries"][name] = {"kind": kind, "folder": d.relative_to(run).parts[0], "fingerprint": fp,
+                                     "files": files}
     write_json(out / MANIFEST, manifest)
     return manifest
 
