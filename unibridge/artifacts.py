@@ -48,11 +48,16 @@ def target_tokenizer_dir(run_dir: str | Path) -> Path:
     return augmented if (augmented / "tokenizer_config.json").is_file() else run_dir / "vocab" / "tokenizer"
 
 
+def task_adapter_folder(on_source: bool) -> str:
+    """The run folder holding one kind of task adapters: ``tasks`` for those trained stacked on
+    their source's language adapter, ``tasks-base`` for those trained on the bare base model."""
+    return "tasks" if on_source else "tasks-base"
+
+
 def task_adapter_dir(run_dir: str | Path, task: str, lang: str, on_source: bool = True) -> Path:
     """Folder of source ``lang``'s ``task`` adapter (the stage; the adapter is its ``adapter/``):
-    ``tasks/<task>/<lang>`` for one trained stacked on the source's language adapter,
-    ``tasks-base/<task>/<lang>`` for one trained on the bare base model."""
-    return Path(run_dir) / ("tasks" if on_source else "tasks-base") / task / lang
+    ``<task_adapter_folder>/<task>/<lang>``."""
+    return Path(run_dir) / task_adapter_folder(on_source) / task / lang
 
 
 def task_adapters_on_source(run_dir: str | Path, task: str) -> bool:

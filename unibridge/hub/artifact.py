@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..artifacts import read_json, target_tokenizer_dir, used_task_adapter_dir, write_json
+from ..artifacts import read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source, write_json
 from ..errors import ConfigError, DataError
 from ..data.digest import sha256_file
 
@@ -134,7 +134,7 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     ]
 
 
-def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str] | None = None) -> str:
+def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str]) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
@@ -165,7 +165,7 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, 
             f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{task}\", repo=\"OWNER/NAME\")",
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
-            *plain_adapters_usage(task, manifest["target"], base_id, (folders or {}).get(task, "tasks")), "```", ""]
+            *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks")), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
@@ -204,8 +204,9 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
     run = read_json(run_file)
     target = run["target"]
     name = check_name(name or f"unibridge-{target}-{Path(str(run['base_model'])).name.lower()}")
+    folders = {t: task_adapter_folder(task_adapters_on_source(run_dir, t)) for t in run.get("sources", {})}
     tasks = {t: list(s) for t, s in run.get("sources", {}).items()
-             if s and all((used_task_adapter_dir(run_dir, t, src) / "adapter").is_dir() for src in s)}
+             if s and all((run_dir / folders[t] / t / src / "adapter").is_dir() for src in s)}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -219,8 +220,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
         for t, sources in tasks.items():
             for s in sources:
-                rel = used_task_adapter_dir(run_dir, t, s).relative_to(run_dir)
-                _copy_adapter(run_dir / rel / "adapter", tmp / rel / "adapter")
+                _copy_adapter(run_dir / folders[t] / t / s / "adapter", tmp / folders[t] / t / s / "adapter")
         metrics = {}
         if (run_dir / "evaluation" / "results.json").is_file():
             metrics = read_json(run_dir / "evaluation" / "results.json")
@@ -233,8 +233,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
                                       "recipe": recipe})
         manifest = {"format": FORMAT, "name": name, "target": target, "base_model": run["base_model"],
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, {
-            t: used_task_adapter_dir(run_dir, t, s[0]).relative_to(run_dir).parts[0] for t, s in tasks.items()}), encoding="utf-8")
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)
         tmp.rename(out)

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..artifacts import MARKER, read_json, stage_dir, stage_done, write_json
+from ..artifacts import MARKER, read_json, stage_dir, stage_done, task_adapter_folder, write_json
 from ..errors import ConfigError
 from .artifact import ArtifactError, sha256_file
 
@@ -54,7 +54,7 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
     """
     run = Path(run_dir)
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
-    found += [(f"task-{d.parent.name}-{d.name}", d) for root in ("tasks", "tasks-base")
+    found += [(f"task-{d.parent.name}-{d.name}", d) for root in map(task_adapter_folder, (True, False))
               for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
     # the folder tells a task adapter trained on its source's language adapter (tasks) from one
     # trained on the bare base (tasks-base); their fingerprints differ, their kind does not

@@ -15,7 +15,7 @@ from adapters.composition import Parallel, Stack
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from ..artifacts import check_run_target, read_json, target_tokenizer_dir, used_task_adapter_dir
+from ..artifacts import check_run_target, read_json, target_tokenizer_dir, task_adapter_dir, task_adapters_on_source
 from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
@@ -127,9 +127,10 @@ class MultiSourcePredictor:
         self.model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=target, with_head=False,
                                 use_safetensors=True)
         self.heads = []
+        on_source = task_adapters_on_source(self.run_dir, task)
         for s in self.sources:
             name = task_adapter_name(task, s)
-            self.model.load_adapter(str(used_task_adapter_dir(self.run_dir, task, s) / "adapter"), load_as=name,
+            self.model.load_adapter(str(task_adapter_dir(self.run_dir, task, s, on_source) / "adapter"), load_as=name,
                                     use_safetensors=True)
             self.heads.append(name)
         self.device, self.batch_size, self._dtype = pick_device(device), batch_size, dtype
