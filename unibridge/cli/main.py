@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 
-from .errors import UniBridgeError
+from ..errors import UniBridgeError
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -48,8 +48,8 @@ def format_results(result) -> str:
 
 
 def cmd_run(a) -> int:
-    from .config import Recipe
-    from .pipeline import run_recipe
+    from ..config import Recipe
+    from ..pipeline import run_recipe
 
     recipe = Recipe.load(a.recipe, a.profile)
     with contextlib.redirect_stdout(sys.stderr):  # training logs are progress: stdout holds the results
@@ -67,9 +67,9 @@ def cmd_run(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    from .inference import MultiSourcePredictor
+    from ..inference import MultiSourcePredictor
 
-    from .errors import ConfigError
+    from ..errors import ConfigError
 
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
     if p.task.kind == "tagging":
@@ -93,8 +93,8 @@ def cmd_predict(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
-    from .inference import MultiSourcePredictor
-    from .tasks import get_task
+    from ..inference import MultiSourcePredictor
+    from ..tasks import get_task
 
     spec = get_task(a.task)
     sents = []
@@ -112,11 +112,11 @@ def cmd_evaluate(a) -> int:
 def cmd_weights(a) -> int:
     from pathlib import Path
 
-    from .artifacts import read_json
-    from .hub.lookup import find_run_dir
-    from .inference.plot import plot_weight_heatmap
-    from .inference.strategies import resolve_weights
-    from .inference.weights import stored_weights
+    from ..artifacts import read_json
+    from ..hub.lookup import find_run_dir
+    from ..inference.plot import plot_weight_heatmap
+    from ..inference.strategies import resolve_weights
+    from ..inference.weights import stored_weights
 
     table: dict[str, dict[str, float]] = {}
     for d in a.runs:
@@ -140,8 +140,8 @@ def cmd_weights(a) -> int:
 
 
 def cmd_hub(a) -> int:
-    from . import hub
-    from .errors import ConfigError
+    from .. import hub
+    from ..errors import ConfigError
 
     if a.action == "list":
         entries = hub.list_artifacts(a.hub, target=a.target, task=a.task)
@@ -165,7 +165,7 @@ def cmd_hub(a) -> int:
         print(json.dumps(shown, indent=2, ensure_ascii=False))
         print(f"{len(m['files'])} files verified in {folder}")
     elif a.action == "pack-sources":
-        from .hub.sources import SHIPPED_SOURCES, pack_sources
+        from ..hub.sources import SHIPPED_SOURCES, pack_sources
 
         m = pack_sources(a.run_dir, a.out or SHIPPED_SOURCES, half=not a.float32)
         print(f"{len(m['entries'])} source adapters in {a.out or SHIPPED_SOURCES}")
@@ -191,10 +191,10 @@ def cmd_vocab(a) -> int:
     import shutil
     from pathlib import Path
 
-    from .artifacts import write_json
-    from .backbones import backbone_tokenizer
-    from .data import read_text
-    from .vocab import plot_alp_curve, search_vocab_size, wrap_tokenizer
+    from ..artifacts import write_json
+    from ..backbones import backbone_tokenizer
+    from ..data import read_text
+    from ..vocab import plot_alp_curve, search_vocab_size, wrap_tokenizer
 
     out = Path(a.out)
     lines = read_text(a.corpus)
@@ -222,9 +222,9 @@ def cmd_vocab(a) -> int:
 def cmd_init(a) -> int:
     from pathlib import Path
 
-    from .backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
-    from .data import read_dictionary, read_text
-    from .embeddings import StaticConfig, get_initializer, initialize_embeddings, save_init_result
+    from ..backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
+    from ..data import read_dictionary, read_text
+    from ..embeddings import StaticConfig, get_initializer, initialize_embeddings, save_init_result
 
     get_initializer(a.method)  # an unknown name is refused before any work, listing the registered ones
     out = Path(a.out)
@@ -256,13 +256,13 @@ def cmd_adapt(a) -> int:
 
     from safetensors.torch import load_file
 
-    from .adaptation.model import add_language_adapter, attach_embeddings, load_adapter_model
-    from .adaptation.train import is_main_process, save_language_adapter, train_language_adapter
-    from .artifacts import write_json
-    from .backbones import backbone_tokenizer, load_tokenizer, resolve_backbone
-    from .config import AdaptationConfig, TrainConfig
-    from .data import read_dictionary, read_text
-    from .errors import ConfigError
+    from ..adaptation.model import add_language_adapter, attach_embeddings, load_adapter_model
+    from ..adaptation.train import is_main_process, save_language_adapter, train_language_adapter
+    from ..artifacts import write_json
+    from ..backbones import backbone_tokenizer, load_tokenizer, resolve_backbone
+    from ..config import AdaptationConfig, TrainConfig
+    from ..data import read_dictionary, read_text
+    from ..errors import ConfigError
 
     if bool(a.tokenizer) != bool(a.embeddings):
         raise ConfigError("--tokenizer and --embeddings go together (a new vocabulary and its initial embeddings); "
@@ -286,7 +286,7 @@ def cmd_adapt(a) -> int:
     add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=a.seed)
     head_init = None
     if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
-        from .adaptation.head import default_backbone_head
+        from ..adaptation.head import default_backbone_head
 
         head_init, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
         print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
@@ -297,7 +297,7 @@ def cmd_adapt(a) -> int:
     if not is_main_process():
         return 0
     save_language_adapter(model, head, a.name, out, hist, with_embeddings=bool(a.tokenizer))
-    from .adaptation.diagnostics import format_diagnostics, representation_diagnostics
+    from ..adaptation.diagnostics import format_diagnostics, representation_diagnostics
 
     diag = representation_diagnostics(model, tok, texts[-128:], embeddings=a.name if a.tokenizer else "default",
                                       adapter=a.name, base_tokenizer=base_tok)
@@ -317,7 +317,7 @@ def cmd_adapt(a) -> int:
 
 
 def cmd_recipes(a) -> int:
-    from .recipes import recipe_files, recipe_status, recipe_table
+    from ..recipes import recipe_files, recipe_status, recipe_table
 
     if a.markdown:
         print(recipe_table(a.folder, a.runs))
@@ -342,10 +342,10 @@ def cmd_recipes(a) -> int:
 
 
 def cmd_transfer(a) -> int:
-    from .config import parse_settings
-    from .errors import ConfigError
-    from .inference.strategies import strategy_names
-    from .transfer import CONFIGS, TransferGrid, results_markdown
+    from ..config import parse_settings
+    from ..errors import ConfigError
+    from ..inference.strategies import strategy_names
+    from ..transfer import CONFIGS, TransferGrid, results_markdown
 
     change = parse_settings(a.set or [])
     if change and a.out is None:
@@ -368,8 +368,8 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 def cmd_transfer_report(a) -> int:
     from pathlib import Path
 
-    from .errors import DataError
-    from .transfer import results_markdown, results_rows
+    from ..errors import DataError
+    from ..transfer import results_markdown, results_rows
 
     records = []
     for f in a.results:
@@ -382,7 +382,7 @@ def cmd_transfer_report(a) -> int:
         return 0
     table = results_markdown(records)
     if a.plot:
-        from .transfer import plot_results
+        from ..transfer import plot_results
 
         print(f"plot: {plot_results(records, a.plot)}")
     if not a.out:
@@ -404,8 +404,8 @@ def cmd_transfer_report(a) -> int:
 def _weights_choice(static_only: bool = False):
     """argparse type of ``--weights`` / ``--strategy``: a registered weight strategy, e.g.
     ``single:<lang>`` (``static_only``: not a per-batch one)."""
-    from .errors import ConfigError
-    from .inference.strategies import get_strategy
+    from ..errors import ConfigError
+    from ..inference.strategies import get_strategy
 
     def parse(value: str) -> str:
         try:
@@ -467,21 +467,21 @@ def _config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type
 
 def _count(minimum: int = 1):
     """argparse type: an integer >= ``minimum``."""
-    from .config import Range
+    from ..config import Range
 
     return _in_range(int, Range(minimum))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import (STAGES, TASKS, AdaptationConfig, EmbeddingConfig, SourceAdaptationConfig, TrainConfig,
+    from ..config import (STAGES, TASKS, AdaptationConfig, EmbeddingConfig, SourceAdaptationConfig, TrainConfig,
                          VocabConfig)
-    from .inference.strategies import strategy_help, strategy_names
-    from .transfer import CONFIGS
+    from ..inference.strategies import strategy_help, strategy_names
+    from ..transfer import CONFIGS
 
     ap = argparse.ArgumentParser(prog="unibridge", description="UniBridge: cross-lingual transfer to low-resource "
                                  "languages (vocabulary search, embedding initialisation, language adaptation, "
                                  "multi-source task adapters).")
-    from . import __version__
+    from .. import __version__
 
     ap.add_argument("--version", action="version", version=f"unibridge {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="show library logs and full tracebacks")
