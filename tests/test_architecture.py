@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
 
 # lowest first; a module may import from its own group and from lower layers only
 LAYERS = [
-    ["errors"],
+    ["errors", "registry"],
     ["data", "plotting"],
     ["config", "artifacts", "backbones"],
     ["vocab", "hub", "testing"],

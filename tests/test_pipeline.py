@@ -392,3 +392,52 @@ def test_the_walkthrough_notebook_runs_on_a_finished_run_and_writes_nothing_outs
     assert outside == {Path("docs/grid/amh.json")}
     after = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
     assert after == before  # reading a finished run rewrites nothing in it
+
+
+@pytest.mark.slow
+def test_a_task_registered_outside_the_package_runs_from_recipe_to_predictor_and_cli(finished_run, tiny_base,
+                                                                                     tmp_path, monkeypatch, capsys):
+    """A toy task (coarse UPOS: NOUN, VERB, OTHER) added in a few lines, without touching the
+    package: recipes and source data name it, the pipeline trains and scores it, the predictor
+    and `unibridge predict --task` serve it."""
+    import dataclasses
+    import shutil
+
+    from unibridge import MultiSourcePredictor
+    from unibridge.cli import main
+    from unibridge.data import read_conllu
+    from unibridge.errors import ConfigError
+    from unibridge.registry import TASKS
+    from unibridge.tasks import TaskSpec, accuracy, register_task
+
+    monkeypatch.setattr(TASKS, "_items", dict(TASKS._items))  # the toy task leaves with the test
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"coarse": raw["tasks"]["pos"]}
+    for spec in raw["sources"].values():
+        spec["coarse"] = spec.pop("pos")
+    with pytest.raises(ConfigError, match="unknown key 'coarse' in 'sources.en'.*known tasks: pos, ner, nli"):
+        Recipe.from_dict(raw)
+
+    def read(path, limit=None, label_map=None):
+        return [dataclasses.replace(s, tags=[t if t in ("NOUN", "VERB") else "OTHER" for t in s.tags])
+                for s in read_conllu(path, limit=limit)]
+
+    register_task(TaskSpec("coarse", ("NOUN", "VERB", "OTHER"), read, accuracy, "accuracy"))
+    with pytest.raises(ValueError, match="already registered"):
+        register_task(TaskSpec("coarse", ("X",), read, accuracy, "accuracy"))
+    recipe = Recipe.from_dict(raw)
+    assert recipe.sources["en"].task_files("coarse") == ("ud/UD_English-EWT/en_ewt-ud-dev.conllu",)
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    run = tmp_path / "run"  # the finished run's target stages and source language adapters
+    shutil.copytree(finished_run[0], run, ignore=shutil.ignore_patterns("tasks", "tasks-base", "harmony", "evaluation"))
+    result = Pipeline(recipe, run).run()
+    assert result.cached == ["vocab", "embeddings", "adaptation"]  # nothing of the target is retrained
+    assert sorted(p.name for p in (run / "tasks" / "coarse").iterdir()) == ["en", "ru"]
+    scores = result.scores["coarse"]
+    assert scores["metric"] == "accuracy" and 0.0 <= scores["strategies"]["harmony"]["accuracy"] <= 1.0
+    words = ["አበበ", "በሶ", "በላ"]
+    (labels,) = MultiSourcePredictor(target="amh", task="coarse", run_dir=run).predict([" ".join(words)])
+    assert len(labels) == 3 and set(labels) <= {"NOUN", "VERB", "OTHER"}
+    capsys.readouterr()
+    assert main(["-q", "predict", "--target", "amh", "--task", "coarse", "--run-dir", str(run), " ".join(words)]) == 0
+    assert capsys.readouterr().out.split() == [f"{w}/{t}" for w, t in zip(words, labels)]

@@ -75,7 +75,8 @@ def cmd_transfer_report(a) -> int:
 
 def add_parser(sub) -> None:
     """Register ``transfer`` and ``transfer-report`` on the subparsers ``sub``."""
-    from ..config import TASKS, VocabConfig
+    from ..config import VocabConfig
+    from ..registry import TASKS
     from ..inference.strategies import strategy_names
     from ..transfer import CONFIGS
 
@@ -87,7 +88,7 @@ def add_parser(sub) -> None:
     tr.add_argument("--config", action="append", choices=CONFIGS, help="configuration (repeatable; default all)")
     tr.add_argument("--strategy", action="append", choices=strategy_names(),
                     help="weight strategy (repeatable; default all)")
-    tr.add_argument("--task", action="append", choices=TASKS, help="task of the recipe (repeatable; default all)")
+    tr.add_argument("--task", action="append", choices=TASKS.names(), help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", help="grid folder (default runs/transfer)")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE",

@@ -59,13 +59,13 @@ def cmd_hub(a) -> int:
 
 def add_parser(sub) -> None:
     """Register ``hub`` and its actions on the subparsers ``sub``."""
-    from ..config import TASKS
+    from ..registry import TASKS
 
     h = sub.add_parser("hub", help="trained-language artifacts: list, show, pack, verify, install, push, pull")
     hs = h.add_subparsers(dest="action", required=True)
     hl = hs.add_parser("list", help="artifacts installed in the local hub")
     hl.add_argument("--target")
-    hl.add_argument("--task", choices=TASKS)
+    hl.add_argument("--task", choices=TASKS.names())
     hsh = hs.add_parser("show", help="manifest of an installed artifact (checksums verified)")
     hsh.add_argument("target")
     hsh.add_argument("--version")

@@ -89,7 +89,8 @@ def cmd_evaluate(a) -> int:
 
 def add_parser(sub) -> None:
     """Register ``run``, ``predict`` and ``evaluate`` on the subparsers ``sub``."""
-    from ..config import STAGES, TASKS
+    from ..config import STAGES
+    from ..registry import TASKS
     from ..inference.strategies import strategy_help
 
     r = sub.add_parser("run", help="run a recipe end to end (stages are cached in the run directory)")
@@ -108,7 +109,7 @@ def add_parser(sub) -> None:
     p.add_argument("texts", nargs="+", help="sentences (words separated by spaces); for nli "
                                             "\"premise ||| hypothesis\"")
     p.add_argument("--target", required=True)
-    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--task", required=True, choices=TASKS.names())
     p.add_argument("--run-dir")
     p.add_argument("--weights", default="harmony", type=_weights_choice(),
                    help=f"weight strategy: {strategy_help()} (default harmony)")
@@ -118,7 +119,7 @@ def add_parser(sub) -> None:
 
     e = sub.add_parser("evaluate", help="score a finished run on a test file")
     e.add_argument("--target", required=True)
-    e.add_argument("--task", required=True, choices=TASKS)
+    e.add_argument("--task", required=True, choices=TASKS.names())
     e.add_argument("--test", required=True, action="append", help="test file (relative to UNIBRIDGE_DATA or absolute)")
     e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
     e.add_argument("--limit", type=_count(), help="score at most this many examples")

@@ -40,7 +40,7 @@ def cmd_weights(a) -> int:
 
 def add_parser(sub) -> None:
     """Register ``weights`` on the subparsers ``sub``."""
-    from ..config import TASKS
+    from ..registry import TASKS
     from ..inference.strategies import strategy_help
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     w.add_argument("--strategy", default="harmony", type=_weights_choice(static_only=True),
                    help=f"weight strategy, not a per-batch one: {strategy_help()} (default harmony)")
     w.add_argument("--sources", nargs="*", help="restrict to these sources")
-    w.add_argument("--task", choices=TASKS,
+    w.add_argument("--task", choices=TASKS.names(),
                    help="harmony weights chosen on this task's dev data where the run has them "
                         "(default: the recipe's distance and temperature)")
     w.add_argument("--out", help="heatmap PNG")
