@@ -10,8 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
 
 # lowest first; a module may import from its own group and from lower layers only
 LAYERS = [
-    ["errors", "registry"],
-    ["data", "plotting"],
+    ["errors"],
+    ["data", "plotting", "registry"],
     ["config", "artifacts", "backbones"],
     ["vocab", "hub", "testing"],
     ["embeddings", "adaptation"],
