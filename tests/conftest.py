@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data root and a tiny config-built backbone (hidden 32, 2 layers)."""
+"""Shared fixtures: the real data root, a tiny config-built backbone (hidden 32, 2 layers), and one
+finished tiny run that the pipeline, CLI and hub tests share."""
 
 from __future__ import annotations
 
@@ -28,3 +29,48 @@ def tiny_base(tmp_path_factory) -> Path:
     from unibridge.testing import make_tiny_backbone
 
     return make_tiny_backbone(tmp_path_factory.mktemp("tiny-base"))
+
+
+def tiny_recipe(base) -> dict:
+    """A recipe for the tiny backbone at ``base`` on real, truncated Amharic data: two sources
+    (en, ru), the three tasks, every stage a few steps."""
+    return {
+        "target": "amh", "base_model": str(base), "seed": 1, "mono_max_lines": 600,
+        "mono": ["mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"],
+        "sources": {
+            "en": {"text": "parallel/flores200_devtest/devtest/eng_Latn.devtest",
+                   "parallel": "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt",
+                   "pos": "ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ner": "ner/wikiann_babelscape/en/val.conllu",
+                   "nli": "nli/xnli_dev_xtreme/dev-en.tsv"},
+            "ru": {"parallel": "parallel/flores200_devtest/devtest/amh_Ethi.devtest|"
+                               "parallel/flores200_devtest/devtest/rus_Cyrl.devtest",
+                   "pos": "ud/UD_Russian-GSD/ru_gsd-ud-dev.conllu", "nli": "nli/xnli_dev_xtreme/dev-ru.tsv"},
+        },
+        # (no Amharic NLI set exists; the Quechua AmericasNLI test only exercises the NLI path)
+        # (Amharic has no UPOS dev split; any labelled UPOS file exercises the dev path)
+        "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu",
+                          "dev": "ud/UD_Tamil-TTB/ta_ttb-ud-dev.conllu"},
+                  "ner": {"test": "ner/masakhaner/amh/test.txt", "dev": "ner/masakhaner/amh/dev.txt",
+                          "label_map": "masakhaner"},
+                  "nli": {"test": "nli/americasnli/test/quy.tsv"}},
+        "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
+        "embeddings": {"method": "unibridge", "static_dim": 64, "static_epochs": 1},
+        "adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
+                       "train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
+        "source_adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
+                              "train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "evaluation": {"max_examples": 12, "batch_size": 8},
+    }
+
+
+@pytest.fixture(scope="session")
+def finished_run(tiny_base, tmp_path_factory):
+    """Every stage of :func:`tiny_recipe` run once for the whole session: (run_dir, RunResult).
+    Tests read it or copy it; none may change what is in it."""
+    from unibridge.config import Recipe
+    from unibridge.pipeline import Pipeline
+
+    run_dir = tmp_path_factory.mktemp("run")
+    result = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), run_dir).run()
+    return run_dir, result

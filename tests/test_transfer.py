@@ -1,8 +1,12 @@
-"""Transfer-grid records: merging runs, the Markdown report and the figure (no models)."""
+"""The transfer grid: shared stages and seeds on a tiny backbone; merging records, the Markdown report
+and the figure (no models)."""
 
 import json
 
 import pytest
+import yaml
+
+from tests.conftest import needs_data, tiny_recipe
 
 from unibridge.cli import main
 from unibridge.transfer import merge_results, results_markdown
@@ -75,3 +79,42 @@ def test_plots_return_figures_mark_missing_configurations_and_leave_the_backend_
     assert heat.axes[0].get_ylabel() == "strategy"
     assert plot_weight_heatmap({"amh": {"en": 1.0}}, tmp_path / "w.png").stat().st_size > 1000
     assert matplotlib.get_backend() == backend
+
+
+@pytest.mark.slow
+@needs_data
+def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
+    import statistics
+
+    from unibridge.transfer import CONFIGS, TransferGrid, results_markdown
+
+    raw = tiny_recipe(tiny_base)
+    raw["tasks"] = {"pos": raw["tasks"]["pos"]}
+    (tmp_path / "amh.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    grid = TransferGrid(tmp_path / "amh.yaml", None, seeds=[1, 2], out=tmp_path / "grid", fixed_vocab_size=700,
+                        strategies=["harmony", "uniform", "lang2vec"])
+    rec = grid.run(command="test")
+    pos = rec["tasks"]["pos"]
+    assert list(pos["configs"]) == list(CONFIGS) and pos["n_test"] == 12
+    for e in [*pos["configs"].values(), *pos["strategies"].values()]:
+        vals = list(e["per_seed"].values())
+        assert len(vals) == 2 and all(0 <= v <= 1 for v in vals)
+        assert e["mean"] == statistics.fmean(vals) and e["std"] == statistics.stdev(vals)
+    for seed in ("1", "2"):  # english-only is the UniBridge run's English task adapter alone
+        res = json.loads((grid.run_dir("unibridge", int(seed)) / "evaluation" / "results.json").read_text())
+        assert pos["configs"]["english-only"]["per_seed"][seed] == res["pos"]["strategies"]["single:en"]["accuracy"]
+        assert pos["configs"]["unibridge"]["per_seed"][seed] == res["pos"]["strategies"]["harmony"]["accuracy"]
+    cache = tmp_path / "grid" / "cache"
+    count = lambda kind: len(list(cache.glob(f"{kind}-*")))  # noqa: E731
+    # source adapters once per seed for all five pipeline runs; vocabulary shared by all but fixed-vocab,
+    # embeddings by unibridge and no-kl; adaptation rebuilt by every change
+    assert (count("source-en"), count("task-pos-en"), count("source-ru")) == (2, 2, 2)
+    assert (count("vocab"), count("embeddings"), count("adaptation")) == (4, 8, 10)
+    assert (count("madx-adaptation"), count("zeroshot-pos")) == (2, 2)
+    assert not (grid.run_dir("mad-x", 1) / "adaptation" / "embeddings.safetensors").exists()  # base vocabulary
+    again = grid.run(command="test")  # everything cached: same numbers
+    assert again["tasks"] == rec["tasks"]
+    table = results_markdown([rec])
+    row = next(line for line in table.splitlines() if line.startswith("| UniBridge (full)"))
+    e = pos["configs"]["unibridge"]
+    assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"

@@ -10,6 +10,7 @@ one task adapter per source language -> multi-source inference with harmony weig
 
 from .config import Recipe
 from .errors import ConfigError, DataError, UniBridgeError, VocabSizeError
+from .tasks import definitions as _task_definitions  # registers the built-in tasks (pos, ner, nli)
 
 __version__ = "0.1.0"
 

@@ -21,8 +21,7 @@ import yaml
 
 from .data.hf import HFDataRef, is_hf_ref
 from .errors import ConfigError
-
-TASKS = ("pos", "ner", "nli")
+from .registry import TASKS
 STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")  # in pipeline order
 
 
@@ -396,26 +395,69 @@ DataRef = str | HFDataRef
 """A data file name (relative to the data root, glob allowed) or a Hugging Face dataset split."""
 
 
+# Source keys that cache keys made before tasks became a registry always held (empty when a
+# source has no such files); keeping them keeps the fingerprints of cached and shipped adapters.
+_KEYED_WHEN_EMPTY = ("pos", "ner", "nli")
+_LABEL_MAP = "_label_map"
+
+
 @dataclass(frozen=True)
 class SourceSpec(_Config):
     """Data of one source language: ``text`` for its language adapter, ``parallel`` (K pairs
-    with the target) for harmony weights, and labelled training files per task (``pos``,
-    ``ner``, ``nli``).
+    with the target) for harmony weights, ``labelled`` training files per registered task
+    (:data:`unibridge.registry.TASKS`) and ``label_maps`` per task (e.g. ``ner``'s tag mapping).
 
-    ``parallel`` left out defaults to UniBridge's alignment file for the target and this source
-    (``parallel/unibridge_alignment/<dir>/<target code>-<source code>.txt``, codes from
-    :mod:`unibridge.data.languages`); ``"target_file|source_file"`` names line-aligned text.
+    In a recipe these are flat keys: ``{text: ..., parallel: ..., pos: ..., ner: ...,
+    ner_label_map: wikiann}``; every key other than ``text``, ``parallel`` and
+    ``<task>_label_map`` names a task. ``parallel`` left out defaults to UniBridge's alignment
+    file for the target and this source (``parallel/unibridge_alignment/<dir>/<target
+    code>-<source code>.txt``, codes from :mod:`unibridge.data.languages`);
+    ``"target_file|source_file"`` names line-aligned text.
     """
 
     text: tuple[DataRef, ...] = ()
     parallel: str | None = None
-    pos: tuple[DataRef, ...] = ()
-    ner: tuple[DataRef, ...] = ()
-    nli: tuple[DataRef, ...] = ()
-    ner_label_map: str | None = None
+    labelled: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
+    label_maps: dict[str, str] = field(default_factory=dict)
 
     def task_files(self, task: str) -> tuple[DataRef, ...]:
-        return getattr(self, task)
+        """The labelled training files of ``task`` (empty if this source has none)."""
+        return self.labelled.get(task, ())
+
+    def label_map(self, task: str) -> str | None:
+        """The label mapping named for ``task``'s files, or None."""
+        return self.label_maps.get(task)
+
+    @classmethod
+    def from_dict(cls, data: dict | None, where: str = "SourceSpec") -> "SourceSpec":
+        """From the recipe's flat form (see the class); raises ConfigError for a key that is no
+        registered task, or a value that is not a file name, ``{hf: ...}`` or a list of them."""
+        data = dict(data or {})
+        labelled, maps = {}, {}
+        for key in [k for k in data if k not in ("text", "parallel")]:
+            value = data.pop(key)
+            task = key[:-len(_LABEL_MAP)] if key.endswith(_LABEL_MAP) else key
+            if task not in TASKS:
+                raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task or "
+                                  f"<task>_label_map; known tasks: {', '.join(TASKS.names())}")
+            if key.endswith(_LABEL_MAP):
+                if value is not None:
+                    maps[task] = str(value)
+            elif value:
+                labelled[key] = _data_refs(value, f"{where}.{key}")
+        if "text" in data:
+            data["text"] = _data_refs(data["text"], f"{where}.text")
+        return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps}, where)
+
+    def to_dict(self) -> dict:
+        """The recipe's flat form; :meth:`from_dict` reads it back."""
+        plain = lambda refs: tuple(dataclasses.asdict(r) if dataclasses.is_dataclass(r) else r for r in refs)  # noqa: E731
+        d: dict[str, Any] = {"text": plain(self.text), "parallel": self.parallel}
+        for task in (*_KEYED_WHEN_EMPTY, *self.labelled):
+            d[task] = plain(self.task_files(task))
+        d["ner_label_map"] = self.label_map("ner")
+        d.update({f"{t}{_LABEL_MAP}": m for t, m in self.label_maps.items()})
+        return d
 
 
 @dataclass(frozen=True)
@@ -617,9 +659,6 @@ class Recipe:
             if not isinstance(spec, (dict, type(None))):
                 raise ConfigError(f"sources.{code} must be a mapping (source files are read by Recipe.load)")
             spec = dict(spec or {})
-            for k in ("text", "pos", "ner", "nli"):
-                if k in spec:
-                    spec[k] = _data_refs(spec[k], f"sources.{code}.{k}")
             if spec.get("parallel") is None:
                 spec["parallel"] = _default_parallel(raw["target"], code)
             sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")
@@ -627,8 +666,7 @@ class Recipe:
             raise ConfigError("recipe names no source languages")
         tasks = {}
         for name, spec in (raw.pop("tasks") or {}).items():
-            if name not in TASKS:
-                raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(TASKS)}")
+            TASKS.get(name)  # ConfigError naming the registered tasks
             spec = dict(spec or {})
             spec["test"] = _data_refs(spec.get("test"), f"tasks.{name}.test")
             if "dev" in spec:
@@ -655,6 +693,7 @@ class Recipe:
         """Plain-dict form (JSON/YAML serialisable); ``from_dict(to_dict())`` round-trips."""
         d = dataclasses.asdict(self)
         d.pop("profile")
+        d["sources"] = {code: spec.to_dict() for code, spec in self.sources.items()}  # the flat form
         return json.loads(json.dumps(d))
 
     def fingerprint(self, *keys: str) -> str:

@@ -36,6 +36,7 @@ from .artifacts import (
 from .backbones import load_tokenizer
 from .config import STAGES, Recipe
 from .errors import DataError
+from .registry import TASKS
 
 log = logging.getLogger("unibridge")
 
@@ -374,7 +375,7 @@ class Pipeline:
         if spec.text:
             return read_text(list(spec.text))
         sents = []
-        for task in ("pos", "ner", "nli"):
+        for task in TASKS.names():  # registration order: pos, ner, nli, then tasks added by users
             for x in self._task_data(lang, task):
                 sents.extend([" ".join(x.tokens)] if hasattr(x, "tokens") else [x.premise, x.hypothesis])
         return [t for t in sents if t.strip()]
@@ -388,7 +389,7 @@ class Pipeline:
             out = []
             for p in spec.task_files(task):
                 out.extend(get_task(task).read(p, limit=self.recipe.task.train.max_examples,
-                                               label_map=spec.ner_label_map if task == "ner" else None))
+                                               label_map=spec.label_map(task)))
             return out
         return self._read_once(("task", lang, task), read)
 

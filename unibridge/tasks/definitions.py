@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import ConfigError
+from ..registry import TASKS
 
 
 @dataclass(frozen=True)
@@ -75,22 +75,17 @@ class TaskSpec:
             model.add_classification_head(name, num_labels=len(self.labels), id2label=id2label)
 
 
-_TASKS: dict[str, TaskSpec] = {}
-
-
 def register_task(spec: TaskSpec) -> TaskSpec:
-    """Add a task to the registry; a duplicate name raises ValueError."""
-    if spec.name in _TASKS:
-        raise ValueError(f"task '{spec.name}' is already registered")
-    _TASKS[spec.name] = spec
-    return spec
+    """Add a task to the registry (:data:`unibridge.registry.TASKS`) and return it; recipes may
+    then name it under ``tasks:`` and give source files for it under ``sources.<lang>.<name>``
+    (and a label map under ``sources.<lang>.<name>_label_map``). Raises ValueError if the name
+    is taken or not a lowercase identifier."""
+    return TASKS.register(spec.name, spec)
 
 
 def get_task(name: str) -> TaskSpec:
     """The registered task ``name``; raises ConfigError listing the known tasks."""
-    if name not in _TASKS:
-        raise ConfigError(f"unknown task '{name}'; known tasks: {', '.join(sorted(_TASKS))}")
-    return _TASKS[name]
+    return TASKS.get(name)
 
 
 def accuracy(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:

@@ -1,0 +1,110 @@
+"""``unibridge transfer`` and ``transfer-report``: the transfer-quality grid of one recipe, and
+the Markdown table (and bar plot) of finished grids."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .options import _config_arg
+
+
+def cmd_transfer(a) -> int:
+    """``unibridge transfer``: run the transfer-quality grid of one recipe and print its Markdown table."""
+    from ..config import parse_settings
+    from ..errors import ConfigError
+    from ..inference.strategies import strategy_names
+    from ..transfer import CONFIGS, TransferGrid, results_markdown
+
+    change = parse_settings(a.set or [])
+    if change and a.out is None:
+        raise ConfigError("--set changes every run of the grid: give the grid its own --out folder "
+                          "(and --cache to reuse another grid's stages)")
+    grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
+                        strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out or "runs/transfer",
+                        fixed_vocab_size=a.fixed_vocab_size, sources=a.source, change=change or None,
+                        cache=a.cache)
+    rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
+    print()
+    print(results_markdown([rec]))
+    print(f"results: {grid.out / grid.base.target / 'results.json'}")
+    return 0
+
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def cmd_transfer_report(a) -> int:
+    """``unibridge transfer-report``: the Markdown table of finished grids, printed or written into the
+    results block of a document (``--out``)."""
+    from pathlib import Path
+
+    from ..errors import DataError
+    from ..transfer import results_markdown, results_rows
+
+    records = []
+    for f in a.results:
+        try:
+            records.append(json.loads(Path(f).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read results {f}: {e}") from None
+    if a.json:
+        print(json.dumps(results_rows(records), indent=2, ensure_ascii=False))
+        return 0
+    table = results_markdown(records)
+    if a.plot:
+        from ..transfer import plot_results
+
+        print(f"plot: {plot_results(records, a.plot)}")
+    if not a.out:
+        print(table)
+        return 0
+    out = Path(a.out)
+    text = out.read_text(encoding="utf-8") if out.is_file() else f"{BEGIN}\n{END}\n"
+    if BEGIN not in text or END not in text:
+        raise DataError(f"{out} has no {BEGIN} ... {END} block to replace")
+    head, rest = text.split(BEGIN, 1)
+    text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    print(f"wrote the results of {len(records)} grid(s) into {out}")
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Register ``transfer`` and ``transfer-report`` on the subparsers ``sub``."""
+    from ..config import VocabConfig
+    from ..registry import TASKS
+    from ..inference.strategies import strategy_names
+    from ..transfer import CONFIGS
+
+    tr = sub.add_parser("transfer", help="transfer-quality grid for one recipe: zero-shot, MAD-X, UniBridge, "
+                                         "ablations and weight strategies over seeds (mean ± std)")
+    tr.add_argument("recipe", help="recipe YAML, e.g. recipes/amh.yaml")
+    tr.add_argument("--profile", default="cpu", help="recipe profile (default cpu)")
+    tr.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 42)")
+    tr.add_argument("--config", action="append", choices=CONFIGS, help="configuration (repeatable; default all)")
+    tr.add_argument("--strategy", action="append", choices=strategy_names(),
+                    help="weight strategy (repeatable; default all)")
+    tr.add_argument("--task", action="append", choices=TASKS.names(), help="task of the recipe (repeatable; default all)")
+    tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
+    tr.add_argument("--out", help="grid folder (default runs/transfer)")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="change a recipe setting in every run, e.g. task.source_language_adapter=false "
+                         "(repeatable; YAML values; needs --out)")
+    tr.add_argument("--cache", help="stage cache shared with other grids (default <out>/cache), e.g. "
+                                    "runs/transfer/cache")
+    _config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
+                default=10000)
+    tr.add_argument("--command", help=argparse.SUPPRESS)
+    tr.set_defaults(fn=cmd_transfer)
+
+    trr = sub.add_parser("transfer-report", help="Markdown table of transfer grids (results.json files); with "
+                                                "--out, replace the results block of a document")
+    trr.add_argument("results", nargs="+", help="results.json files of `unibridge transfer`")
+    trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
+    trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
+    trr.add_argument("--json", action="store_true", help="print one JSON row per target, task and configuration")
+    trr.set_defaults(fn=cmd_transfer_report)
