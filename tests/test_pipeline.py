@@ -425,6 +425,8 @@ def test_a_task_registered_outside_the_package_runs_from_recipe_to_predictor_and
     register_task(TaskSpec("coarse", ("NOUN", "VERB", "OTHER"), read, accuracy, "accuracy"))
     with pytest.raises(ValueError, match="already registered"):
         register_task(TaskSpec("coarse", ("X",), read, accuracy, "accuracy"))
+    with pytest.raises(ValueError, match="is a source key"):
+        register_task(TaskSpec("text", ("X",), read, accuracy, "accuracy"))
     recipe = Recipe.from_dict(raw)
     assert recipe.sources["en"].task_files("coarse") == ("ud/UD_English-EWT/en_ewt-ud-dev.conllu",)
     assert Recipe.from_dict(recipe.to_dict()) == recipe

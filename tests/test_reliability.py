@@ -69,7 +69,7 @@ def test_single_source_weights_are_accepted_by_the_parser():
 # ---------------------------------------------------------------- one run directory, one target, one writer
 
 def _pipeline(tiny_base, run_dir, target="amh"):
-    from tests.test_pipeline import tiny_recipe
+    from tests.conftest import tiny_recipe
     from unibridge.pipeline import Pipeline
 
     return Pipeline(Recipe.from_dict({**tiny_recipe(tiny_base), "target": target}), run_dir)
@@ -144,7 +144,7 @@ def test_a_recipe_that_is_not_utf8_is_one_line_and_does_not_hide_the_others(tmp_
 def test_a_stage_is_rebuilt_when_the_text_behind_its_path_changes(tiny_base, tmp_path):
     import shutil
 
-    from tests.test_pipeline import tiny_recipe
+    from tests.conftest import tiny_recipe
     from unibridge.data import data_root
     from unibridge.pipeline import Pipeline
 
@@ -204,7 +204,7 @@ def test_a_stage_is_rebuilt_when_the_text_behind_its_path_changes(tiny_base, tmp
 def test_a_malformed_labelled_file_fails_the_run_before_the_first_stage(tiny_base, tmp_path, capsys):
     import yaml
 
-    from tests.test_pipeline import tiny_recipe
+    from tests.conftest import tiny_recipe
     from unibridge.data import data_root
 
     base = tiny_recipe(tiny_base)
@@ -253,7 +253,7 @@ def test_every_bad_input_of_the_reliability_table_is_refused_with_one_line_and_s
 
 
 def test_the_order_of_a_recipes_entries_does_not_change_its_data_digest(tiny_base):
-    from tests.test_pipeline import tiny_recipe
+    from tests.conftest import tiny_recipe
     from unibridge.pipeline import Pipeline
 
     raw = tiny_recipe(tiny_base)
@@ -264,7 +264,7 @@ def test_the_order_of_a_recipes_entries_does_not_change_its_data_digest(tiny_bas
 
 
 def test_a_tasks_dev_data_reaches_the_harmony_fingerprint_and_is_checked_first(tiny_base, tmp_path):
-    from tests.test_pipeline import tiny_recipe
+    from tests.conftest import tiny_recipe
     from unibridge.errors import DataError
     from unibridge.pipeline import Pipeline
 

@@ -418,14 +418,14 @@ class SourceSpec(_Config):
     text: tuple[DataRef, ...] = ()
     parallel: str | None = None
     labelled: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
-    label_maps: dict[str, str] = field(default_factory=dict)
+    label_maps: dict[str, Any] = field(default_factory=dict)
 
     def task_files(self, task: str) -> tuple[DataRef, ...]:
         """The labelled training files of ``task`` (empty if this source has none)."""
         return self.labelled.get(task, ())
 
-    def label_map(self, task: str) -> str | None:
-        """The label mapping named for ``task``'s files, or None."""
+    def label_map(self, task: str) -> str | dict | None:
+        """The label mapping given for ``task``'s files (a name, or the mapping itself), or None."""
         return self.label_maps.get(task)
 
     @classmethod
@@ -442,9 +442,11 @@ class SourceSpec(_Config):
                                   f"<task>_label_map; known tasks: {', '.join(TASKS.names())}")
             if key.endswith(_LABEL_MAP):
                 if value is not None:
-                    maps[task] = str(value)
-            elif value:
-                labelled[key] = _data_refs(value, f"{where}.{key}")
+                    maps[task] = value  # a mapping's name, or the mapping itself
+            else:
+                refs = _data_refs(value, f"{where}.{key}")
+                if refs:
+                    labelled[key] = refs
         if "text" in data:
             data["text"] = _data_refs(data["text"], f"{where}.text")
         return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps}, where)

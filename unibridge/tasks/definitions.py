@@ -79,7 +79,10 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     """Add a task to the registry (:data:`unibridge.registry.TASKS`) and return it; recipes may
     then name it under ``tasks:`` and give source files for it under ``sources.<lang>.<name>``
     (and a label map under ``sources.<lang>.<name>_label_map``). Raises ValueError if the name
-    is taken or not a lowercase identifier."""
+    is taken, is not a lowercase identifier, or would read as another source key (``text``,
+    ``parallel``, ``*_label_map``)."""
+    if spec.name in ("text", "parallel") or spec.name.endswith("_label_map"):
+        raise ValueError(f"task name {spec.name!r} is a source key of recipes; choose another")
     return TASKS.register(spec.name, spec)
 
 
