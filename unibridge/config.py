@@ -399,6 +399,7 @@ DataRef = str | HFDataRef
 # source has no such files); keeping them keeps the fingerprints of cached and shipped adapters.
 _KEYED_WHEN_EMPTY = ("pos", "ner", "nli")
 _LABEL_MAP = "_label_map"
+SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``)
 
 
 @dataclass(frozen=True)
@@ -434,7 +435,7 @@ class SourceSpec(_Config):
         registered task, or a value that is not a file name, ``{hf: ...}`` or a list of them."""
         data = dict(data or {})
         labelled, maps = {}, {}
-        for key in [k for k in data if k not in ("text", "parallel")]:
+        for key in [k for k in data if k not in SOURCE_KEYS]:
             value = data.pop(key)
             task = key[:-len(_LABEL_MAP)] if key.endswith(_LABEL_MAP) else key
             if task not in TASKS:

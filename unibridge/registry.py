@@ -10,7 +10,7 @@ the grid and every ``--task`` option.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 from .errors import ConfigError
 
@@ -47,22 +47,12 @@ class Registry(Generic[T]):
             raise ConfigError(f"unknown {self.kind} '{name}'; known {self.kind}s: {', '.join(self._items)}")
         return self._items[name]
 
-    def unregister(self, name: str) -> None:
-        """Remove ``name`` (KeyError if absent)."""
-        del self._items[name]
-
     def names(self) -> tuple[str, ...]:
         """The registered names, in registration order."""
         return tuple(self._items)
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(tuple(self._items))
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 TASKS: Registry = Registry("task")

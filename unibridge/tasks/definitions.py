@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..config import SOURCE_KEYS
 from ..registry import TASKS
 
 
@@ -81,7 +82,7 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     (and a label map under ``sources.<lang>.<name>_label_map``). Raises ValueError if the name
     is taken, is not a lowercase identifier, or would read as another source key (``text``,
     ``parallel``, ``*_label_map``)."""
-    if spec.name in ("text", "parallel") or spec.name.endswith("_label_map"):
+    if spec.name in SOURCE_KEYS or spec.name.endswith("_label_map"):
         raise ValueError(f"task name {spec.name!r} is a source key of recipes; choose another")
     return TASKS.register(spec.name, spec)
 
