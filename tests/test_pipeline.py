@@ -63,6 +63,10 @@ def test_harmony_setting_is_chosen_per_task_on_dev_data_and_used_by_the_predicto
     first_best = next(c for c in pos["candidates"] if c["dev_score"] == pos["dev_score"])
     assert (pos["distance"], pos["temperature"]) == (first_best["distance"], first_best["temperature"])
     assert stored["tasks"]["ner"]["weights"] == {"en": 1.0}  # NER has one source here
+    # each source alone on the same dev examples: with one source, exactly the chosen score
+    assert stored["tasks"]["ner"]["dev_score_per_source"] == {"en": stored["tasks"]["ner"]["dev_score"]}
+    assert set(pos["dev_score_per_source"]) == {"en", "ru"}
+    assert all(0.0 <= v <= 1.0 for v in pos["dev_score_per_source"].values())
     assert MultiSourcePredictor("amh", "pos", run_dir=run_dir).weights == pytest.approx(pos["weights"])
     assert MultiSourcePredictor("amh", "nli", run_dir=run_dir).weights == pytest.approx(stored["weights"])
     assert result.scores["pos"]["harmony"] == {k: pos[k] for k in ("distance", "temperature", "dev_score", "n_dev")}

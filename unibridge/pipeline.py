@@ -519,7 +519,9 @@ class Pipeline:
                 ", task adapters " + ("on the source adapters" if c["source_language_adapter"] else "on the base")
             _say(f"harmony weights for {t}, chosen on {c['n_dev']} dev examples ({c['distance']} distance, "
                  f"T={c['temperature']:g}, dev {c['dev_score']:.3f}{kind}): "
-                 + ", ".join(f"{s}={w:.3f}" for s, w in c["weights"].items()))
+                 + ", ".join(f"{s}={w:.3f}" for s, w in c["weights"].items())
+                 + "; each source alone on dev: "
+                 + ", ".join(f"{s}={v:.3f}" for s, v in c["dev_score_per_source"].items()))
 
     def _harmony_of_kind(self, model, on_source: bool) -> tuple[dict, dict, dict]:
         """Harmony at the recipe's setting for one kind of task adapters: the source side under
@@ -544,7 +546,8 @@ class Pipeline:
         the dev examples are computed once (the run's task adapters of kind ``on_source`` stacked
         on the target adapter, as the predictor runs them), then every (distance kind,
         temperature) of the recipe is scored (:func:`~unibridge.inference.weights.choose_harmony`).
-        Adds ``n_dev``."""
+        Adds ``n_dev`` and ``dev_score_per_source`` (each source's task adapter alone on the same
+        dev examples; recorded, not chosen from)."""
         from .inference.predictor import MultiSourcePredictor
         from .inference.weights import choose_harmony
         from .tasks import get_task
@@ -571,7 +574,8 @@ class Pipeline:
         chosen = choose_harmony({k: {s: d[s] for s in heads} for k, d in distances.items() if k in cfg.tune_distances},
                                 score, temperatures=cfg.tune_temperatures, standardise=cfg.standardise,
                                 preferred=(cfg.distance, cfg.temperature))
-        return {**chosen, "n_dev": len(dev)}
+        per_source = {s: score({s: 1.0}) for s in heads}  # what each source's task adapter scores alone
+        return {**chosen, "n_dev": len(dev), "dev_score_per_source": per_source}
 
     def _centroid_gaps(self, model, on_source: bool = True) -> dict:
         """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
