@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from .artifacts import (
     check_run_target,
@@ -33,6 +32,7 @@ from .artifacts import (
     target_tokenizer_dir,
     write_json,
 )
+from .adaptation.model import ensure_adapter, load_run_target
 from .backbones import load_tokenizer
 from .config import STAGES, Recipe
 from .errors import DataError
@@ -289,20 +289,6 @@ class Pipeline:
             self._model = load_adapter_model(self.base_dir)
         return self._model
 
-    def _ensure_target(self, model, trained: bool) -> None:
-        from .adaptation.model import attach_embeddings
-
-        t = self.recipe.target
-        src = self.run_dir / ("adaptation" if trained else "embeddings") / "embeddings.safetensors"
-        attach_embeddings(model, t, self.target_tokenizer(), load_file(str(src))["weight"])
-        if trained and t not in model.adapters_config:
-            model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=t, with_head=False,
-                               use_safetensors=True)
-
-    def _ensure_adapter(self, model, name: str, path: Path, with_head: bool = False) -> None:
-        if name not in model.adapters_config:
-            model.load_adapter(str(path), load_as=name, with_head=with_head, use_safetensors=True)
-
     def backbone_head(self):
         """The backbone's fitted MLM head (:func:`~unibridge.adaptation.head.backbone_head`), or
         None when language adapters train a joint head. Fitted once per backbone on FLORES-200
@@ -342,7 +328,7 @@ class Pipeline:
         model = self.model()
         if t in model.adapters_config:
             model.delete_adapter(t)
-        self._ensure_target(model, trained=False)
+        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer(), trained=False)
         add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out,
                              seed=self.recipe.seed)
         fp = self.stage_fingerprint("adaptation")
@@ -362,7 +348,7 @@ class Pipeline:
             self._diagnose(model, self.target_tokenizer(), self.mono[-DIAGNOSTIC_LINES:], t, t,
                            d / "diagnostics.json")
         _rm(checkpoints)
-        self._ensure_target(model, trained=True)
+        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer())
 
     # ------------------------------------------------------------------ stage 4
     def _source_texts(self, lang: str) -> list[str]:
@@ -451,7 +437,7 @@ class Pipeline:
             trained += 1
             _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
             if on_source:
-                self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+                ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
             name = task_adapter_name(task, lang)
             if name in model.adapters_config:
                 model.delete_adapter(name)
@@ -491,10 +477,10 @@ class Pipeline:
 
         r, cfg = self.recipe, self.recipe.harmony
         model = self.model()
-        self._ensure_target(model, trained=True)
+        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer())
         kinds = r.task.adapter_kinds
         for lang in r.sources if True in kinds else ():
-            self._ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+            ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
             per_kind = {k: self._harmony_of_kind(model, k) for k in kinds}
             res, gaps, _ = per_kind[kinds[-1]]
@@ -558,7 +544,7 @@ class Pipeline:
         for s, src in r.sources.items():
             if src.task_files(task):
                 heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
-                self._ensure_adapter(model, heads[s], task_adapter_dir(self.run_dir, task, s, on_source) / "adapter",
+                ensure_adapter(model, heads[s], task_adapter_dir(self.run_dir, task, s, on_source) / "adapter",
                                      with_head=True)
         model.set_active_embeddings(r.target)
         pred = MultiSourcePredictor.from_model(model, self.target_tokenizer(), task, heads, language_adapter=r.target)

@@ -202,7 +202,7 @@ class TransferGrid:
     def _madx(self, seed: int) -> dict:
         """MAD-X: target language adapter on the base vocabulary (the schedule, head and anchor of the
         UniBridge adaptation), English task adapter of the UniBridge run stacked on it."""
-        from .adaptation.model import add_language_adapter, load_adapter_model
+        from .adaptation.model import add_language_adapter, ensure_adapter, load_adapter_model
         from .adaptation.train import save_language_adapter, train_language_adapter
 
         pipe = self._pipeline("unibridge", seed)
@@ -224,7 +224,7 @@ class TransferGrid:
             shutil.rmtree(ck, ignore_errors=True)
             share_stage(d / "adaptation", fp, self.cache, "madx-adaptation")
             model.delete_adapter(t)
-        model.load_adapter(str(d / "adaptation" / "adapter"), load_as=t, with_head=False, use_safetensors=True)
+        ensure_adapter(model, t, d / "adaptation" / "adapter")
         scores = {}
         kinds = r.task.adapter_kinds
         for task in self.tasks:

@@ -105,6 +105,29 @@ def attach_embeddings(model, name: str, tokenizer, weights: torch.Tensor) -> Non
         model.get_input_embeddings().weight.copy_(weights.to(torch.float32))
 
 
+def ensure_adapter(model, name: str, path: str | Path, *, with_head: bool = False) -> None:
+    """Load the adapter saved in ``path`` (adapters' folder layout, safetensors) into ``model`` as
+    ``name``, with its prediction head when ``with_head``, unless an adapter of that name is loaded."""
+    if name not in model.adapters_config:
+        model.load_adapter(str(path), load_as=name, with_head=with_head, use_safetensors=True)
+
+
+def load_run_target(model, run_dir: str | Path, target: str, tokenizer, *, trained: bool = True) -> None:
+    """Give ``model`` a run's target side: its embedding set ``target`` (the trained E_T of
+    ``<run>/adaptation``, or the initial one of ``<run>/embeddings`` when not ``trained``),
+    activated, and with ``trained`` its language + invertible adapter as adapter ``target``.
+    ``tokenizer`` is the run's target tokenizer (:func:`~unibridge.artifacts.target_tokenizer_dir`).
+    The one reader of a run's target stages: the pipeline, the predictor and the hub use it.
+    Raises ConfigError if the embeddings do not match the tokenizer (:func:`attach_embeddings`)."""
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    emb = run_dir / ("adaptation" if trained else "embeddings") / "embeddings.safetensors"
+    attach_embeddings(model, target, tokenizer, load_file(str(emb))["weight"])
+    if trained:
+        ensure_adapter(model, target, run_dir / "adaptation" / "adapter")
+
+
 def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2,
                          leave_out: list[int] | None = None, *, seed: int | None = None) -> None:
     """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible

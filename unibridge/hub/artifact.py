@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..artifacts import read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source, write_json
+from ..artifacts import (read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source,
+                         used_task_adapter_dir, write_json)
 from ..errors import ConfigError, DataError
 from ..data.digest import sha256_file
 
@@ -205,8 +206,8 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
     target = run["target"]
     name = check_name(name or f"unibridge-{target}-{Path(str(run['base_model'])).name.lower()}")
     folders = {t: task_adapter_folder(task_adapters_on_source(run_dir, t)) for t in run.get("sources", {})}
-    tasks = {t: list(s) for t, s in run.get("sources", {}).items()
-             if s and all((run_dir / folders[t] / t / src / "adapter").is_dir() for src in s)}
+    used = {t: {src: used_task_adapter_dir(run_dir, t, src) for src in s} for t, s in run.get("sources", {}).items()}
+    tasks = {t: list(d) for t, d in used.items() if d and all((p / "adapter").is_dir() for p in d.values())}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -218,9 +219,9 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         _copy_adapter(run_dir / "adaptation" / "adapter", tmp / "adaptation" / "adapter")
         (tmp / "harmony").mkdir()
         shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
-        for t, sources in tasks.items():
-            for s in sources:
-                _copy_adapter(run_dir / folders[t] / t / s / "adapter", tmp / folders[t] / t / s / "adapter")
+        for t in tasks:
+            for p in used[t].values():
+                _copy_adapter(p / "adapter", tmp / p.relative_to(run_dir) / "adapter")
         metrics = {}
         if (run_dir / "evaluation" / "results.json").is_file():
             metrics = read_json(run_dir / "evaluation" / "results.json")

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 from adapters.composition import Parallel, Stack
-from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
-from ..artifacts import check_run_target, read_json, target_tokenizer_dir, task_adapter_dir, task_adapters_on_source
+from ..artifacts import check_run_target, read_json, target_tokenizer_dir, used_task_adapter_dir
 from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
@@ -101,7 +100,7 @@ class MultiSourcePredictor:
                  weights: str | dict = "harmony", sources: list[str] | None = None, max_length: int = 256,
                  repo: str | None = None, device: str | torch.device | None = None,
                  dtype: torch.dtype | None = None, batch_size: int = 32):
-        from ..adaptation.model import attach_embeddings, load_adapter_model
+        from ..adaptation.model import ensure_adapter, load_adapter_model, load_run_target
         from ..backbones import load_tokenizer, resolve_backbone
 
         self.run_dir = find_run_dir(target, run_dir, repo=repo)
@@ -122,17 +121,10 @@ class MultiSourcePredictor:
         self.max_length = max_length
         self.tokenizer = load_tokenizer(target_tokenizer_dir(self.run_dir))
         self.model = load_adapter_model(resolve_backbone(run["base_model"]))
-        emb = load_file(str(self.run_dir / "adaptation" / "embeddings.safetensors"))["weight"]
-        attach_embeddings(self.model, target, self.tokenizer, emb)
-        self.model.load_adapter(str(self.run_dir / "adaptation" / "adapter"), load_as=target, with_head=False,
-                                use_safetensors=True)
-        self.heads = []
-        on_source = task_adapters_on_source(self.run_dir, task)
-        for s in self.sources:
-            name = task_adapter_name(task, s)
-            self.model.load_adapter(str(task_adapter_dir(self.run_dir, task, s, on_source) / "adapter"), load_as=name,
-                                    use_safetensors=True)
-            self.heads.append(name)
+        load_run_target(self.model, self.run_dir, target, self.tokenizer)
+        self.heads = [task_adapter_name(task, s) for s in self.sources]
+        for s, name in zip(self.sources, self.heads):
+            ensure_adapter(self.model, name, used_task_adapter_dir(self.run_dir, task, s) / "adapter", with_head=True)
         self.device, self.batch_size, self._dtype = pick_device(device), batch_size, dtype
         self._place()
         self.model.eval()
