@@ -186,6 +186,11 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     ({"vocab": {"eps": "five"}}, "'vocab.eps' must be a number"),
     ({"vocab": {"v_i": "1.5"}}, "'vocab.v_i' must be an integer"),
     ({"task": {"train": {"max_steps": True}}}, "'task.train.max_steps' must be a number"),
+    # a label map only where the task's reader applies one (it would be read unmapped otherwise)
+    ({"sources": {"en": {"pos": "x.conllu", "pos_label_map": {"PROPN": "NOUN"}}}},
+     r"'sources.en.pos_label_map': the 'pos' task takes no label map \(tasks that do: ner\)"),
+    ({"tasks": {"pos": {"test": "t.conllu", "label_map": "wikiann"}}},
+     "'tasks.pos.label_map': the 'pos' task takes no label map"),
 ])
 def test_invalid_recipes_raise_config_error(change, msg):
     with pytest.raises(ConfigError, match=msg):

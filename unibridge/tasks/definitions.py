@@ -22,7 +22,9 @@ class TaskSpec:
     ``metric(gold, pred) -> dict`` over lists of label lists (one label per word, or a one-item
     list per pair), the metric's main key, and ``kind``: ``"tagging"`` (TaggedSentence, word
     labels from the first sub-token, tagging head) or ``"classification"`` (NLIExample, one
-    label per pair, classification head)."""
+    label per pair, classification head). ``takes_label_map``: whether ``read`` uses a label
+    mapping (``ner``: a dataset's entity types to the shared PER/ORG/LOC); a recipe that gives
+    one to a task without it is refused, not silently read unmapped."""
 
     name: str
     labels: tuple[str, ...]
@@ -30,6 +32,7 @@ class TaskSpec:
     metric: Callable
     main_metric: str
     kind: str = "tagging"
+    takes_label_map: bool = False
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -139,5 +142,5 @@ def _labels():
 
 _upos, _ner, _nli = _labels()
 register_task(TaskSpec("pos", _upos, _read_pos, accuracy, "accuracy"))
-register_task(TaskSpec("ner", _ner, _read_ner, entity_f1, "f1"))
+register_task(TaskSpec("ner", _ner, _read_ner, entity_f1, "f1", takes_label_map=True))
 register_task(TaskSpec("nli", _nli, _read_nli, accuracy, "accuracy", kind="classification"))
