@@ -464,5 +464,6 @@ def test_cli_vocab_writes_tokenizer_plot_and_curve(tmp_path, xlmr_base):
     tok = load_tokenizer(out / "tokenizer")
     sp = spm.SentencePieceProcessor(model_file=str(out / "spm.model"))
     assert sp.get_piece_size() == rec["vocab_size"] and len(tok) == rec["vocab_size"] + 2
+    assert rec["searched"] and rec["tokenizer_size"] == len(tok)  # the pipeline's record (one service)
     text = _clean_texts(sp)[0]
     assert tok(text).input_ids[1:-1] == [i + 1 for i in sp.encode(text)]

@@ -40,7 +40,6 @@ from .registry import TASKS
 
 log = logging.getLogger("unibridge")
 
-DIAGNOSTIC_LINES = 128  # the last lines of a language's text, measured after its adapter trains
 
 
 @dataclass
@@ -233,51 +232,25 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stage 1
     def stage_vocab(self) -> None:
-        from .vocab import plot_alp_curve, search_vocab_size, train_sentencepiece, wrap_tokenizer
+        from .vocab.stage import build_vocabulary
 
-        cfg = self.recipe.vocab
         with stage_dir(self.run_dir / "vocab", self.stage_fingerprint("vocab")) as d:
-            if cfg.fixed_size:
-                model_path = train_sentencepiece(self.mono, cfg.fixed_size, d / "spm", model_type=cfg.model_type,
-                                                 character_coverage=cfg.character_coverage)
-                info = {"vocab_size": cfg.fixed_size, "searched": False}
-            else:
-                res = search_vocab_size(self.mono, v_i=cfg.v_i, v_m=cfg.v_m, delta=cfg.delta, eps=cfg.eps,
-                                        sample_words=cfg.sample_words, per_token=cfg.per_token,
-                                        heldout_fraction=cfg.heldout_fraction, model_type=cfg.model_type,
-                                        character_coverage=cfg.character_coverage, strategy=cfg.strategy,
-                                        workdir=d / "search")
-                model_path = Path(res.model_path)
-                info = {"searched": True, **res.to_dict()}
-                plot_alp_curve(res, d / "alp_curve.png")
-            final = d / "spm.model"
-            if model_path.resolve() != final.resolve():
-                final.write_bytes(Path(model_path).read_bytes())
-            tok = wrap_tokenizer(final, self.base_tokenizer, d / "tokenizer")
-            info["tokenizer_size"] = len(tok)
-            write_json(d / "search.json", info)
-        _say(f"vocabulary: {info.get('vocab_size')} pieces ({len(tok)} with special tokens)")
+            info, _ = build_vocabulary(self.mono, self.recipe.vocab, d, self.base_tokenizer)
+        _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens)")
 
     # ------------------------------------------------------------------ stage 2
     def stage_embeddings(self) -> None:
         from .backbones import load_input_embeddings
-        from .data import read_dictionary
-        from .embeddings import StaticConfig, initialize_embeddings, save_init_result
+        from .embeddings.stage import build_embeddings
 
         cfg = self.recipe.embeddings
-        src = load_input_embeddings(str(self.base_dir))
-        vocab_tok = load_tokenizer(self.run_dir / "vocab" / "tokenizer")
         with stage_dir(self.run_dir / "embeddings", self.stage_fingerprint("embeddings")) as d:
-            res = initialize_embeddings(
-                cfg.method, source_embeddings=src, source_tokenizer=self.base_tokenizer,
-                target_tokenizer=vocab_tok, corpus=self.mono,
-                config=StaticConfig(dim=cfg.static_dim, epochs=cfg.static_epochs, min_count=cfg.min_count),
-                seed=self.recipe.seed, workdir=self.run_dir / "cache" / "static",
-                dictionary=read_dictionary(cfg.dictionary) if cfg.dictionary else None,
-                augment_size=cfg.augment_size)
-            save_init_result(res, d, method=cfg.method, source_embeddings=src,
-                             source_tokenizer=self.base_tokenizer, target_tokenizer=vocab_tok,
-                             title=f"{self.recipe.target}: {cfg.method} initialisation")
+            res, _ = build_embeddings(cfg, d, base_embeddings=load_input_embeddings(str(self.base_dir)),
+                                      base_tokenizer=self.base_tokenizer,
+                                      target_tokenizer=load_tokenizer(self.run_dir / "vocab" / "tokenizer"),
+                                      corpus=self.mono, seed=self.recipe.seed,
+                                      workdir=self.run_dir / "cache" / "static",
+                                      title=f"{self.recipe.target}: {cfg.method} initialisation")
         _say(f"embeddings ({cfg.method}): {res.report}")
 
     # ------------------------------------------------------------------ model
@@ -307,30 +280,13 @@ class Pipeline:
                  f"on {report.get('heldout_lines')} lines")
         return self._backbone_head
 
-    def _diagnose(self, model, tokenizer, texts: list[str], embeddings: str, adapter: str, out: Path) -> dict:
-        """Representation diagnostics of a trained language adapter on ``texts`` into ``out``."""
-        from .adaptation.diagnostics import representation_diagnostics
-
-        d = representation_diagnostics(model, tokenizer, texts, embeddings=embeddings, adapter=adapter,
-                                       base_tokenizer=self.base_tokenizer)
-        write_json(out, d)
-        from .adaptation.diagnostics import format_diagnostics
-
-        _say(f"diagnostics '{adapter}': " + format_diagnostics(d).replace("\n", "; "))
-        return d
-
     # ------------------------------------------------------------------ stage 3
     def stage_adaptation(self) -> None:
-        from .adaptation.model import add_language_adapter
-        from .adaptation.train import save_language_adapter, train_language_adapter
+        from .adaptation.stage import adapt_language
 
         cfg, t = self.recipe.adaptation, self.recipe.target
         model = self.model()
-        if t in model.adapters_config:
-            model.delete_adapter(t)
-        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer(), trained=False)
-        add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out,
-                             seed=self.recipe.seed)
+        load_run_target(model, self.run_dir, t, self.target_tokenizer(), trained=False)
         fp = self.stage_fingerprint("adaptation")
         checkpoints = self.run_dir / "cache" / "checkpoints" / f"adaptation-{fp[:16]}"
         with stage_dir(self.run_dir / "adaptation", fp) as d:
@@ -339,16 +295,13 @@ class Pipeline:
                 from .data import read_dictionary
 
                 dictionary = read_dictionary(self.recipe.embeddings.dictionary)
-            head_init = self.backbone_head() if cfg.mlm_head == "fitted" else None
-            head, hist = train_language_adapter(
-                model, self.target_tokenizer(), self.mono, t, cfg=cfg, train_embeddings=True,
-                base_tokenizer=self.base_tokenizer, dictionary=dictionary, seed=self.recipe.seed,
-                output_dir=str(checkpoints), head_init=head_init)
-            save_language_adapter(model, head, t, d, hist)
-            self._diagnose(model, self.target_tokenizer(), self.mono[-DIAGNOSTIC_LINES:], t, t,
-                           d / "diagnostics.json")
+            res = adapt_language(model, t, self.target_tokenizer(), self.mono, d, cfg=cfg, train_embeddings=True,
+                                 base_tokenizer=self.base_tokenizer, seed=self.recipe.seed, checkpoints=checkpoints,
+                                 dictionary=dictionary,
+                                 head_init=self.backbone_head() if cfg.mlm_head == "fitted" else None)
+            _say_diagnostics(t, res["diagnostics"])
         _rm(checkpoints)
-        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer())
+        load_run_target(model, self.run_dir, t, self.target_tokenizer())
 
     # ------------------------------------------------------------------ stage 4
     def _source_texts(self, lang: str) -> list[str]:
@@ -393,8 +346,7 @@ class Pipeline:
 
     def stage_sources(self) -> int:
         """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
-        from .adaptation.model import add_language_adapter
-        from .adaptation.train import save_language_adapter, train_language_adapter
+        from .adaptation.stage import adapt_language
         from .tasks import get_task, train_task_adapter
         from .tasks.train import task_adapter_name
 
@@ -409,22 +361,14 @@ class Pipeline:
             if not self._restore_source(d_lang, fp, f"source-{lang}"):
                 trained += 1
                 _say(f"source language adapter '{lang}'")
-                if lang in model.adapters_config:
-                    model.delete_adapter(lang)
                 cfg = r.source_adaptation
-                add_language_adapter(model, lang, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out,
-                                     seed=r.seed)
                 checkpoints = self.run_dir / "cache" / "checkpoints" / f"source-{lang}-{fp[:16]}"
-                head_init = self.backbone_head() if cfg.mlm_head == "fitted" else None
                 with stage_dir(d_lang, fp) as d:
-                    texts = self._source_texts(lang)
-                    head, hist = train_language_adapter(
-                        model, self.base_tokenizer, texts, lang, cfg=cfg, train_embeddings=False,
-                        base_tokenizer=self.base_tokenizer, seed=r.seed, output_dir=str(checkpoints),
-                        head_init=head_init)
-                    save_language_adapter(model, head, lang, d, hist, with_embeddings=False)
-                    self._diagnose(model, self.base_tokenizer, texts[-DIAGNOSTIC_LINES:], "default", lang,
-                                   d / "diagnostics.json")
+                    res = adapt_language(model, lang, self.base_tokenizer, self._source_texts(lang), d, cfg=cfg,
+                                         train_embeddings=False, base_tokenizer=self.base_tokenizer, seed=r.seed,
+                                         checkpoints=checkpoints,
+                                         head_init=self.backbone_head() if cfg.mlm_head == "fitted" else None)
+                    _say_diagnostics(lang, res["diagnostics"])
                 _rm(checkpoints)
                 share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
         for task, on_source, lang in ((t, k, s) for t in r.tasks for k in kinds for s in r.sources):
@@ -699,6 +643,14 @@ class Pipeline:
             self._write_run_json({stage: result.timings[stage]})
         self._write_run_json()
         return result
+
+
+def _say_diagnostics(adapter: str, diag: dict | None) -> None:
+    """Log a trained language adapter's representation diagnostics on one line."""
+    if diag is not None:
+        from .adaptation.diagnostics import format_diagnostics
+
+        _say(f"diagnostics '{adapter}': " + format_diagnostics(diag).replace("\n", "; "))
 
 
 def _combine(out: dict, weights: dict[str, float], spec, n_labels: int) -> list[str]:

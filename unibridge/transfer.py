@@ -202,8 +202,8 @@ class TransferGrid:
     def _madx(self, seed: int) -> dict:
         """MAD-X: target language adapter on the base vocabulary (the schedule, head and anchor of the
         UniBridge adaptation), English task adapter of the UniBridge run stacked on it."""
-        from .adaptation.model import add_language_adapter, ensure_adapter, load_adapter_model
-        from .adaptation.train import save_language_adapter, train_language_adapter
+        from .adaptation.model import ensure_adapter, load_adapter_model
+        from .adaptation.stage import adapt_language
 
         pipe = self._pipeline("unibridge", seed)
         r, t = pipe.recipe, pipe.recipe.target
@@ -213,14 +213,12 @@ class TransferGrid:
         if not restore_stage(d / "adaptation", fp, self.cache, "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
             cfg = r.adaptation
-            add_language_adapter(model, t, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=seed)
             ck = d / "checkpoints"
             with stage_dir(d / "adaptation", fp) as out:
-                head, hist = train_language_adapter(
-                    model, pipe.base_tokenizer, pipe.mono, t, cfg=madx_config(cfg), train_embeddings=False,
-                    base_tokenizer=pipe.base_tokenizer, seed=seed, output_dir=str(ck),
-                    head_init=pipe.backbone_head() if cfg.mlm_head == "fitted" else None)
-                save_language_adapter(model, head, t, out, hist, with_embeddings=False)
+                adapt_language(model, t, pipe.base_tokenizer, pipe.mono, out, cfg=madx_config(cfg),
+                               train_embeddings=False, base_tokenizer=pipe.base_tokenizer, seed=seed, checkpoints=ck,
+                               head_init=pipe.backbone_head() if cfg.mlm_head == "fitted" else None,
+                               diagnostics=False)
             shutil.rmtree(ck, ignore_errors=True)
             share_stage(d / "adaptation", fp, self.cache, "madx-adaptation")
             model.delete_adapter(t)

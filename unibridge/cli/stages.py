@@ -9,26 +9,19 @@ from .options import _config_arg, _count, _table
 def cmd_vocab(a) -> int:
     """``unibridge vocab``: Algorithm 1 vocabulary-size search, the chosen SentencePiece model, its ALP
     curve and (with ``--base``) a tokenizer carrying the base's special tokens."""
-    import shutil
     from pathlib import Path
 
-    from ..artifacts import write_json
     from ..backbones import backbone_tokenizer
+    from ..config import VocabConfig
     from ..data import read_text
-    from ..vocab import plot_alp_curve, search_vocab_size, wrap_tokenizer
+    from ..vocab.stage import build_vocabulary
 
     out = Path(a.out)
-    lines = read_text(a.corpus)
-    res = search_vocab_size(lines, v_i=a.v_i, v_m=a.v_m, delta=a.delta, eps=a.eps,
-                            sample_words=a.sample_words or None, per_token=a.per_token,
-                            model_type=a.model_type, character_coverage=a.character_coverage,
-                            heldout_fraction=a.heldout, strategy=a.strategy, workers=a.workers,
-                            seed=a.seed, workdir=out / "search", progress=not a.no_progress)
-    shutil.copyfile(res.model_path, out / "spm.model")
-    if a.base:
-        wrap_tokenizer(out / "spm.model", backbone_tokenizer(a.base), out / "tokenizer")
-    plot_alp_curve(res, out / "alp_curve.png")
-    write_json(out / "search.json", res.to_dict())
+    cfg = VocabConfig(v_i=a.v_i, v_m=a.v_m, delta=a.delta, eps=a.eps, sample_words=a.sample_words or None,
+                      per_token=a.per_token, model_type=a.model_type, character_coverage=a.character_coverage,
+                      heldout_fraction=a.heldout, strategy=a.strategy)
+    _, res = build_vocabulary(read_text(a.corpus), cfg, out, backbone_tokenizer(a.base) if a.base else None,
+                              workers=a.workers, seed=a.seed, progress=not a.no_progress)
     print(_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}", f"{p.seconds:.1f}"]
                   for p in res.curve], ["size", "ALP", "gain", "seconds"]))
     cap = f", feasible maximum {res.feasible_max}" if res.feasible_max is not None else ""
@@ -45,24 +38,19 @@ def cmd_init(a) -> int:
     from pathlib import Path
 
     from ..backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
-    from ..data import read_dictionary, read_text
-    from ..embeddings import StaticConfig, get_initializer, initialize_embeddings, save_init_result
+    from ..config import EmbeddingConfig
+    from ..data import read_text
+    from ..embeddings import get_initializer
+    from ..embeddings.stage import build_embeddings
 
     get_initializer(a.method)  # an unknown name is refused before any work, listing the registered ones
     out = Path(a.out)
-    target_tok = load_tokenizer(a.tokenizer)
-    corpus = read_text(a.corpus)
-    dictionary = read_dictionary(a.dictionary) if a.dictionary else None
-    base_tok = backbone_tokenizer(a.base)
-    src = load_input_embeddings(a.base)
-    res = initialize_embeddings(a.method, source_embeddings=src, source_tokenizer=base_tok,
-                                target_tokenizer=target_tok, corpus=corpus,
-                                config=StaticConfig(dim=a.static_dim, epochs=a.static_epochs),
-                                seed=a.seed, workdir=out / "static", dictionary=dictionary,
-                                augment_size=a.augment_size)
-    path = save_init_result(res, out, method=a.method, source_embeddings=src, source_tokenizer=base_tok,
-                            target_tokenizer=target_tok, plot=not a.no_plot,
-                            title=f"{a.method} initialisation")
+    cfg = EmbeddingConfig(method=a.method, static_dim=a.static_dim, static_epochs=a.static_epochs,
+                          dictionary=[a.dictionary] if a.dictionary else None, augment_size=a.augment_size)
+    res, path = build_embeddings(cfg, out, base_embeddings=load_input_embeddings(a.base),
+                                 base_tokenizer=backbone_tokenizer(a.base), target_tokenizer=load_tokenizer(a.tokenizer),
+                                 corpus=read_text(a.corpus), seed=a.seed, workdir=out / "static",
+                                 title=f"{a.method} initialisation", plot=not a.no_plot)
     total = sum(res.report.values())
     print(_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
                  ["rows", "count", "%"]))
@@ -80,9 +68,10 @@ def cmd_adapt(a) -> int:
 
     from safetensors.torch import load_file
 
-    from ..adaptation.model import add_language_adapter, attach_embeddings, load_adapter_model
-    from ..adaptation.train import is_main_process, save_language_adapter, train_language_adapter
-    from ..artifacts import write_json
+    from ..adaptation.diagnostics import format_diagnostics
+    from ..adaptation.model import attach_embeddings, load_adapter_model
+    from ..adaptation.stage import adapt_language
+    from ..adaptation.train import is_main_process
     from ..backbones import backbone_tokenizer, load_tokenizer, resolve_backbone
     from ..config import AdaptationConfig, TrainConfig
     from ..data import read_dictionary, read_text
@@ -107,27 +96,20 @@ def cmd_adapt(a) -> int:
                            head_fit_steps=a.head_fit_steps, align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
                            eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
-    add_language_adapter(model, a.name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=a.seed)
     head_init = None
     if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
         from ..adaptation.head import default_backbone_head
 
         head_init, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
         print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
-    head, hist = train_language_adapter(model, tok, texts, a.name, cfg=cfg, train_embeddings=bool(a.tokenizer),
-                                        base_tokenizer=base_tok, dictionary=dictionary, seed=a.seed,
-                                        output_dir=str(out / "checkpoints"), resume=not a.no_resume,
-                                        head_init=head_init)
+    res = adapt_language(model, a.name, tok, texts, out, cfg=cfg, train_embeddings=bool(a.tokenizer),
+                         base_tokenizer=base_tok, seed=a.seed, checkpoints=out / "checkpoints",
+                         dictionary=dictionary, head_init=head_init, resume=not a.no_resume)
     if not is_main_process():
         return 0
-    save_language_adapter(model, head, a.name, out, hist, with_embeddings=bool(a.tokenizer))
-    from ..adaptation.diagnostics import format_diagnostics, representation_diagnostics
-
-    diag = representation_diagnostics(model, tok, texts[-128:], embeddings=a.name if a.tokenizer else "default",
-                                      adapter=a.name, base_tokenizer=base_tok)
-    write_json(out / "diagnostics.json", diag)
-    print(format_diagnostics(diag))
+    print(format_diagnostics(res["diagnostics"]))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)  # finished: nothing left to resume
+    hist = res["history"]
     pppl = [h["eval_pppl"] for h in hist if "eval_pppl" in h]
     if pppl:
         print(f"held-out pseudo-perplexity: {pppl[0]:.2f} before -> {pppl[-1]:.2f} after")
