@@ -129,7 +129,7 @@ def test_a_toy_weight_strategy_registered_outside_the_package(monkeypatch):
     """Adding a strategy is a few lines: the registry, the CLI's choices and the grid see it."""
     import argparse
 
-    from unibridge.cli import _weights_choice
+    from unibridge.cli.options import weights_choice
     from unibridge.inference import strategies
 
     monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
@@ -140,11 +140,11 @@ def test_a_toy_weight_strategy_registered_outside_the_package(monkeypatch):
 
     assert resolve_weights("last", ["en", "zh", "ru"]) == {"en": 0.0, "zh": 0.0, "ru": 1.0}
     assert "last" in strategies.strategy_names(static_only=True) and "last" in strategies.strategy_help()
-    assert _weights_choice()("last") == "last" and _weights_choice(static_only=True)("single:en") == "single:en"
+    assert weights_choice()("last") == "last" and weights_choice(static_only=True)("single:en") == "single:en"
     with pytest.raises(argparse.ArgumentTypeError, match="per-batch|each batch"):
-        _weights_choice(static_only=True)("entropy")
+        weights_choice(static_only=True)("entropy")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown weight strategy 'median'"):
-        _weights_choice()("median")
+        weights_choice()("median")
     with pytest.raises(ValueError, match="without ':'"):
         strategies.register_strategy("a:b", help="")
 

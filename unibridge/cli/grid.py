@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from .options import _config_arg
+from .options import config_arg
 
 
 def cmd_transfer(a) -> int:
@@ -96,7 +96,7 @@ def add_parser(sub) -> None:
                          "(repeatable; YAML values; needs --out)")
     tr.add_argument("--cache", help="stage cache shared with other grids (default <out>/cache), e.g. "
                                     "runs/transfer/cache")
-    _config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
+    config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
                 default=10000)
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .options import _table
+from .options import text_table
 
 
 def cmd_hub(a) -> int:
@@ -20,7 +20,7 @@ def cmd_hub(a) -> int:
             return 0
         rows = [[e["target"], e["name"], e["version"], e["base_model"], ",".join(e["tasks"]), e["path"]]
                 for e in entries]
-        print(_table(rows, ["target", "name", "version", "base", "tasks", "path"]) if rows else "no artifacts")
+        print(text_table(rows, ["target", "name", "version", "base", "tasks", "path"]) if rows else "no artifacts")
     elif a.action == "show":
         folder = hub.find_installed(a.target, a.hub, version=a.version) if a.target else None
         if folder is None:

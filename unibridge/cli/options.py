@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
+def text_table(rows: list[list[str]], header: list[str]) -> str:
     """Plain-text table: ``header``, a rule, then ``rows``; columns left-aligned, two spaces apart."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -15,7 +15,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([fmt.format(*header), line, *(fmt.format(*map(str, r)) for r in rows)])
 
 
-def _weights_choice(static_only: bool = False):
+def weights_choice(static_only: bool = False):
     """argparse type of ``--weights`` / ``--strategy``: a registered weight strategy, e.g.
     ``single:<lang>`` (``static_only``: not a per-batch one)."""
     from ..errors import ConfigError
@@ -32,7 +32,7 @@ def _weights_choice(static_only: bool = False):
     return parse
 
 
-def _in_range(kind: type, rng, *, zero_means_none: bool = False, name: str | None = None):
+def in_range(kind: type, rng, *, zero_means_none: bool = False, name: str | None = None):
     """argparse type: a number of ``kind`` (int or float) within :class:`~unibridge.config.Range`
     ``rng`` (0 also accepted with ``zero_means_none``)."""
 
@@ -50,17 +50,17 @@ def _in_range(kind: type, rng, *, zero_means_none: bool = False, name: str | Non
     return parse
 
 
-def _setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool = False):
+def setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool = False):
     """argparse type for a numeric option that sets ``cls.name``: a number of that field's
     kind within its range (one home for the limits)."""
     from dataclasses import fields
 
     f = {f.name: f for f in fields(cls)}[name]
     kind = kind or (int if str(f.type).startswith("int") else float)
-    return _in_range(kind, f.metadata["range"], zero_means_none=zero_means_none, name=name)
+    return in_range(kind, f.metadata["range"], zero_means_none=zero_means_none, name=name)
 
 
-def _config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type | None = None,
+def config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type | None = None,
                 zero_means_none: bool = False, **kw) -> None:
     """Add ``flag`` setting ``cls.name``: its type, range and default come from the dataclass
     field (one home for defaults; ``default=`` overrides where the command means another value),
@@ -76,11 +76,11 @@ def _config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type
     if shown is not None and "default" not in help:
         help = f"{help} (default {shown})" if help else f"default {shown}"
     kw["help"] = help
-    parser.add_argument(flag, type=_setting(cls, name, kind=kind, zero_means_none=zero_means_none), **kw)
+    parser.add_argument(flag, type=setting(cls, name, kind=kind, zero_means_none=zero_means_none), **kw)
 
 
-def _count(minimum: int = 1):
+def count_type(minimum: int = 1):
     """argparse type: an integer >= ``minimum``."""
     from ..config import Range
 
-    return _in_range(int, Range(minimum))
+    return in_range(int, Range(minimum))

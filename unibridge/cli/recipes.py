@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..errors import UniBridgeError
-from .options import _table
+from .options import text_table
 
 
 def cmd_recipes(a) -> int:
@@ -30,7 +30,7 @@ def cmd_recipes(a) -> int:
     if a.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
         return 0
-    print(_table(rows, ["recipe", "tasks", "files here", "hub datasets", "missing", "missing files"]))
+    print(text_table(rows, ["recipe", "tasks", "files here", "hub datasets", "missing", "missing files"]))
     return 0
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 
-from .options import _count, _table, _weights_choice
+from .options import count_type, text_table, weights_choice
 
 
 def format_results(result) -> str:
@@ -16,10 +16,10 @@ def format_results(result) -> str:
         metric = s["metric"]
         for name, m in s["strategies"].items():
             rows.append([task, name, metric, f"{100 * m[metric]:.2f}"])
-    out = [_table(rows, ["task", "weights", "metric", "score (%)"])] if rows else []
+    out = [text_table(rows, ["task", "weights", "metric", "score (%)"])] if rows else []
     t = [[k, f"{v:.1f}", "cached" if k in result.cached else ""] for k, v in result.timings.items()]
     t.append(["total", f"{sum(result.timings.values()):.1f}", ""])
-    out.append(_table(t, ["stage", "wall time (s)", ""]))
+    out.append(text_table(t, ["stage", "wall time (s)", ""]))
     return "\n\n".join(out)
 
 
@@ -111,7 +111,7 @@ def add_parser(sub) -> None:
     p.add_argument("--target", required=True)
     p.add_argument("--task", required=True, choices=TASKS.names())
     p.add_argument("--run-dir")
-    p.add_argument("--weights", default="harmony", type=_weights_choice(),
+    p.add_argument("--weights", default="harmony", type=weights_choice(),
                    help=f"weight strategy: {strategy_help()} (default harmony)")
     p.add_argument("--json", action="store_true",
                    help="print the labels with their probabilities (in the order of 'labels') as JSON")
@@ -122,9 +122,9 @@ def add_parser(sub) -> None:
     e.add_argument("--task", required=True, choices=TASKS.names())
     e.add_argument("--test", required=True, action="append", help="test file (relative to UNIBRIDGE_DATA or absolute)")
     e.add_argument("--label-map", help="NER label mapping, e.g. masakhaner")
-    e.add_argument("--limit", type=_count(), help="score at most this many examples")
+    e.add_argument("--limit", type=count_type(), help="score at most this many examples")
     e.add_argument("--run-dir")
-    e.add_argument("--weights", default="harmony", type=_weights_choice(),
+    e.add_argument("--weights", default="harmony", type=weights_choice(),
                    help=f"weight strategy: {strategy_help()} (default harmony)")
     e.add_argument("--mode", default="parallel", choices=["parallel", "sequential", "merge"],
                    help="merge: one task adapter averaged with the weights (faster, approximate)")

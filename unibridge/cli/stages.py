@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .options import _config_arg, _count, _table
+from .options import config_arg, count_type, text_table
 
 
 def cmd_vocab(a) -> int:
@@ -22,7 +22,7 @@ def cmd_vocab(a) -> int:
                       heldout_fraction=a.heldout, strategy=a.strategy)
     _, res = build_vocabulary(read_text(a.corpus), cfg, out, backbone_tokenizer(a.base) if a.base else None,
                               workers=a.workers, seed=a.seed, progress=not a.no_progress)
-    print(_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}", f"{p.seconds:.1f}"]
+    print(text_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}", f"{p.seconds:.1f}"]
                   for p in res.curve], ["size", "ALP", "gain", "seconds"]))
     cap = f", feasible maximum {res.feasible_max}" if res.feasible_max is not None else ""
     print(f"chosen vocabulary size: {res.vocab_size} (stopped by {res.stopped_by}{cap}; {len(res.curve)} "
@@ -52,7 +52,7 @@ def cmd_init(a) -> int:
                                  corpus=read_text(a.corpus), seed=a.seed, workdir=out / "static",
                                  title=f"{a.method} initialisation", plot=not a.no_plot)
     total = sum(res.report.values())
-    print(_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
+    print(text_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
                  ["rows", "count", "%"]))
     print(f"{a.method}: {total} x {res.embeddings.shape[1]} embeddings -> {path}")
     if res.tokenizer is not None:
@@ -131,22 +131,22 @@ def add_parser(sub) -> None:
     v.add_argument("--out", required=True)
     v.add_argument("--base", default="me5-small",
                    help="base model whose special tokens the tokenizer copies ('' to skip wrapping)")
-    _config_arg(v, "--v-i", VocabConfig, "v_i", "initial vocabulary size (Algorithm 1)")
-    _config_arg(v, "--v-m", VocabConfig, "v_m", "largest vocabulary size tried")
-    _config_arg(v, "--delta", VocabConfig, "delta", "step between vocabulary sizes")
-    _config_arg(v, "--eps", VocabConfig, "eps", "stop when the ALP gain of one step falls below this")
-    _config_arg(v, "--sample-words", VocabConfig, "sample_words", "words per ALP sample (0: one line per sample)",
+    config_arg(v, "--v-i", VocabConfig, "v_i", "initial vocabulary size (Algorithm 1)")
+    config_arg(v, "--v-m", VocabConfig, "v_m", "largest vocabulary size tried")
+    config_arg(v, "--delta", VocabConfig, "delta", "step between vocabulary sizes")
+    config_arg(v, "--eps", VocabConfig, "eps", "stop when the ALP gain of one step falls below this")
+    config_arg(v, "--sample-words", VocabConfig, "sample_words", "words per ALP sample (0: one line per sample)",
                 zero_means_none=True)
     v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
-    _config_arg(v, "--heldout", VocabConfig, "heldout_fraction",
+    config_arg(v, "--heldout", VocabConfig, "heldout_fraction",
                 "score ALP on the last FRACTION of lines, trained without them", metavar="FRACTION")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
-    _config_arg(v, "--character-coverage", VocabConfig, "character_coverage",
+    config_arg(v, "--character-coverage", VocabConfig, "character_coverage",
                 "default: 0.9995 for CJK text, else 1.0")
     v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
                    help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
                         "trainings when the ALP curve is concave; full: every size up to the cap")
-    v.add_argument("--workers", type=_count(),
+    v.add_argument("--workers", type=count_type(),
                    help="concurrent trainings (default: cores, at most 8; 1: one at a time)")
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--no-progress", action="store_true")
@@ -161,10 +161,10 @@ def add_parser(sub) -> None:
                         "ident, random, or one a plug-in registers (docs/embeddings.md)")
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
-    _config_arg(i, "--augment-size", EmbeddingConfig, "augment_size",
+    config_arg(i, "--augment-size", EmbeddingConfig, "augment_size",
                 "va: target pieces added to the base vocabulary (as in Chau et al. 2020)")
-    _config_arg(i, "--static-dim", EmbeddingConfig, "static_dim", "dimension of the fastText static spaces")
-    _config_arg(i, "--static-epochs", EmbeddingConfig, "static_epochs", "fastText training epochs")
+    config_arg(i, "--static-dim", EmbeddingConfig, "static_dim", "dimension of the fastText static spaces")
+    config_arg(i, "--static-epochs", EmbeddingConfig, "static_epochs", "fastText training epochs")
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--no-plot", action="store_true")
     i.set_defaults(fn=cmd_init)
@@ -177,34 +177,34 @@ def add_parser(sub) -> None:
     d.add_argument("--tokenizer", help="new-vocabulary tokenizer folder (unibridge vocab); omit for the base's")
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
-    _config_arg(d, "--beta", SourceAdaptationConfig, "beta",
+    config_arg(d, "--beta", SourceAdaptationConfig, "beta",
                 "KL weight (default 1.0 with --tokenizer, else 0: MLM only)", default=None)
     d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
                    help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
-    _config_arg(d, "--anchor-weight", SourceAdaptationConfig, "anchor_weight", "weight of the anchor term")
+    config_arg(d, "--anchor-weight", SourceAdaptationConfig, "anchor_weight", "weight of the anchor term")
     d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
-    _config_arg(d, "--head-fit-steps", SourceAdaptationConfig, "head_fit_steps", "steps fitting the head alone")
-    _config_arg(d, "--backbone-head-steps", SourceAdaptationConfig, "backbone_head_steps",
+    config_arg(d, "--head-fit-steps", SourceAdaptationConfig, "head_fit_steps", "steps fitting the head alone")
+    config_arg(d, "--backbone-head-steps", SourceAdaptationConfig, "backbone_head_steps",
                 "steps fitting the backbone's head once, cached (0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
-    _config_arg(d, "--kl-temperature", SourceAdaptationConfig, "kl_temperature", "softmax temperature of the KL term")
+    config_arg(d, "--kl-temperature", SourceAdaptationConfig, "kl_temperature", "softmax temperature of the KL term")
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
-    _config_arg(d, "--align-alpha", AdaptationConfig, "align_alpha", "ALIGN-MLM weight (align-mlm.md used 10)")
-    _config_arg(d, "--steps", TrainConfig, "max_steps", "optimizer steps (overrides --epochs)")
-    _config_arg(d, "--epochs", TrainConfig, "epochs", "passes over the text")
-    _config_arg(d, "--batch-size", TrainConfig, "batch_size", "sequences per optimizer step")
-    _config_arg(d, "--lr", TrainConfig, "learning_rate", "learning rate")
-    _config_arg(d, "--max-length", TrainConfig, "max_length", "tokens per sequence")
-    d.add_argument("--max-lines", type=_count(), help="read at most this many lines")
-    _config_arg(d, "--leave-out", SourceAdaptationConfig, "leave_out", "layers without an adapter", kind=int,
+    config_arg(d, "--align-alpha", AdaptationConfig, "align_alpha", "ALIGN-MLM weight (align-mlm.md used 10)")
+    config_arg(d, "--steps", TrainConfig, "max_steps", "optimizer steps (overrides --epochs)")
+    config_arg(d, "--epochs", TrainConfig, "epochs", "passes over the text")
+    config_arg(d, "--batch-size", TrainConfig, "batch_size", "sequences per optimizer step")
+    config_arg(d, "--lr", TrainConfig, "learning_rate", "learning rate")
+    config_arg(d, "--max-length", TrainConfig, "max_length", "tokens per sequence")
+    d.add_argument("--max-lines", type=count_type(), help="read at most this many lines")
+    config_arg(d, "--leave-out", SourceAdaptationConfig, "leave_out", "layers without an adapter", kind=int,
                 nargs="*")
-    _config_arg(d, "--eval-fraction", SourceAdaptationConfig, "eval_fraction",
+    config_arg(d, "--eval-fraction", SourceAdaptationConfig, "eval_fraction",
                 "held out for pseudo-perplexity (max 64 lines)")
-    _config_arg(d, "--eval-steps", SourceAdaptationConfig, "eval_steps", "evaluate every N steps (0: at the end)")
-    _config_arg(d, "--patience", SourceAdaptationConfig, "patience",
+    config_arg(d, "--eval-steps", SourceAdaptationConfig, "eval_steps", "evaluate every N steps (0: at the end)")
+    config_arg(d, "--patience", SourceAdaptationConfig, "patience",
                 "early stopping after N evaluations without gain")
-    _config_arg(d, "--save-steps", SourceAdaptationConfig, "save_steps", "checkpoint every N steps (0: none)")
+    config_arg(d, "--save-steps", SourceAdaptationConfig, "save_steps", "checkpoint every N steps (0: none)")
     d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
     d.add_argument("--seed", type=int, default=42)
     d.set_defaults(fn=cmd_adapt)

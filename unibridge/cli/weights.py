@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .options import _table, _weights_choice
+from .options import text_table, weights_choice
 
 
 def cmd_weights(a) -> int:
@@ -29,7 +29,7 @@ def cmd_weights(a) -> int:
     if a.json:
         print(json.dumps(table, indent=2))
     else:
-        print(_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
+        print(text_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
                      ["target", *sources]))
     if a.out:
         png = plot_weight_heatmap(table, a.out, title=f"{a.strategy} weights")
@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
 
     w = sub.add_parser("weights", help="source weights of finished runs (targets x sources) as a table and heatmap")
     w.add_argument("runs", nargs="+", help="run directories (runs/<target>)")
-    w.add_argument("--strategy", default="harmony", type=_weights_choice(static_only=True),
+    w.add_argument("--strategy", default="harmony", type=weights_choice(static_only=True),
                    help=f"weight strategy, not a per-batch one: {strategy_help()} (default harmony)")
     w.add_argument("--sources", nargs="*", help="restrict to these sources")
     w.add_argument("--task", choices=TASKS.names(),
