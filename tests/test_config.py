@@ -200,8 +200,20 @@ def test_invalid_recipes_raise_config_error(change, msg):
 def test_unknown_profile_and_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="unknown profile 'gpu'"):
         Recipe.from_dict({**BASE, "profiles": {"cpu": {}}}, "gpu")
+    with pytest.raises(ConfigError, match=r"unknown profile 'gpu' \(extended by 'long'\)"):
+        Recipe.from_dict({**BASE, "profiles": {"long": {"extends": "gpu"}}}, "long")
+    with pytest.raises(ConfigError, match="profile 'a' extends itself: a -> b -> a"):
+        Recipe.from_dict({**BASE, "profiles": {"a": {"extends": "b"}, "b": {"extends": "a"}}}, "a")
     with pytest.raises(ConfigError, match="recipe not found"):
         Recipe.load(tmp_path / "none.yaml")
+
+
+def test_a_profile_extends_another_key_by_key():
+    profiles = {"cpu": {"seed": 7, "adaptation": {"beta": 0.5, "train": {"max_steps": 200, "batch_size": 16}}},
+                "long": {"extends": "cpu", "adaptation": {"train": {"max_steps": 800}}}}
+    long, cpu = (Recipe.from_dict({**BASE, "profiles": profiles}, p) for p in ("long", "cpu"))
+    assert (long.seed, long.adaptation.beta, long.adaptation.train.batch_size) == (7, 0.5, 16)
+    assert (long.adaptation.train.max_steps, cpu.adaptation.train.max_steps) == (800, 200)
 
 
 @needs_data

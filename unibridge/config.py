@@ -566,6 +566,20 @@ def _read_recipe_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return _deep_merge(_read_recipe_yaml(path.parent / parent, (*seen, path)), raw)
 
 
+def _profile(profiles: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
+    """The settings of profile ``name``: a profile saying ``extends: <other>`` is the other
+    profile with its own keys merged over it (key by key). Raises ConfigError for an unknown
+    profile or an ``extends`` loop."""
+    if name not in profiles:
+        raise ConfigError(f"unknown profile '{name}'" + (f" (extended by '{seen[-1]}')" if seen else "")
+                          + f"; this recipe has: {sorted(profiles) or 'none'}")
+    if name in seen:
+        raise ConfigError(f"profile '{name}' extends itself: {' -> '.join((*seen, name))}")
+    own = dict(profiles[name] or {})
+    parent = own.pop("extends", None)
+    return own if parent is None else _deep_merge(_profile(profiles, parent, (*seen, name)), own)
+
+
 def _default_parallel(target: str, source: str) -> str | None:
     from .data.languages import get_language
 
@@ -656,9 +670,7 @@ class Recipe:
         raw = copy.deepcopy(raw)
         profiles = raw.pop("profiles", {}) or {}
         if profile is not None:
-            if profile not in profiles:
-                raise ConfigError(f"unknown profile '{profile}'; this recipe has: {sorted(profiles) or 'none'}")
-            raw = _deep_merge(raw, profiles[profile])
+            raw = _deep_merge(raw, _profile(profiles, profile))
         for key in ("target", "base_model", "mono", "sources", "tasks"):
             if key not in raw:
                 raise ConfigError(f"recipe is missing the required key '{key}'")
