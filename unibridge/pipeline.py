@@ -41,7 +41,6 @@ from .registry import TASKS
 log = logging.getLogger("unibridge")
 
 
-
 @dataclass
 class RunResult:
     """Outcome of a pipeline run: scores per task and weight strategy, wall time per stage (s)."""
