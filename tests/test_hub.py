@@ -223,7 +223,7 @@ def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finishe
     from safetensors.torch import load_file
 
     import unibridge.adaptation.train as train_mod
-    import unibridge.tasks as tasks_mod
+    import unibridge.tasks.train as tasks_mod
     from unibridge.hub import ArtifactError
     from unibridge.hub.sources import pack_sources
 

@@ -232,7 +232,7 @@ def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finishe
     import shutil
 
     import unibridge.adaptation.train as adaptation_train
-    import unibridge.tasks as tasks_pkg
+    import unibridge.tasks.train as tasks_pkg  # the task services look training up here at call time
 
     raw = tiny_recipe(tiny_base)
     raw["tasks"] = {"pos": raw["tasks"]["pos"]}
@@ -271,7 +271,7 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
 
     from safetensors.torch import load_file
 
-    import unibridge.tasks as tasks_pkg
+    import unibridge.tasks.train as tasks_pkg  # the task services look training up here at call time
     from unibridge import MultiSourcePredictor
     from unibridge.artifacts import task_adapter_dir, used_task_adapter_dir
     from unibridge.errors import ConfigError

@@ -346,8 +346,8 @@ class Pipeline:
     def stage_sources(self) -> int:
         """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
         from .adaptation.stage import adapt_language
-        from .tasks import get_task, train_task_adapter
-        from .tasks.train import task_adapter_name
+        from .tasks import get_task
+        from .tasks.stage import adapt_task
 
         r = self.recipe
         model = self.model()
@@ -381,19 +381,9 @@ class Pipeline:
             _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
             if on_source:
                 ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
-            name = task_adapter_name(task, lang)
-            if name in model.adapters_config:
-                model.delete_adapter(name)
-                model.delete_head(name)
             with stage_dir(d_task, fp) as d:
-                hist = train_task_adapter(model, self.base_tokenizer, self._task_data(lang, task), get_task(task),
-                                          lang, cfg=r.task, seed=r.seed,
-                                          output_dir=str(d / "trainer"), language_adapter=on_source)
-                model.save_adapter(str(d / "adapter"), name, with_head=True, use_safetensors=True)
-                write_json(d / "history.json", hist)
-                _rm(d / "trainer")
-            model.delete_adapter(name)  # later stages load the kind they need by path
-            model.delete_head(name)
+                adapt_task(model, self.base_tokenizer, self._task_data(lang, task), get_task(task), lang, d,
+                           cfg=r.task, seed=r.seed, language_adapter=on_source)
             share_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}")
         return trained
 

@@ -240,7 +240,7 @@ class TransferGrid:
         """Zero-shot: an English task adapter trained on the base model (no language adapter)."""
         from .adaptation.model import load_adapter_model
         from .tasks import get_task
-        from .tasks.train import task_adapter_name, train_task_adapter
+        from .tasks.stage import adapt_task
 
         pipe = self._pipeline("unibridge", seed)
         r = pipe.recipe
@@ -249,18 +249,12 @@ class TransferGrid:
         for task in self.tasks:
             d = self.run_dir("zero-shot", seed) / "tasks" / task
             fp = pipe.source_fingerprint("en", task) + ":zero-shot"
-            name = task_adapter_name(task, "en")
             if not restore_stage(d, fp, self.cache, f"zeroshot-{task}"):
                 _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
                 with stage_dir(d, fp) as out:
-                    train_task_adapter(model, pipe.base_tokenizer, pipe._task_data("en", task), get_task(task), "en",
-                                       cfg=r.task, seed=seed, output_dir=str(out / "trainer"),
-                                       language_adapter=False)
-                    model.save_adapter(str(out / "adapter"), name, with_head=True, use_safetensors=True)
-                    shutil.rmtree(out / "trainer", ignore_errors=True)
+                    adapt_task(model, pipe.base_tokenizer, pipe._task_data("en", task), get_task(task), "en", out,
+                               cfg=r.task, seed=seed, language_adapter=False)
                 share_stage(d, fp, self.cache, f"zeroshot-{task}")
-                model.delete_adapter(name)
-                model.delete_head(name)
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
         return scores
 

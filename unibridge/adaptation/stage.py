@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ..artifacts import write_json
 from ..config import AdaptationConfig, SourceAdaptationConfig
+from . import train
 from .model import add_language_adapter
-from .train import is_main_process, save_language_adapter, train_language_adapter
 
 DIAGNOSTIC_LINES = 128  # the last lines of a language's text, measured after its adapter trains
 
@@ -36,13 +36,13 @@ def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Pat
     if name in model.adapters_config:
         model.delete_adapter(name)
     add_language_adapter(model, name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=seed)
-    head, hist = train_language_adapter(model, tokenizer, texts, name, cfg=cfg, train_embeddings=train_embeddings,
-                                        base_tokenizer=base_tokenizer, dictionary=dictionary, seed=seed,
-                                        output_dir=str(checkpoints), resume=resume, head_init=head_init)
-    if not is_main_process():
+    head, hist = train.train_language_adapter(  # looked up at call time: tests replace it
+        model, tokenizer, texts, name, cfg=cfg, train_embeddings=train_embeddings, base_tokenizer=base_tokenizer,
+        dictionary=dictionary, seed=seed, output_dir=str(checkpoints), resume=resume, head_init=head_init)
+    if not train.is_main_process():
         return {"history": hist, "diagnostics": None}
     out = Path(out)
-    save_language_adapter(model, head, name, out, hist, with_embeddings=train_embeddings)
+    train.save_language_adapter(model, head, name, out, hist, with_embeddings=train_embeddings)
     diag = None
     if diagnostics:
         from .diagnostics import representation_diagnostics
