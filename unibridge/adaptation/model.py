@@ -117,7 +117,7 @@ def load_run_target(model, run_dir: str | Path, target: str, tokenizer, *, train
     ``<run>/adaptation``, or the initial one of ``<run>/embeddings`` when not ``trained``),
     activated, and with ``trained`` its language + invertible adapter as adapter ``target``.
     ``tokenizer`` is the run's target tokenizer (:func:`~unibridge.artifacts.target_tokenizer_dir`).
-    The one reader of a run's target stages: the pipeline, the predictor and the hub use it.
+    The one reader of a run's target stages: the pipeline and the predictor use it.
     Raises ConfigError if the embeddings do not match the tokenizer (:func:`attach_embeddings`)."""
     from safetensors.torch import load_file
 
