@@ -502,6 +502,14 @@ def test_cli_init_writes_embeddings_report_and_pca(tmp_path, tiny_base):
     assert (out / "pca.png").stat().st_size > 5000
     assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(out),
                  "--method", "tema", "--base", str(tiny_base)]) == 2  # no dictionary: one-line error
+    # with one: a target word that is one new piece gets the base rows of its translation
+    done = set(special_token_map(base_tok, tgt)) | set(overlap)
+    word = sorted(t[1:] for t, i in tgt.get_vocab().items() if i not in done and t.startswith("\u2581") and len(t) > 2)[0]
+    (tmp_path / "dict.tsv").write_text(f"English\tField\tAmharic\nhouse\t\t{word}\n", encoding="utf-8")
+    assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(tmp_path / "tema"),
+                 "--method", "tema", "--dictionary", str(tmp_path / "dict.tsv"), "--base", str(tiny_base)]) == 0
+    report = json.loads((tmp_path / "tema" / "report.json").read_text())
+    assert report["method"] == "tema" and report["counts"]["aligned"] == 1
 
 
 def test_focus_without_overlapping_anchors_is_a_clear_error(setup, monkeypatch):

@@ -297,7 +297,7 @@ class Pipeline:
             res = adapt_language(model, t, self.target_tokenizer(), self.mono, d, cfg=cfg, train_embeddings=True,
                                  base_tokenizer=self.base_tokenizer, seed=self.recipe.seed, checkpoints=checkpoints,
                                  dictionary=dictionary,
-                                 head_init=self.backbone_head() if cfg.mlm_head == "fitted" else None)
+                                 head_init=self.backbone_head if cfg.mlm_head == "fitted" else None)
             _say_diagnostics(t, res["diagnostics"])
         _rm(checkpoints)
         load_run_target(model, self.run_dir, t, self.target_tokenizer())
@@ -366,7 +366,7 @@ class Pipeline:
                     res = adapt_language(model, lang, self.base_tokenizer, self._source_texts(lang), d, cfg=cfg,
                                          train_embeddings=False, base_tokenizer=self.base_tokenizer, seed=r.seed,
                                          checkpoints=checkpoints,
-                                         head_init=self.backbone_head() if cfg.mlm_head == "fitted" else None)
+                                         head_init=self.backbone_head if cfg.mlm_head == "fitted" else None)
                     _say_diagnostics(lang, res["diagnostics"])
                 _rm(checkpoints)
                 share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
@@ -478,7 +478,7 @@ class Pipeline:
             if src.task_files(task):
                 heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
                 ensure_adapter(model, heads[s], task_adapter_dir(self.run_dir, task, s, on_source) / "adapter",
-                                     with_head=True)
+                               with_head=True)
         model.set_active_embeddings(r.target)
         pred = MultiSourcePredictor.from_model(model, self.target_tokenizer(), task, heads, language_adapter=r.target)
         dev = self.dev_examples(task)

@@ -9,12 +9,12 @@ from pathlib import Path
 from ..artifacts import write_json
 from ..config import AdaptationConfig, SourceAdaptationConfig
 from . import train
-from .model import add_language_adapter
+from .model import MLMHead, add_language_adapter
 
 DIAGNOSTIC_LINES = 128  # the last lines of a language's text, measured after its adapter trains
 
 
-def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Path, *,
+def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Path | None, *,
                    cfg: SourceAdaptationConfig | AdaptationConfig, train_embeddings: bool, base_tokenizer,
                    seed: int, checkpoints: str | Path, dictionary=None, head_init=None, resume: bool = True,
                    diagnostics: bool = True) -> dict:
@@ -29,17 +29,21 @@ def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Pat
     (:func:`~unibridge.adaptation.diagnostics.representation_diagnostics`).
 
     ``checkpoints``: the Trainer's folder (resumed from when ``resume``; the caller removes it
-    once the result is kept). ``head_init``: a fitted MLM head to start from (None: the
-    config's own head). On a non-zero rank of a multi-process run nothing is written.
+    once the result is kept). ``head_init``: a fitted MLM head to start from, or a function
+    returning one, called once the adapter is added (after its seed is set, so a head fitted
+    there starts from the same weights every time); None: the config's own head. ``out``
+    None: train only, write nothing (e.g. a non-zero rank of a multi-process run).
     Returns ``{"history": [...], "diagnostics": {...} or None}``.
     """
     if name in model.adapters_config:
         model.delete_adapter(name)
     add_language_adapter(model, name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=seed)
+    if head_init is not None and not isinstance(head_init, MLMHead):
+        head_init = head_init()
     head, hist = train.train_language_adapter(  # looked up at call time: tests replace it
         model, tokenizer, texts, name, cfg=cfg, train_embeddings=train_embeddings, base_tokenizer=base_tokenizer,
         dictionary=dictionary, seed=seed, output_dir=str(checkpoints), resume=resume, head_init=head_init)
-    if not train.is_main_process():
+    if out is None:
         return {"history": hist, "diagnostics": None}
     out = Path(out)
     train.save_language_adapter(model, head, name, out, hist, with_embeddings=train_embeddings)

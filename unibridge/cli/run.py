@@ -75,6 +75,10 @@ def cmd_evaluate(a) -> int:
     from ..tasks import get_task
 
     spec = get_task(a.task)
+    if a.label_map and not spec.takes_label_map:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--label-map: the '{a.task}' task takes no label map")
     sents = []
     for f in a.test:
         sents.extend(spec.read(f, limit=a.limit, label_map=a.label_map))

@@ -46,7 +46,7 @@ def cmd_init(a) -> int:
     get_initializer(a.method)  # an unknown name is refused before any work, listing the registered ones
     out = Path(a.out)
     cfg = EmbeddingConfig(method=a.method, static_dim=a.static_dim, static_epochs=a.static_epochs,
-                          dictionary=[a.dictionary] if a.dictionary else None, augment_size=a.augment_size)
+                          dictionary=list(a.dictionary) if a.dictionary else None, augment_size=a.augment_size)
     res, path = build_embeddings(cfg, out, base_embeddings=load_input_embeddings(a.base),
                                  base_tokenizer=backbone_tokenizer(a.base), target_tokenizer=load_tokenizer(a.tokenizer),
                                  corpus=read_text(a.corpus), seed=a.seed, workdir=out / "static",
@@ -96,15 +96,18 @@ def cmd_adapt(a) -> int:
                            head_fit_steps=a.head_fit_steps, align_alpha=a.align_alpha, leave_out=a.leave_out or [], eval_fraction=a.eval_fraction,
                            eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
-    head_init = None
-    if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0:
+
+    def fitted_head():  # fitted once the adapter is added (its seed fixes the head's first weights)
         from ..adaptation.head import default_backbone_head
 
-        head_init, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
+        head, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
         print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
-    res = adapt_language(model, a.name, tok, texts, out, cfg=cfg, train_embeddings=bool(a.tokenizer),
-                         base_tokenizer=base_tok, seed=a.seed, checkpoints=out / "checkpoints",
-                         dictionary=dictionary, head_init=head_init, resume=not a.no_resume)
+        return head
+    head_init = fitted_head if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0 else None
+    res = adapt_language(model, a.name, tok, texts, out if is_main_process() else None, cfg=cfg,
+                         train_embeddings=bool(a.tokenizer), base_tokenizer=base_tok, seed=a.seed,
+                         checkpoints=out / "checkpoints", dictionary=dictionary, head_init=head_init,
+                         resume=not a.no_resume)
     if not is_main_process():
         return 0
     print(format_diagnostics(res["diagnostics"]))
