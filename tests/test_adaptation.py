@@ -270,6 +270,39 @@ def test_leave_out_layers_have_no_adapter(tiny_base):
     assert names and not any(".layer.0." in n for n in names) and any(".layer.1." in n for n in names)
 
 
+def test_a_recipe_chooses_the_language_adapter_architecture_through_adapters(tiny_base, tmp_path):
+    from adapters import SeqBnConfig, SeqBnInvConfig
+
+    from unibridge.adaptation.stage import adapt_language
+    from unibridge.backbones import load_tokenizer
+    from unibridge.config import Recipe
+    from unibridge.errors import ConfigError
+
+    default = SourceAdaptationConfig()
+    assert default.adapter_config() == SeqBnInvConfig(reduction_factor=2, inv_adapter="nice",
+                                                      inv_adapter_reduction_factor=2, leave_out=[])
+    plain = SourceAdaptationConfig(adapter="seq_bn", leave_out=[0])
+    assert plain.adapter_config() == SeqBnConfig(leave_out=[0])
+    with pytest.raises(ConfigError, match="'adapter': adapters cannot read 'no_such_adapter'"):
+        SourceAdaptationConfig(adapter="no_such_adapter")
+    raw = {"target": "amh", "base_model": "me5-small", "mono": ["a.txt"], "tasks": {"pos": {"test": "t.conllu"}},
+           "sources": {"en": {"pos": "x.conllu", "parallel": "p.txt"}}}
+    # the default leaves every cache key as it was; another architecture is another adapter
+    assert Recipe.from_dict({**raw, "adaptation": {"adapter": None}}).fingerprint("adaptation") == \
+        Recipe.from_dict(raw).fingerprint("adaptation")
+    assert Recipe.from_dict({**raw, "adaptation": {"adapter": {"architecture": "bottleneck", "reduction_factor": 4}}}
+                            ).fingerprint("adaptation") != Recipe.from_dict(raw).fingerprint("adaptation")
+    # a bottleneck adapter without an invertible adapter trains and saves through the same service
+    model, tok = load_adapter_model(tiny_base), load_tokenizer(tiny_base)
+    cfg = SourceAdaptationConfig(adapter="seq_bn", mlm_head="joint", regulariser="none",
+                                 train=TrainConfig(max_steps=2, batch_size=4, max_length=16))
+    res = adapt_language(model, "xx", tok, ["a b c d e f"] * 16, tmp_path / "out", cfg=cfg, train_embeddings=False,
+                         base_tokenizer=tok, seed=0, checkpoints=tmp_path / "ck")
+    assert model.adapters_config.get("xx").inv_adapter is None and isinstance(res["history"], list)
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()
+    assert not any("invertible_adapters" in n for n, _ in model.named_parameters() if ".xx." in n)
+
+
 def test_cli_adapt_new_vocabulary_writes_adapter_embeddings_and_pppl(tiny_base, tmp_path, capsys):
     import json
 

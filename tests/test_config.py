@@ -208,6 +208,13 @@ def test_unknown_profile_and_missing_file(tmp_path):
         Recipe.load(tmp_path / "none.yaml")
 
 
+def test_the_cpu_long_profile_is_cpu_with_a_longer_target_adaptation():
+    cpu, long = (Recipe.load(RECIPE_DIR / "lij.yaml", p).to_dict() for p in ("cpu", "cpu-long"))
+    assert long["adaptation"]["train"]["max_steps"] == 800 and long["adaptation"]["train"]["max_examples"] == 12800
+    long["adaptation"]["train"].update(max_steps=200, max_examples=3200)
+    assert long == cpu
+
+
 def test_a_profile_extends_another_key_by_key():
     profiles = {"cpu": {"seed": 7, "adaptation": {"beta": 0.5, "train": {"max_steps": 200, "batch_size": 16}}},
                 "long": {"extends": "cpu", "adaptation": {"train": {"max_steps": 800}}}}

@@ -223,6 +223,12 @@ class SourceAdaptationConfig(_Config):
     sources', the target's and the MAD-X baseline's) is trained with this objective; stage 4a
     (source adapters) uses this class, stage 3 (:class:`AdaptationConfig`) extends it.
 
+    ``adapter``: the language adapter's architecture as the ``adapters`` library names it
+    (``AdapterConfig.load``: a name such as ``seq_bn``, ``double_seq_bn_inv`` or ``par_bn``, or a
+    mapping such as ``{architecture: lora, r: 8}``); None (the default) is MAD-X's
+    ``SeqBnInvConfig`` with ``reduction_factor`` and a NICE invertible adapter of
+    ``inv_reduction_factor``. Architectures other than bottleneck adapters may not stack with
+    task adapters.
     ``leave_out``: layer indices without an adapter. ``eval_fraction``: share of the text held
     out for pseudo-perplexity (at most ``eval_max_texts`` lines), evaluated every
     ``eval_steps`` steps (0: once, at the end); ``patience`` > 0 stops after that many
@@ -251,6 +257,7 @@ class SourceAdaptationConfig(_Config):
 
     reduction_factor: float = ranged(2, 0, open_lo=True)
     inv_reduction_factor: float = ranged(2, 0, open_lo=True)
+    adapter: Any = field(default=None, metadata={"added": True})
     leave_out: list[int] = ranged([], 0)
     mlm_probability: float = ranged(0.15, 0, 1, open_lo=True, open_hi=True)
     eval_fraction: float = ranged(0.0, 0, 1, open_hi=True)
@@ -278,9 +285,30 @@ class SourceAdaptationConfig(_Config):
                              ("kl_level", ("word", "sentence")), ("anchor_kind", ("cosine", "mse"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+        if self.adapter is not None:
+            self.adapter_config()  # ConfigError for what adapters cannot read
         if not self.anchor_layers or len(set(self.anchor_layers)) != len(self.anchor_layers):
             raise ConfigError(f"anchor_layers must be a non-empty list of distinct layer indices; "
                               f"got {self.anchor_layers!r}")
+
+    def adapter_config(self):
+        """The language adapter's ``adapters`` config: :attr:`adapter` read by
+        ``AdapterConfig.load`` (``leave_out`` applied), else ``SeqBnInvConfig`` (MAD-X, NICE
+        invertible adapter) with the reduction factors. Raises ConfigError if ``adapters``
+        cannot read :attr:`adapter`."""
+        from adapters import AdapterConfig, SeqBnInvConfig
+
+        leave_out = list(self.leave_out or [])
+        if self.adapter is None:
+            return SeqBnInvConfig(reduction_factor=self.reduction_factor, inv_adapter="nice",
+                                  inv_adapter_reduction_factor=self.inv_reduction_factor, leave_out=leave_out)
+        if not isinstance(self.adapter, (str, dict)):
+            raise ConfigError(f"'adapter' must be an adapters config name or mapping, got {self.adapter!r}")
+        try:
+            cfg = AdapterConfig.load(copy.deepcopy(self.adapter))
+            return cfg.replace(leave_out=leave_out) if leave_out else cfg
+        except (ValueError, TypeError, KeyError) as e:
+            raise ConfigError(f"'adapter': adapters cannot read {self.adapter!r} ({e})") from None
 
     @property
     def kl_weight(self) -> float:

@@ -129,21 +129,21 @@ def load_run_target(model, run_dir: str | Path, target: str, tokenizer, *, train
 
 
 def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_reduction_factor: float = 2,
-                         leave_out: list[int] | None = None, *, seed: int | None = None) -> None:
+                         leave_out: list[int] | None = None, *, seed: int | None = None, config=None) -> None:
     """Add a MAD-X language adapter (``SeqBnInvConfig``: bottleneck adapter + NICE invertible
     adapter), none in the layers listed in ``leave_out`` (Pfeiffer et al. 2020; Table 8 of Pham
-    et al. 2024: reduction factors 2 and 2). ``seed``: its initial weights depend on this seed
-    alone, not on what the process drew before (None: on torch's global state as it is)."""
+    et al. 2024: reduction factors 2 and 2), or the ``adapters`` config ``config`` when given
+    (:meth:`~unibridge.config.SourceAdaptationConfig.adapter_config`; the factors and
+    ``leave_out`` are then its own). ``seed``: its initial weights depend on this seed alone,
+    not on what the process drew before (None: on torch's global state as it is)."""
     from adapters import SeqBnInvConfig
 
     if seed is not None:
         torch.manual_seed(seed)
-    model.add_adapter(
-        name,
-        config=SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",
-                              inv_adapter_reduction_factor=inv_reduction_factor,
-                              leave_out=list(leave_out or [])),
-    )
+    if config is None:
+        config = SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",
+                                inv_adapter_reduction_factor=inv_reduction_factor, leave_out=list(leave_out or []))
+    model.add_adapter(name, config=config)
 
 
 def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,

@@ -18,8 +18,9 @@ def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Pat
                    cfg: SourceAdaptationConfig | AdaptationConfig, train_embeddings: bool, base_tokenizer,
                    seed: int, checkpoints: str | Path, dictionary=None, head_init=None, resume: bool = True,
                    diagnostics: bool = True) -> dict:
-    """Add language adapter ``name`` (MAD-X ``SeqBnInvConfig`` with ``cfg``'s reduction factors
-    and ``leave_out``; replacing one of that name), train it on ``texts`` read with ``tokenizer``
+    """Add language adapter ``name`` (``cfg.adapter_config()``: MAD-X's ``SeqBnInvConfig`` with
+    ``cfg``'s reduction factors and ``leave_out`` unless ``cfg.adapter`` names another
+    architecture; replacing one of that name), train it on ``texts`` read with ``tokenizer``
     (:func:`~unibridge.adaptation.train.train_language_adapter`: MLM + regulariser against the
     frozen base, the new embeddings too when ``train_embeddings``; the model's active embeddings
     must be ``tokenizer``'s) and write into ``out``: ``adapter/``, ``mlm_head.safetensors``,
@@ -37,7 +38,7 @@ def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Pat
     """
     if name in model.adapters_config:
         model.delete_adapter(name)
-    add_language_adapter(model, name, cfg.reduction_factor, cfg.inv_reduction_factor, cfg.leave_out, seed=seed)
+    add_language_adapter(model, name, seed=seed, config=cfg.adapter_config())
     if head_init is not None and not isinstance(head_init, MLMHead):
         head_init = head_init()
     head, hist = train.train_language_adapter(  # looked up at call time: tests replace it
