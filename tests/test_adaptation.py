@@ -290,8 +290,9 @@ def test_a_recipe_chooses_the_language_adapter_architecture_through_adapters(tin
     # the default leaves every cache key as it was; another architecture is another adapter
     assert Recipe.from_dict({**raw, "adaptation": {"adapter": None}}).fingerprint("adaptation") == \
         Recipe.from_dict(raw).fingerprint("adaptation")
-    assert Recipe.from_dict({**raw, "adaptation": {"adapter": {"architecture": "bottleneck", "reduction_factor": 4}}}
+    assert Recipe.from_dict({**raw, "adaptation": {"adapter": "seq_bn[reduction_factor=4]"}}
                             ).fingerprint("adaptation") != Recipe.from_dict(raw).fingerprint("adaptation")
+    assert SourceAdaptationConfig(adapter={"architecture": "lora", "r": 4}).adapter_config().r == 4
     # a bottleneck adapter without an invertible adapter trains and saves through the same service
     model, tok = load_adapter_model(tiny_base), load_tokenizer(tiny_base)
     cfg = SourceAdaptationConfig(adapter="seq_bn", mlm_head="joint", regulariser="none",
