@@ -161,9 +161,10 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
 
     r = Recipe.from_dict(BASE)
     d = r.to_dict()
-    assert d["adaptation"]["anchor_layers"] == [-1]  # written out, but not fingerprinted at its default
+    # written out, but not fingerprinted at their defaults
+    assert d["adaptation"]["anchor_layers"] == [-1] and d["adaptation"]["adapter"] is None
     for stage in ("adaptation", "source_adaptation"):
-        del d[stage]["anchor_layers"]
+        del d[stage]["anchor_layers"], d[stage]["adapter"]
     want = hashlib.sha256(json.dumps({"adaptation": d["adaptation"]}, sort_keys=True).encode()).hexdigest()[:16]
     assert r.fingerprint("adaptation") == want
     same = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [-1]}})
