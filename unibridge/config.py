@@ -430,10 +430,10 @@ _LABEL_MAP = "_label_map"
 SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``)
 
 
-def _check_label_map(task: str, value, where: str) -> None:
+def check_label_map(task: str, value, where: str) -> None:
     """Raise ConfigError for a label map given to a task whose reader takes none (an empty entry
-    is no map)."""
-    if value and not getattr(TASKS.get(task), "takes_label_map", False):
+    is no map); ``where`` names the setting (a recipe key or a CLI option)."""
+    if value and not TASKS.get(task).takes_label_map:
         raise ConfigError(f"'{where}': the '{task}' task takes no label map "
                           f"(tasks that do: {', '.join(n for n in TASKS.names() if TASKS.get(n).takes_label_map)})")
 
@@ -478,7 +478,7 @@ class SourceSpec(_Config):
                 raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task or "
                                   f"<task>_label_map; known tasks: {', '.join(TASKS.names())}")
             if key.endswith(_LABEL_MAP):
-                _check_label_map(task, value, f"{where}.{key}")
+                check_label_map(task, value, f"{where}.{key}")
                 if value is not None:
                     maps[task] = value  # a mapping's name, or the mapping itself
             else:
@@ -723,7 +723,7 @@ class Recipe:
             spec["test"] = _data_refs(spec.get("test"), f"tasks.{name}.test")
             if "dev" in spec:
                 spec["dev"] = _data_refs(spec["dev"], f"tasks.{name}.dev")
-            _check_label_map(name, spec.get("label_map"), f"tasks.{name}.label_map")
+            check_label_map(name, spec.get("label_map"), f"tasks.{name}.label_map")
             tasks[name] = TargetTaskSpec.from_dict(spec, f"tasks.{name}")
             if not any(s.task_files(name) for s in sources.values()):
                 raise ConfigError(f"task '{name}' has no training data in any source language")

@@ -284,8 +284,8 @@ class Pipeline:
         from .adaptation.stage import adapt_language
 
         cfg, t = self.recipe.adaptation, self.recipe.target
-        model = self.model()
-        load_run_target(model, self.run_dir, t, self.target_tokenizer(), trained=False)
+        model, tok = self.model(), self.target_tokenizer()
+        load_run_target(model, self.run_dir, t, tok, trained=False)
         fp = self.stage_fingerprint("adaptation")
         checkpoints = self.run_dir / "cache" / "checkpoints" / f"adaptation-{fp[:16]}"
         with stage_dir(self.run_dir / "adaptation", fp) as d:
@@ -294,13 +294,12 @@ class Pipeline:
                 from .data import read_dictionary
 
                 dictionary = read_dictionary(self.recipe.embeddings.dictionary)
-            res = adapt_language(model, t, self.target_tokenizer(), self.mono, d, cfg=cfg, train_embeddings=True,
+            res = adapt_language(model, t, tok, self.mono, d, cfg=cfg, train_embeddings=True,
                                  base_tokenizer=self.base_tokenizer, seed=self.recipe.seed, checkpoints=checkpoints,
-                                 dictionary=dictionary,
-                                 head_init=self.backbone_head if cfg.mlm_head == "fitted" else None)
+                                 dictionary=dictionary, head_init=self.backbone_head)
             _say_diagnostics(t, res["diagnostics"])
         _rm(checkpoints)
-        load_run_target(model, self.run_dir, t, self.target_tokenizer())
+        load_run_target(model, self.run_dir, t, tok)
 
     # ------------------------------------------------------------------ stage 4
     def _source_texts(self, lang: str) -> list[str]:
@@ -366,7 +365,7 @@ class Pipeline:
                     res = adapt_language(model, lang, self.base_tokenizer, self._source_texts(lang), d, cfg=cfg,
                                          train_embeddings=False, base_tokenizer=self.base_tokenizer, seed=r.seed,
                                          checkpoints=checkpoints,
-                                         head_init=self.backbone_head if cfg.mlm_head == "fitted" else None)
+                                         head_init=self.backbone_head)
                     _say_diagnostics(lang, res["diagnostics"])
                 _rm(checkpoints)
                 share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")

@@ -217,7 +217,7 @@ class TransferGrid:
             with stage_dir(d / "adaptation", fp) as out:
                 adapt_language(model, t, pipe.base_tokenizer, pipe.mono, out, cfg=madx_config(cfg),
                                train_embeddings=False, base_tokenizer=pipe.base_tokenizer, seed=seed, checkpoints=ck,
-                               head_init=pipe.backbone_head if cfg.mlm_head == "fitted" else None,
+                               head_init=pipe.backbone_head,
                                diagnostics=False)
             shutil.rmtree(ck, ignore_errors=True)
             share_stage(d / "adaptation", fp, self.cache, "madx-adaptation")

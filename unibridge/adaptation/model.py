@@ -136,13 +136,13 @@ def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_redu
     (:meth:`~unibridge.config.SourceAdaptationConfig.adapter_config`; the factors and
     ``leave_out`` are then its own). ``seed``: its initial weights depend on this seed alone,
     not on what the process drew before (None: on torch's global state as it is)."""
-    from adapters import SeqBnInvConfig
+    if config is None:
+        from ..config import SourceAdaptationConfig
 
+        config = SourceAdaptationConfig(reduction_factor=reduction_factor, inv_reduction_factor=inv_reduction_factor,
+                                        leave_out=list(leave_out or [])).adapter_config()
     if seed is not None:
         torch.manual_seed(seed)
-    if config is None:
-        config = SeqBnInvConfig(reduction_factor=reduction_factor, inv_adapter="nice",
-                                inv_adapter_reduction_factor=inv_reduction_factor, leave_out=list(leave_out or []))
     model.add_adapter(name, config=config)
 
 

@@ -30,16 +30,19 @@ def adapt_language(model, name: str, tokenizer, texts: list[str], out: str | Pat
     (:func:`~unibridge.adaptation.diagnostics.representation_diagnostics`).
 
     ``checkpoints``: the Trainer's folder (resumed from when ``resume``; the caller removes it
-    once the result is kept). ``head_init``: a fitted MLM head to start from, or a function
-    returning one, called once the adapter is added (after its seed is set, so a head fitted
-    there starts from the same weights every time); None: the config's own head. ``out``
+    once the result is kept). ``head_init``: with ``cfg.mlm_head == "fitted"``, the fitted MLM
+    head to start from, or a function returning one, called once the adapter is added (after its
+    seed is set, so a head fitted there starts from the same weights every time); None, or a
+    joint head: the config's own head. ``out``
     None: train only, write nothing (e.g. a non-zero rank of a multi-process run).
     Returns ``{"history": [...], "diagnostics": {...} or None}``.
     """
     if name in model.adapters_config:
         model.delete_adapter(name)
     add_language_adapter(model, name, seed=seed, config=cfg.adapter_config())
-    if head_init is not None and not isinstance(head_init, MLMHead):
+    if cfg.mlm_head != "fitted":
+        head_init = None  # a joint head starts fresh
+    elif head_init is not None and not isinstance(head_init, MLMHead):
         head_init = head_init()
     head, hist = train.train_language_adapter(  # looked up at call time: tests replace it
         model, tokenizer, texts, name, cfg=cfg, train_embeddings=train_embeddings, base_tokenizer=base_tokenizer,

@@ -18,8 +18,9 @@ vocabulary sizes) are printed as one line and exit with status 2.
 One module per command group, each registering its subcommands with ``add_parser(sub)``:
 ``run`` (run, predict, evaluate), ``hub``, ``recipes``, ``grid`` (transfer, transfer-report),
 ``weights``, ``stages`` (vocab, init, adapt); ``options`` holds the shared option types and
-``app`` builds the parser from the groups (``main`` is the entry point). The heavy libraries (torch, transformers, adapters)
-are imported by the command handlers only, so ``unibridge --help`` starts without them.
+``app`` builds the parser from the groups (``main`` is the entry point). The heavy libraries
+(torch, transformers, adapters) are imported by the command handlers only, so
+``unibridge --help`` starts without them.
 """
 
 from .app import build_parser, main

@@ -97,7 +97,7 @@ def add_parser(sub) -> None:
     tr.add_argument("--cache", help="stage cache shared with other grids (default <out>/cache), e.g. "
                                     "runs/transfer/cache")
     config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
-                default=10000)
+               default=10000)
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)
 

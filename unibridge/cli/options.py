@@ -61,7 +61,7 @@ def setting(cls, name: str, *, kind: type | None = None, zero_means_none: bool =
 
 
 def config_arg(parser, flag: str, cls, name: str, help: str = "", *, kind: type | None = None,
-                zero_means_none: bool = False, **kw) -> None:
+               zero_means_none: bool = False, **kw) -> None:
     """Add ``flag`` setting ``cls.name``: its type, range and default come from the dataclass
     field (one home for defaults; ``default=`` overrides where the command means another value),
     and the help names the default."""

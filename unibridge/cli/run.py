@@ -71,14 +71,12 @@ def cmd_predict(a) -> int:
 
 def cmd_evaluate(a) -> int:
     """``unibridge evaluate``: the scores of a finished run on test files, as ``key=value`` on one line."""
+    from ..config import check_label_map
     from ..inference import MultiSourcePredictor
     from ..tasks import get_task
 
+    check_label_map(a.task, a.label_map, "--label-map")
     spec = get_task(a.task)
-    if a.label_map and not spec.takes_label_map:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--label-map: the '{a.task}' task takes no label map")
     sents = []
     for f in a.test:
         sents.extend(spec.read(f, limit=a.limit, label_map=a.label_map))

@@ -23,7 +23,7 @@ def cmd_vocab(a) -> int:
     _, res = build_vocabulary(read_text(a.corpus), cfg, out, backbone_tokenizer(a.base) if a.base else None,
                               workers=a.workers, seed=a.seed, progress=not a.no_progress)
     print(text_table([[p.vocab_size, f"{p.alp:.2f}", "" if p.delta is None else f"{p.delta:.2f}", f"{p.seconds:.1f}"]
-                  for p in res.curve], ["size", "ALP", "gain", "seconds"]))
+                      for p in res.curve], ["size", "ALP", "gain", "seconds"]))
     cap = f", feasible maximum {res.feasible_max}" if res.feasible_max is not None else ""
     print(f"chosen vocabulary size: {res.vocab_size} (stopped by {res.stopped_by}{cap}; {len(res.curve)} "
           f"trainings, {res.workers} at a time, {res.seconds:.1f} s, strategy {res.strategy}"
@@ -53,7 +53,7 @@ def cmd_init(a) -> int:
                                  title=f"{a.method} initialisation", plot=not a.no_plot)
     total = sum(res.report.values())
     print(text_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
-                 ["rows", "count", "%"]))
+                     ["rows", "count", "%"]))
     print(f"{a.method}: {total} x {res.embeddings.shape[1]} embeddings -> {path}")
     if res.tokenizer is not None:
         print(f"tokenizer ({len(res.tokenizer)} tokens) -> {out / 'tokenizer'}")
@@ -103,7 +103,7 @@ def cmd_adapt(a) -> int:
         head, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
         print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
         return head
-    head_init = fitted_head if cfg.mlm_head == "fitted" and a.backbone_head_steps > 0 else None
+    head_init = fitted_head if a.backbone_head_steps > 0 else None
     res = adapt_language(model, a.name, tok, texts, out if is_main_process() else None, cfg=cfg,
                          train_embeddings=bool(a.tokenizer), base_tokenizer=base_tok, seed=a.seed,
                          checkpoints=out / "checkpoints", dictionary=dictionary, head_init=head_init,
@@ -139,13 +139,13 @@ def add_parser(sub) -> None:
     config_arg(v, "--delta", VocabConfig, "delta", "step between vocabulary sizes")
     config_arg(v, "--eps", VocabConfig, "eps", "stop when the ALP gain of one step falls below this")
     config_arg(v, "--sample-words", VocabConfig, "sample_words", "words per ALP sample (0: one line per sample)",
-                zero_means_none=True)
+               zero_means_none=True)
     v.add_argument("--per-token", action="store_true", help="ALP per token instead of per sample (rescale --eps)")
     config_arg(v, "--heldout", VocabConfig, "heldout_fraction",
-                "score ALP on the last FRACTION of lines, trained without them", metavar="FRACTION")
+               "score ALP on the last FRACTION of lines, trained without them", metavar="FRACTION")
     v.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
     config_arg(v, "--character-coverage", VocabConfig, "character_coverage",
-                "default: 0.9995 for CJK text, else 1.0")
+               "default: 0.9995 for CJK text, else 1.0")
     v.add_argument("--strategy", default="fast", choices=["fast", "bisect", "full"],
                    help="fast: Algorithm 1's exact answer, one training per core in flight; bisect: fewer "
                         "trainings when the ALP curve is concave; full: every size up to the cap")
@@ -165,7 +165,7 @@ def add_parser(sub) -> None:
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
     config_arg(i, "--augment-size", EmbeddingConfig, "augment_size",
-                "va: target pieces added to the base vocabulary (as in Chau et al. 2020)")
+               "va: target pieces added to the base vocabulary (as in Chau et al. 2020)")
     config_arg(i, "--static-dim", EmbeddingConfig, "static_dim", "dimension of the fastText static spaces")
     config_arg(i, "--static-epochs", EmbeddingConfig, "static_epochs", "fastText training epochs")
     i.add_argument("--seed", type=int, default=0)
@@ -181,7 +181,7 @@ def add_parser(sub) -> None:
     d.add_argument("--embeddings", help="its initial embeddings (embeddings.safetensors from unibridge init)")
     d.add_argument("--name", default="lang", help="adapter name (default: lang)")
     config_arg(d, "--beta", SourceAdaptationConfig, "beta",
-                "KL weight (default 1.0 with --tokenizer, else 0: MLM only)", default=None)
+               "KL weight (default 1.0 with --tokenizer, else 0: MLM only)", default=None)
     d.add_argument("--regulariser", default="both", choices=["both", "anchor", "paper-kl", "none"],
                    help="both (default): beta*KL (Eq. 9) + anchor on the last layer's states; anchor; paper-kl; none")
     config_arg(d, "--anchor-weight", SourceAdaptationConfig, "anchor_weight", "weight of the anchor term")
@@ -189,7 +189,7 @@ def add_parser(sub) -> None:
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
     config_arg(d, "--head-fit-steps", SourceAdaptationConfig, "head_fit_steps", "steps fitting the head alone")
     config_arg(d, "--backbone-head-steps", SourceAdaptationConfig, "backbone_head_steps",
-                "steps fitting the backbone's head once, cached (0: none)")
+               "steps fitting the backbone's head once, cached (0: none)")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
     config_arg(d, "--kl-temperature", SourceAdaptationConfig, "kl_temperature", "softmax temperature of the KL term")
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")
@@ -201,12 +201,12 @@ def add_parser(sub) -> None:
     config_arg(d, "--max-length", TrainConfig, "max_length", "tokens per sequence")
     d.add_argument("--max-lines", type=count_type(), help="read at most this many lines")
     config_arg(d, "--leave-out", SourceAdaptationConfig, "leave_out", "layers without an adapter", kind=int,
-                nargs="*")
+               nargs="*")
     config_arg(d, "--eval-fraction", SourceAdaptationConfig, "eval_fraction",
-                "held out for pseudo-perplexity (max 64 lines)")
+               "held out for pseudo-perplexity (max 64 lines)")
     config_arg(d, "--eval-steps", SourceAdaptationConfig, "eval_steps", "evaluate every N steps (0: at the end)")
     config_arg(d, "--patience", SourceAdaptationConfig, "patience",
-                "early stopping after N evaluations without gain")
+               "early stopping after N evaluations without gain")
     config_arg(d, "--save-steps", SourceAdaptationConfig, "save_steps", "checkpoint every N steps (0: none)")
     d.add_argument("--no-resume", action="store_true", help="ignore checkpoints left in OUT/checkpoints")
     d.add_argument("--seed", type=int, default=42)

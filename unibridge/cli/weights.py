@@ -30,7 +30,7 @@ def cmd_weights(a) -> int:
         print(json.dumps(table, indent=2))
     else:
         print(text_table([[t, *(f"{w.get(s, float('nan')):.3f}" for s in sources)] for t, w in table.items()],
-                     ["target", *sources]))
+                         ["target", *sources]))
     if a.out:
         png = plot_weight_heatmap(table, a.out, title=f"{a.strategy} weights")
         if not a.json:
