@@ -118,3 +118,10 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
     row = next(line for line in table.splitlines() if line.startswith("| UniBridge (full)"))
     e = pos["configs"]["unibridge"]
     assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"
+    # a MAD-X-only grid runs no UniBridge stage but the sources it reads (here all cached) and scores the same
+    madx = TransferGrid(tmp_path / "amh.yaml", None, seeds=[1], out=tmp_path / "madx-only", configs=["mad-x"],
+                        cache=cache, strategies=["harmony"]).run(command="madx")
+    assert madx["tasks"]["pos"]["configs"]["mad-x"]["per_seed"] == {"1": pos["configs"]["mad-x"]["per_seed"]["1"]}
+    assert madx["tasks"]["pos"]["strategies"] == {}
+    only = tmp_path / "madx-only" / "amh" / "unibridge" / "seed1"
+    assert (only / "sources").is_dir() and not any((only / s).exists() for s in ("vocab", "adaptation", "harmony"))

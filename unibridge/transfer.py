@@ -98,7 +98,9 @@ def machine() -> dict:
 class TransferGrid:
     """The grid for one recipe: ``TransferGrid("recipes/amh.yaml", "cpu", seeds=[1, 2]).run()``.
 
-    ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid;
+    ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid
+    (strategies are scored on the UniBridge run, so only where ``unibridge`` or ``english-only`` is
+    among the configurations; ``mad-x`` alone runs only that run's sources stage);
     ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k);
     ``sources`` restricts the source languages; ``change`` is merged into every configuration's
     recipe (e.g. ``{"mono_max_lines": 500}``); ``cache`` is the stage cache (default
@@ -280,7 +282,12 @@ class TransferGrid:
         """(config -> task -> score, strategy -> task -> score, config -> seconds) for one seed."""
         configs, strategies, seconds = {}, {}, {}
         own = self.base.harmony.strategy  # the recipe's own strategy, as its evaluation scored it
-        need_unibridge = {"unibridge", "english-only", "mad-x"} & set(self.configs) or self.strategies
+        # the UniBridge run (and the weight strategies, scored on it) only where a configuration
+        # reads it; MAD-X takes the English task adapters from its sources stage alone
+        need_unibridge = bool({"unibridge", "english-only"} & set(self.configs))
+        if "mad-x" in self.configs and not need_unibridge:
+            _say(f"{self.base.target} unibridge seed {seed}: sources stage only (for mad-x)")
+            self._pipeline("unibridge", seed).run(only=["sources"])
         if need_unibridge:
             t0 = time.perf_counter()
             res = self._run_pipeline("unibridge", seed)
