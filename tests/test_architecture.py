@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from unibridge.errors import ConfigError
+
 PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
 
 # lowest first; a module may import from its own group and from lower layers only
@@ -122,3 +124,32 @@ def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path):
             test_no_import_circles()
     finally:
         globals()["PACKAGE"] = real
+
+
+def test_every_extension_point_is_one_registry_with_its_own_name_rules():
+    """Tasks, weight strategies and embedding initializers share :class:`Registry`; the rules differ
+    only by settings (pattern, replace, sorted listing), and a copy isolates toy registrations."""
+    from unibridge.embeddings.registry import INITIALIZERS
+    from unibridge.inference.strategies import STRATEGIES
+    from unibridge.registry import TASKS, Registry
+
+    assert all(isinstance(r, Registry) for r in (TASKS, STRATEGIES, INITIALIZERS))
+    assert TASKS.names()[:3] == ("pos", "ner", "nli")  # registration order
+    assert list(INITIALIZERS.names()) == sorted(INITIALIZERS.names()) and "script+posn" in INITIALIZERS
+    assert "harmony-untuned" in STRATEGIES
+    with pytest.raises(ConfigError, match="unknown embedding initializer 'w2v'; known embedding initializers: focus, fvt"):
+        INITIALIZERS.get("w2v")
+
+    r = Registry("colour", pattern=r"[a-z]+(-[a-z]+)*", replace=True, sort_names=True)
+    r.register("red", 1), r.register("dark-blue", 2), r.register("red", 3)  # replaced, not refused
+    assert r.items() == [("dark-blue", 2), ("red", 3)] and r.find("green") is None
+    for bad in ("Red", "red:x", "", "-red", 7):
+        with pytest.raises(ValueError, match="invalid colour name"):
+            r.register(bad, 0)
+    c = r.copy()
+    c.register("green", 4)
+    assert "green" in c and "green" not in r and c.names() == ("dark-blue", "green", "red")
+    strict = Registry("task")
+    strict.register("pos", 1)
+    with pytest.raises(ValueError, match="task 'pos' is already registered"):
+        strict.register("pos", 2)

@@ -14,7 +14,7 @@ from unibridge.embeddings import (InitResult, StaticConfig, available_initialize
                                   register_initializer, sample_script_normal,
                                   script_statistics, special_token_map, token_script,
                                   train_static_space)
-from unibridge.embeddings.registry import canonical_token
+from unibridge.embeddings.registry import canonical_token, seed_matrix
 from unibridge.errors import ConfigError, DataError
 
 from tests.conftest import DATA
@@ -94,7 +94,7 @@ def test_a_toy_initializer_registered_outside_the_package(setup, monkeypatch):
     from unibridge.embeddings import registry
     from unibridge.embeddings.registry import seed_matrix, vocab_size
 
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    monkeypatch.setattr(registry, "INITIALIZERS", registry.INITIALIZERS.copy())
     seen = {}
 
     @register_initializer("copy-or-zero")
@@ -678,3 +678,29 @@ def test_the_cli_names_every_registered_initializer_without_loading_torch():
     loaded = subprocess.run([sys.executable, "-c", "import sys; from unibridge.cli import build_parser; "
                              "build_parser(); print('torch' in sys.modules)"], capture_output=True, text=True)
     assert loaded.stdout.strip() == "False"
+
+
+def test_method_options_reach_only_the_initializers_that_declare_them(setup, monkeypatch):
+    from unibridge.embeddings import registry
+
+    monkeypatch.setattr(registry, "INITIALIZERS", registry.INITIALIZERS.copy())
+    seen = {}
+
+    def make(name):
+        def init(*, source_embeddings, source_tokenizer, target_tokenizer, **kw):
+            seen[name] = sorted(k for k in kw if k in registry.METHOD_OPTIONS)
+            E_T, done, specials, overlap = seed_matrix(source_embeddings, source_tokenizer, target_tokenizer)
+            return InitResult(E_T, {"special": len(specials), "overlap": len(overlap), "aligned": 0,
+                                    "combined": 0, "fallback": int((~done).sum())})
+        return init
+
+    register_initializer("plain")(make("plain"))
+    register_initializer("with-dict", options=("dictionary",))(make("with-dict"))
+    for m in ("plain", "with-dict"):
+        initialize_embeddings(m, source_embeddings=setup["E_S"], source_tokenizer=setup["src"],
+                              target_tokenizer=setup["tgt"], corpus=setup["corpus"], dictionary=[("a", "b")])
+    assert seen == {"plain": [], "with-dict": ["dictionary"]}
+    with pytest.raises(ValueError, match="unknown initializer option"):
+        register_initializer("bad", options=("lexicon",))
+    assert registry.INITIALIZERS.find("va").options == ("augment_size",)
+    assert registry.INITIALIZERS.find("tema").options == ("dictionary",)

@@ -132,7 +132,7 @@ def test_a_toy_weight_strategy_registered_outside_the_package(monkeypatch):
     from unibridge.cli.options import weights_choice
     from unibridge.inference import strategies
 
-    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+    monkeypatch.setattr(strategies, "STRATEGIES", strategies.STRATEGIES.copy())
 
     @strategies.register_strategy("last", help="all weight on the last source")
     def last(ctx):
@@ -303,7 +303,7 @@ def test_a_per_batch_strategy_reweights_each_batch_in_the_predictor(tiny_base, m
     batch's scored words): the combined logits are that source's, and last_weights say which."""
     from unibridge.inference import strategies
 
-    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+    monkeypatch.setattr(strategies, "STRATEGIES", strategies.STRATEGIES.copy())
     seen = []
 
     def most_confident(logits, mask, weights):  # (S, N, C), (N,), (S,)

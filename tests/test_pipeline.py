@@ -209,7 +209,7 @@ def test_evaluation_scores_every_registered_strategy_and_the_recipes_own(finishe
     from unibridge.inference import strategies
 
     run_dir, result = finished_run
-    monkeypatch.setattr(strategies, "STRATEGIES", dict(strategies.STRATEGIES))
+    monkeypatch.setattr(strategies, "STRATEGIES", strategies.STRATEGIES.copy())
     strategies.register_strategy("first", help="all weight on the first source")(
         lambda ctx: {s: float(i == 0) for i, s in enumerate(ctx.sources)})
     copy = tmp_path / "run"

@@ -151,7 +151,7 @@ def augment_tokenizer(base_tokenizer, target_tokenizer, lines: list[str], n: int
     return Augmentation(tok, [base_form(p, style) for p, _ in chosen], [c for _, c in chosen])
 
 
-@register_initializer("va")
+@register_initializer("va", options=("augment_size",))
 def va_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
             corpus: list[str], config=None, seed: int = 0, workdir: Path | None = None,
             augment_size: int = 99) -> InitResult:

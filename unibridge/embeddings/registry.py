@@ -1,13 +1,14 @@
 """Registry of embedding initializers and the helpers they share.
 
 An initializer is a function registered by name with :func:`register_initializer`; it takes the
-keyword arguments of :func:`initialize_embeddings` (except ``method``) and returns an
-:class:`InitResult`. Adding a method is one new module that registers itself on import.
+common keyword arguments of :func:`initialize_embeddings` (source embeddings and tokenizer,
+target tokenizer, corpus, config, seed, workdir) plus the method options it declared at
+registration (``dictionary``, ``augment_size``), and returns an :class:`InitResult`. Adding a
+method is one new module that registers itself on import.
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import torch
 
 from unibridge.errors import ConfigError, DataError
+from unibridge.registry import Registry
 from unibridge.vocab.tokenizer import token_vocab, vocab_digest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,20 +44,38 @@ class InitResult:
 
 
 Initializer = Callable[..., InitResult]
-_REGISTRY: dict[str, Initializer] = {}
+METHOD_OPTIONS = ("dictionary", "augment_size")
+"""Keyword arguments of :func:`initialize_embeddings` that reach only the methods declaring them."""
 
 
-def register_initializer(name: str) -> Callable[[Initializer], Initializer]:
-    """Decorator registering an initializer under ``name``.
+@dataclass(frozen=True)
+class RegisteredInitializer:
+    """An initializer function and the method options (:data:`METHOD_OPTIONS`) it takes."""
+
+    fn: Initializer
+    options: tuple[str, ...] = ()
+
+
+INITIALIZERS: Registry = Registry("embedding initializer", pattern=r"[a-z][a-z0-9_+-]*", sort_names=True)
+"""Method name -> :class:`RegisteredInitializer`; names are lowercase words (``script+posn``), listed sorted."""
+
+
+def register_initializer(name: str, *, options: Sequence[str] = ()) -> Callable[[Initializer], Initializer]:
+    """Decorator registering an initializer under ``name`` in :data:`INITIALIZERS`; ``options``
+    names the method options (of :data:`METHOD_OPTIONS`) the function takes as keywords.
 
     Raises:
-        ValueError: if ``name`` is already registered (a programming error, not user input).
+        ValueError: if ``name`` is already registered or not a lowercase word (letters, digits,
+            ``_ + -``), or an option is not one of :data:`METHOD_OPTIONS` (programming errors,
+            not user input).
     """
+    INITIALIZERS.check_name(name)
+    unknown = [o for o in options if o not in METHOD_OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown initializer option(s) {unknown}; known: {', '.join(METHOD_OPTIONS)}")
 
     def deco(fn: Initializer) -> Initializer:
-        if name in _REGISTRY:
-            raise ValueError(f"initializer {name!r} is already registered")
-        _REGISTRY[name] = fn
+        INITIALIZERS.register(name, RegisteredInitializer(fn, tuple(options)))
         return fn
 
     return deco
@@ -63,20 +83,16 @@ def register_initializer(name: str) -> Callable[[Initializer], Initializer]:
 
 def available_initializers() -> list[str]:
     """Sorted names of the registered initializers."""
-    return sorted(_REGISTRY)
+    return list(INITIALIZERS.names())
 
 
 def get_initializer(name: str) -> Initializer:
     """The initializer registered as ``name``.
 
     Raises:
-        ConfigError: unknown name (the message lists the available ones).
+        ConfigError: unknown name (the message lists the registered ones).
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown embedding initializer {name!r}; available: "
-                          f"{', '.join(available_initializers())}") from None
+    return INITIALIZERS.get(name).fn
 
 
 def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, source_tokenizer,
@@ -99,8 +115,8 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
         workdir: cache directory for trained static spaces (none: no caching).
         dictionary: ``(source word, target word)`` pairs for methods that take one (``tema``).
         augment_size: pieces added by vocabulary augmentation (``va``; 99 as in Chau et al.).
-        Method options (``dictionary``, ``augment_size``) reach only the initializers whose
-        signature names them, so one call serves every method.
+        Method options (``dictionary``, ``augment_size``) reach only the initializers that
+        declared them at registration, so one call serves every method.
     Returns:
         :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = the vocabulary size of
         ``result.tokenizer`` if the method set one (``va``), else of ``target_tokenizer``.
@@ -109,11 +125,10 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
         DataError: empty corpus.
     Source: Section 2.2 (Eq. 2–8) of Pham et al. (2024) for ``"unibridge"``.
     """
-    fn = get_initializer(method)
-    params = inspect.signature(fn).parameters
-    options = {k: v for k, v in (("dictionary", dictionary), ("augment_size", augment_size))
-               if k in params}
-    res = fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
+    entry = INITIALIZERS.get(method)
+    given = {"dictionary": dictionary, "augment_size": augment_size}
+    options = {k: given[k] for k in entry.options}
+    res = entry.fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
              target_tokenizer=target_tokenizer, corpus=corpus, config=config, seed=seed,
              workdir=workdir, **options)
     v_t = vocab_size(res.tokenizer if res.tokenizer is not None else target_tokenizer)

@@ -24,7 +24,7 @@ from unibridge.embeddings.script import fill_script_fallback
 from unibridge.errors import ConfigError
 
 
-@register_initializer("tema")
+@register_initializer("tema", options=("dictionary",))
 def tema_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
               corpus: list[str], config=None, seed: int = 0, workdir: Path | None = None,
               dictionary: Sequence[tuple[str, str]] | None = None) -> InitResult:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import ConfigError
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,18 @@ class WeightStrategy:
         return self.per_batch is None
 
 
-STRATEGIES: dict[str, WeightStrategy] = {}
+STRATEGIES: Registry = Registry("weight strategy", pattern=r"[a-z][a-z0-9_+-]*", replace=True)
+"""Strategy name -> :class:`WeightStrategy`; a later registration of a name replaces it."""
 
 
 def register_strategy(name: str, *, help: str, per_batch: Callable | None = None, arg: str | None = None):
     """Decorator registering ``weights(ctx) -> {source: w}`` as strategy ``name`` (a later
-    registration of the same name replaces it). Raises ValueError for a name with ``:``."""
-    if ":" in name or not name:
-        raise ValueError(f"a strategy name is a non-empty word without ':', got {name!r}")
+    registration of the same name replaces it). Raises ValueError for a name that is not a
+    lowercase word (letters, digits, ``_ + -``; no ``:``, which separates a strategy's argument)."""
+    STRATEGIES.check_name(name)  # at decoration time, before the function is known
 
     def deco(fn):
-        STRATEGIES[name] = WeightStrategy(name, help, fn, per_batch, arg)
+        STRATEGIES.register(name, WeightStrategy(name, help, fn, per_batch, arg))
         return fn
     return deco
 
@@ -94,7 +96,7 @@ def get_strategy(spec: str) -> tuple[WeightStrategy, str | None]:
     """``(strategy, arg)`` for a name (``"lang2vec"``) or ``"name:<arg>"`` (``"single:en"``).
     Raises ConfigError naming the registered strategies."""
     name, sep, arg = spec.partition(":") if isinstance(spec, str) else ("", "", "")
-    s = STRATEGIES.get(name)
+    s = STRATEGIES.find(name)
     if s is None or (s.arg is not None) != bool(sep) or (sep and not arg):
         raise ConfigError(f"unknown weight strategy {spec!r}; use {strategy_help()} or a mapping")
     return s, (arg or None)
