@@ -23,7 +23,7 @@ from .labels import (
 from .digest import data_digest, file_digest
 from .hf import HFDataRef
 from .languages import LANGUAGES, Language, get_language, known_languages
-from .readers import (
+from .formats import (
     NLIExample,
     TaggedSentence,
     read_alignment_file,
