@@ -27,7 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    from unibridge.inference.strategies import strategy_names
     from unibridge.transfer import CONFIGS, TransferGrid
 
     logging.getLogger("adapters").setLevel(logging.ERROR)  # its set_active_adapters warns before activating
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for recipe in a.recipe or [str(ROOT / "recipes" / "amh.yaml")]:
         grid = TransferGrid(recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
-                            strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out,
+                            strategies=a.strategy, tasks=a.task, out=a.out,
                             sources=["en", "ru"] if a.quick else None,
                             change={"mono_max_lines": 1000} if a.quick else None)
         records.append(grid.run(command="python benchmarks/transfer.py " + " ".join(sys.argv[1:])))

@@ -90,7 +90,7 @@ def test_registry_lists_plugins_and_rejects_unknown(setup):
 
 def test_a_toy_initializer_registered_outside_the_package(setup, monkeypatch):
     """Adding an initialiser is a few lines: registered, listed, and run by initialize_embeddings
-    with only the inputs its signature names."""
+    with the common inputs (method options only where it declares them)."""
     from unibridge.embeddings import registry
     from unibridge.embeddings.registry import seed_matrix, vocab_size
 

@@ -145,7 +145,7 @@ def test_a_toy_weight_strategy_registered_outside_the_package(monkeypatch):
         weights_choice(static_only=True)("entropy")
     with pytest.raises(argparse.ArgumentTypeError, match="unknown weight strategy 'median'"):
         weights_choice()("median")
-    with pytest.raises(ValueError, match="without ':'"):
+    with pytest.raises(ValueError, match="invalid weight strategy name 'a:b'"):
         strategies.register_strategy("a:b", help="")
 
 

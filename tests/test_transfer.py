@@ -49,6 +49,7 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert "| amh | cpu | me5-small | 42, 43 | pos: t.conllu (3) | `first`<br>`second` |" in text
     assert (tmp_path / "r.png").stat().st_size > 1000
     assert results_markdown([a]).splitlines()[2] == "| | amh pos (accuracy) |"
+    assert "Weight strategies" not in text  # records without strategies (a grid without the UniBridge run)
     capsys.readouterr()
     assert main(["transfer-report", str(f), "--json"]) == 0
     rows = {(r["kind"], r["name"]): r for r in json.loads(capsys.readouterr().out)}
@@ -86,6 +87,7 @@ def test_plots_return_figures_mark_missing_configurations_and_leave_the_backend_
 def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
     import statistics
 
+    from unibridge.errors import ConfigError
     from unibridge.transfer import CONFIGS, TransferGrid, results_markdown
 
     raw = tiny_recipe(tiny_base)
@@ -119,8 +121,10 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
     e = pos["configs"]["unibridge"]
     assert row == f"| UniBridge (full) | {100 * e['mean']:.1f} ± {100 * e['std']:.1f} |"
     # a MAD-X-only grid runs no UniBridge stage but the sources it reads (here all cached) and scores the same
+    with pytest.raises(ConfigError, match="weight strategies are scored on the UniBridge run"):
+        TransferGrid(tmp_path / "amh.yaml", None, configs=["mad-x"], strategies=["harmony"], out=tmp_path / "x")
     madx = TransferGrid(tmp_path / "amh.yaml", None, seeds=[1], out=tmp_path / "madx-only", configs=["mad-x"],
-                        cache=cache, strategies=["harmony"]).run(command="madx")
+                        cache=cache).run(command="madx")
     assert madx["tasks"]["pos"]["configs"]["mad-x"]["per_seed"] == {"1": pos["configs"]["mad-x"]["per_seed"]["1"]}
     assert madx["tasks"]["pos"]["strategies"] == {}
     only = tmp_path / "madx-only" / "amh" / "unibridge" / "seed1"

@@ -100,20 +100,22 @@ class TransferGrid:
 
     ``tasks`` restricts the recipe's tasks; ``configs`` and ``strategies`` restrict the grid
     (strategies are scored on the UniBridge run, so only where ``unibridge`` or ``english-only`` is
-    among the configurations; ``mad-x`` alone runs only that run's sources stage);
+    among the configurations; None: all registered ones there, none elsewhere; ``mad-x`` without
+    them runs only that run's sources stage, which holds MAD-X's English task adapters);
     ``fixed_vocab_size`` is the vocabulary of the ``fixed-vocab`` ablation (the paper's 10k);
     ``sources`` restricts the source languages; ``change`` is merged into every configuration's
     recipe (e.g. ``{"mono_max_lines": 500}``); ``cache`` is the stage cache (default
     ``<out>/cache``; grids that name the same one share their stages).
     Raises ConfigError for an unknown configuration or strategy or a task the recipe lacks, and
-    if ``mad-x``/``zero-shot``/``english-only`` are asked for without an English source.
+    if ``mad-x``/``zero-shot``/``english-only`` are asked for without an English source, or
+    strategies without ``unibridge`` or ``english-only``.
     """
 
     recipe_path: str | Path
     profile: str | None = "cpu"
     seeds: list[int] = field(default_factory=lambda: [42])
     configs: list[str] = field(default_factory=lambda: list(CONFIGS))
-    strategies: list[str] = field(default_factory=strategy_names)
+    strategies: list[str] | None = None
     tasks: list[str] | None = None
     out: str | Path = "runs/transfer"
     fixed_vocab_size: int = 10000
@@ -128,9 +130,16 @@ class TransferGrid:
         for c in self.configs:
             if c not in CONFIGS:
                 raise ConfigError(f"unknown configuration '{c}'; known: {', '.join(CONFIGS)}")
-        for s in self.strategies:
+        for s in self.strategies or ():
             if s not in strategy_names():
                 raise ConfigError(f"unknown weight strategy '{s}'; known: {', '.join(strategy_names())}")
+        if not {"unibridge", "english-only"} & set(self.configs):  # no UniBridge run to score them on
+            if self.strategies:
+                raise ConfigError("weight strategies are scored on the UniBridge run: add the unibridge "
+                                  "configuration or leave the strategies out")
+            self.strategies = []
+        elif self.strategies is None:
+            self.strategies = strategy_names()
         unknown = [s for s in self.sources or [] if s not in self.base.sources]
         if unknown:
             raise ConfigError(f"the recipe has no source(s) {unknown}; it has {list(self.base.sources)}")
@@ -287,7 +296,9 @@ class TransferGrid:
         need_unibridge = bool({"unibridge", "english-only"} & set(self.configs))
         if "mad-x" in self.configs and not need_unibridge:
             _say(f"{self.base.target} unibridge seed {seed}: sources stage only (for mad-x)")
+            t0 = time.perf_counter()
             self._pipeline("unibridge", seed).run(only=["sources"])
+            seconds["unibridge"] = time.perf_counter() - t0
         if need_unibridge:
             t0 = time.perf_counter()
             res = self._run_pipeline("unibridge", seed)
@@ -394,9 +405,10 @@ def results_markdown(records: list[dict]) -> str:
     for c in CONFIGS:
         if any(c in r["tasks"][t]["configs"] for r, t in cols):
             out.append(f"| {LABELS[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")
-    out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
     named = [s for r, t in cols for s in r["tasks"][t]["strategies"]]
-    for s in dict.fromkeys([*strategy_names(), *named]):
+    if named:  # a grid without the UniBridge run has none
+        out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
+    for s in dict.fromkeys([*strategy_names(), *named]) if named else ():
         if any(s in r["tasks"][t]["strategies"] for r, t in cols):
             out.append(f"| {s} | " + " | ".join(_cell(r["tasks"][t]["strategies"].get(s)) for r, t in cols) + " |")
     out += ["", "### Runs", "", "| target | profile | base model | seeds | test sets (examples) | command |",

@@ -14,7 +14,6 @@ def cmd_transfer(a) -> int:
     """``unibridge transfer``: run the transfer-quality grid of one recipe and print its Markdown table."""
     from ..config import parse_settings
     from ..errors import ConfigError
-    from ..inference.strategies import strategy_names
     from ..transfer import CONFIGS, TransferGrid, results_markdown
 
     change = parse_settings(a.set or [])
@@ -22,7 +21,7 @@ def cmd_transfer(a) -> int:
         raise ConfigError("--set changes every run of the grid: give the grid its own --out folder "
                           "(and --cache to reuse another grid's stages)")
     grid = TransferGrid(a.recipe, a.profile, seeds=a.seed or [42], configs=a.config or list(CONFIGS),
-                        strategies=a.strategy or strategy_names(), tasks=a.task, out=a.out or "runs/transfer",
+                        strategies=a.strategy, tasks=a.task, out=a.out or "runs/transfer",
                         fixed_vocab_size=a.fixed_vocab_size, sources=a.source, change=change or None,
                         cache=a.cache)
     rec = grid.run(command="unibridge " + " ".join(sys.argv[1:]) if a.command is None else a.command)
@@ -87,7 +86,8 @@ def add_parser(sub) -> None:
     tr.add_argument("--seed", type=int, action="append", help="seed (repeatable; default 42)")
     tr.add_argument("--config", action="append", choices=CONFIGS, help="configuration (repeatable; default all)")
     tr.add_argument("--strategy", action="append", choices=strategy_names(),
-                    help="weight strategy (repeatable; default all)")
+                    help="weight strategy, scored on the UniBridge run (repeatable; default all where the grid "
+                         "runs unibridge or english-only)")
     tr.add_argument("--task", action="append", choices=TASKS.names(), help="task of the recipe (repeatable; default all)")
     tr.add_argument("--source", action="append", help="source language of the recipe (repeatable; default all)")
     tr.add_argument("--out", help="grid folder (default runs/transfer)")
