@@ -59,6 +59,21 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert "cannot read results" in capsys.readouterr().err
 
 
+def test_the_fixed_vocabulary_row_names_the_size_the_grid_used():
+    def label(*sizes):
+        recs = [rec([42], {"fixed-vocab": {"42": 0.5}}, "x", target=t) for t in ("amh", "tam")[:len(sizes)]]
+        for r, size in zip(recs, sizes):
+            if size:
+                r["fixed_vocab_size"] = size
+        return next(ln for ln in results_markdown(recs).splitlines() if "vocabulary search" in ln).split(" |")[0]
+
+    assert label(None) == label(10000) == "| − vocabulary search (10k pieces)"
+    assert label(5000) == "| − vocabulary search (5,000 pieces)"
+    assert label(5000, 8000) == "| − vocabulary search (fixed sizes)"
+    merged = merge_results(rec([42], {}, "a"), {**rec([43], {"fixed-vocab": {"43": 0.4}}, "b"), "fixed_vocab_size": 5000})
+    assert merged["fixed_vocab_size"] == 5000
+
+
 def test_plots_return_figures_mark_missing_configurations_and_leave_the_backend_alone(tmp_path):
     import matplotlib
 

@@ -336,6 +336,8 @@ class TransferGrid:
         record = {"target": self.base.target, "profile": self.profile, "base_model": self.base.base_model,
                   "recipe": str(self.recipe_path), "seeds": list(self.seeds), "machine": machine(),
                   "command": command, "tasks": {}}
+        if "fixed-vocab" in self.configs:
+            record["fixed_vocab_size"] = self.fixed_vocab_size
         for task in self.tasks:
             spec = get_task(task)
             entry = {"metric": spec.main_metric, "n_test": len(self.test_examples(task)), "test": [
@@ -379,6 +381,8 @@ def merge_results(old: dict, new: dict) -> dict:
     out["command"] = list(dict.fromkeys([*cmds, *(new["command"] if isinstance(new["command"], list)
                                                   else [new["command"]])]))
     out["machine"] = new["machine"]
+    if "fixed_vocab_size" in new:
+        out["fixed_vocab_size"] = new["fixed_vocab_size"]
     out["seconds"] = {**old.get("seconds", {}), **new.get("seconds", {})}
     return out
 
@@ -402,9 +406,13 @@ def results_markdown(records: list[dict]) -> str:
     head = "| | " + " | ".join(f"{r['target']} {t} ({r['tasks'][t]['metric']})" for r, t in cols) + " |"
     sep = "|---" * (len(cols) + 1) + "|"
     out = ["### Baselines and ablations", "", head, sep]
+    sizes = {r.get("fixed_vocab_size", 10000) for r in records if any("fixed-vocab" in e["configs"] for e in r["tasks"].values())}
+    labels = dict(LABELS)
+    if sizes and sizes != {10000}:
+        labels["fixed-vocab"] = "− vocabulary search (" + (f"{sizes.pop():,} pieces)" if len(sizes) == 1 else "fixed sizes)")
     for c in CONFIGS:
         if any(c in r["tasks"][t]["configs"] for r, t in cols):
-            out.append(f"| {LABELS[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")
+            out.append(f"| {labels[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")
     named = [s for r, t in cols for s in r["tasks"][t]["strategies"]]
     if named:  # a grid without the UniBridge run has none
         out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
