@@ -308,6 +308,10 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
     chosen = weights["tasks"]["pos"]
     assert chosen["source_language_adapter"] is True and chosen["dev_score"] == 0.9
     assert chosen["dev_score_per_kind"] == {"source": 0.9, "base": 0.4}
+    tried = chosen["candidates_per_kind"]  # every setting of both kinds, with its dev score
+    n = len(recipe.harmony.tune_distances) * len(recipe.harmony.tune_temperatures)
+    assert set(tried) == {"source", "base"} and all(len(c) == n for c in tried.values())
+    assert tried["source"] == chosen["candidates"]
     assert weights["source_language_adapter"] is False  # the fall-back kind (tasks without dev data)
     Pipeline(recipe, run).run(only=["evaluation"])
     assert used_task_adapter_dir(run, "pos", "en") == task_adapter_dir(run, "pos", "en", True)

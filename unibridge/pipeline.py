@@ -426,6 +426,9 @@ class Pipeline:
                 if len(kinds) > 1:
                     res["tasks"][t]["dev_score_per_kind"] = {("source" if k else "base"): tuned[k]["dev_score"]
                                                              for k in kinds}
+                    # every setting's dev score for both kinds: what a default for targets without dev data is chosen on
+                    res["tasks"][t]["candidates_per_kind"] = {("source" if k else "base"): tuned[k]["candidates"]
+                                                              for k in kinds}
             write_json(d / "weights.json", res)
             write_json(d / "diagnostics.json", {"centroid_gap": gaps})
             plot_weight_heatmap({r.target: res["weights"], **{f"{r.target} {t} (dev)": c["weights"]
