@@ -46,12 +46,13 @@ from .config import Recipe, _deep_merge
 from .errors import ConfigError
 from .inference.strategies import strategy_names
 
+FIXED_VOCAB_SIZE = 10000  # the fixed-vocab ablation's vocabulary unless a grid names another (the paper's 10k)
 CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "fixed-vocab", "english-only")
 ABLATIONS = {
     "no-kl": {"adaptation": {"beta": 0.0}},
     "random-init": {"embeddings": {"method": "random"}},
     "fvt-init": {"embeddings": {"method": "fvt"}},
-    "fixed-vocab": {"vocab": {"fixed_size": 10000}},  # TransferGrid.fixed_vocab_size
+    "fixed-vocab": {"vocab": {"fixed_size": FIXED_VOCAB_SIZE}},  # TransferGrid.fixed_vocab_size
 }
 LABELS = {
     "zero-shot": "Zero-shot (English task adapter, no language adapter)",
@@ -118,7 +119,7 @@ class TransferGrid:
     strategies: list[str] | None = None
     tasks: list[str] | None = None
     out: str | Path = "runs/transfer"
-    fixed_vocab_size: int = 10000
+    fixed_vocab_size: int = FIXED_VOCAB_SIZE
     sources: list[str] | None = None
     change: dict | None = None
     cache: str | Path | None = None
@@ -406,9 +407,10 @@ def results_markdown(records: list[dict]) -> str:
     head = "| | " + " | ".join(f"{r['target']} {t} ({r['tasks'][t]['metric']})" for r, t in cols) + " |"
     sep = "|---" * (len(cols) + 1) + "|"
     out = ["### Baselines and ablations", "", head, sep]
-    sizes = {r.get("fixed_vocab_size", 10000) for r in records if any("fixed-vocab" in e["configs"] for e in r["tasks"].values())}
-    labels = dict(LABELS)
-    if sizes and sizes != {10000}:
+    sizes = {r.get("fixed_vocab_size", FIXED_VOCAB_SIZE) for r in records
+             if any("fixed-vocab" in e["configs"] for e in r["tasks"].values())}
+    labels = dict(LABELS)  # the fixed-vocab row names the size its grids used (records before it: 10k)
+    if sizes and sizes != {FIXED_VOCAB_SIZE}:
         labels["fixed-vocab"] = "− vocabulary search (" + (f"{sizes.pop():,} pieces)" if len(sizes) == 1 else "fixed sizes)")
     for c in CONFIGS:
         if any(c in r["tasks"][t]["configs"] for r, t in cols):
@@ -416,7 +418,7 @@ def results_markdown(records: list[dict]) -> str:
     named = [s for r, t in cols for s in r["tasks"][t]["strategies"]]
     if named:  # a grid without the UniBridge run has none
         out += ["", "### Weight strategies (UniBridge run)", "", head, sep]
-    for s in dict.fromkeys([*strategy_names(), *named]) if named else ():
+    for s in dict.fromkeys([*strategy_names(), *named]):
         if any(s in r["tasks"][t]["strategies"] for r, t in cols):
             out.append(f"| {s} | " + " | ".join(_cell(r["tasks"][t]["strategies"].get(s)) for r, t in cols) + " |")
     out += ["", "### Runs", "", "| target | profile | base model | seeds | test sets (examples) | command |",

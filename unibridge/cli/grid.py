@@ -77,7 +77,7 @@ def add_parser(sub) -> None:
     from ..config import VocabConfig
     from ..registry import TASKS
     from ..inference.strategies import strategy_names
-    from ..transfer import CONFIGS
+    from ..transfer import CONFIGS, FIXED_VOCAB_SIZE
 
     tr = sub.add_parser("transfer", help="transfer-quality grid for one recipe: zero-shot, MAD-X, UniBridge, "
                                          "ablations and weight strategies over seeds (mean ± std)")
@@ -97,7 +97,7 @@ def add_parser(sub) -> None:
     tr.add_argument("--cache", help="stage cache shared with other grids (default <out>/cache), e.g. "
                                     "runs/transfer/cache")
     config_arg(tr, "--fixed-vocab-size", VocabConfig, "fixed_size", "vocabulary of the fixed-vocab ablation",
-               default=10000)
+               default=FIXED_VOCAB_SIZE)
     tr.add_argument("--command", help=argparse.SUPPRESS)
     tr.set_defaults(fn=cmd_transfer)
 
