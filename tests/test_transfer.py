@@ -97,6 +97,26 @@ def test_plots_return_figures_mark_missing_configurations_and_leave_the_backend_
     assert matplotlib.get_backend() == backend
 
 
+@needs_data
+def test_an_ablation_that_changes_nothing_in_the_recipe_is_not_run(tiny_base, tmp_path, caplog):
+    from unibridge.transfer import TransferGrid
+
+    raw = tiny_recipe(tiny_base)
+    for method, dropped in (("unibridge", "paper-init"), ("fvt", "fvt-init")):
+        raw["embeddings"]["method"] = method
+        (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+        with caplog.at_level("INFO", logger="unibridge.transfer"):
+            grid = TransferGrid(tmp_path / "r.yaml", None, out=tmp_path / "g", fixed_vocab_size=700,
+                                configs=["unibridge", "fvt-init", "paper-init", "fixed-vocab"])
+        assert grid.configs == [c for c in ("unibridge", "fvt-init", "paper-init", "fixed-vocab") if c != dropped]
+        assert f"amh: {dropped} change(s) nothing in this recipe; not run" in caplog.text
+    raw["vocab"]["fixed_size"] = 700
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    grid = TransferGrid(tmp_path / "r.yaml", None, out=tmp_path / "g", fixed_vocab_size=700,
+                        configs=["unibridge", "fixed-vocab"])
+    assert grid.configs == ["unibridge"]
+
+
 @pytest.mark.slow
 @needs_data
 def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
@@ -112,7 +132,8 @@ def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):
                         strategies=["harmony", "uniform", "lang2vec"])
     rec = grid.run(command="test")
     pos = rec["tasks"]["pos"]
-    assert list(pos["configs"]) == list(CONFIGS) and pos["n_test"] == 12
+    # paper-init is the recipe itself here (Eq. 2-8 initialisation): not run again
+    assert list(pos["configs"]) == [c for c in CONFIGS if c != "paper-init"] and pos["n_test"] == 12
     for e in [*pos["configs"].values(), *pos["strategies"].values()]:
         vals = list(e["per_seed"].values())
         assert len(vals) == 2 and all(0 <= v <= 1 for v in vals)

@@ -11,8 +11,9 @@ Configurations (``CONFIGS``):
 * ``unibridge``: the full method (the recipe as written), harmony weights;
 * ``no-kl`` (β = 0), ``random-init`` (random embedding initialisation), ``fixed-vocab`` (no
   vocabulary search: 10,000 pieces): Table 5's ablations, each a full run with one change;
-* ``fvt-init``: the full method with each new token's embedding the mean of its base pieces'
-  (FVT, Gee et al. 2022) instead of Eq. 2–8;
+* ``fvt-init`` / ``paper-init``: the full method with the embeddings initialised by FVT (each new
+  token's row the mean of its base pieces', Gee et al. 2022) / by Eq. 2–8 of Pham et al. 2024,
+  whichever the recipe does not use already;
 * ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
 
 Weight strategies (the registry of :mod:`~unibridge.inference.strategies`: harmony,
@@ -47,11 +48,13 @@ from .errors import ConfigError
 from .inference.strategies import strategy_names
 
 FIXED_VOCAB_SIZE = 10000  # the fixed-vocab ablation's vocabulary unless a grid names another (the paper's 10k)
-CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "fixed-vocab", "english-only")
+CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "paper-init", "fixed-vocab",
+           "english-only")
 ABLATIONS = {
     "no-kl": {"adaptation": {"beta": 0.0}},
     "random-init": {"embeddings": {"method": "random"}},
     "fvt-init": {"embeddings": {"method": "fvt"}},
+    "paper-init": {"embeddings": {"method": "unibridge"}},
     "fixed-vocab": {"vocab": {"fixed_size": FIXED_VOCAB_SIZE}},  # TransferGrid.fixed_vocab_size
 }
 LABELS = {
@@ -60,7 +63,8 @@ LABELS = {
     "unibridge": "UniBridge (full)",
     "no-kl": "− KL regulariser (β = 0)",
     "random-init": "− embedding initialisation (random)",
-    "fvt-init": "embedding initialisation by base pieces (FVT) instead of Eq. 2–8",
+    "fvt-init": "embedding initialisation by base pieces (FVT)",
+    "paper-init": "embedding initialisation of Eq. 2–8 (the paper's)",
     "fixed-vocab": "− vocabulary search (10k pieces)",
     "english-only": "− multi-source (English task adapter only)",
 }
@@ -154,6 +158,10 @@ class TransferGrid:
             raise ConfigError("no seeds")
         if self.change:
             self.recipe(self.seeds[0])  # a change that breaks the recipe fails here, before any stage
+        same = [c for c in self.configs if c in ABLATIONS and self.recipe(0, self.config_change(c)) == self.recipe(0)]
+        if same:  # e.g. fvt-init where the recipe initialises by FVT already: the unibridge run is that run
+            _say(f"{self.base.target}: {', '.join(same)} change(s) nothing in this recipe; not run")
+            self.configs = [c for c in self.configs if c not in same]
         self._tests: dict[str, list] = {}
 
     # ------------------------------------------------------------------ recipes and runs
@@ -177,13 +185,16 @@ class TransferGrid:
     def run_dir(self, config: str, seed: int) -> Path:
         return self.out / self.base.target / config / f"seed{seed}"
 
+    def config_change(self, config: str) -> dict | None:
+        """The recipe change of an ablation configuration (None for the others)."""
+        if config == "fixed-vocab":
+            return {"vocab": {"fixed_size": self.fixed_vocab_size}}
+        return ABLATIONS.get(config)
+
     def _pipeline(self, config: str, seed: int):
         from .pipeline import Pipeline
 
-        change = ABLATIONS.get(config)
-        if config == "fixed-vocab":
-            change = {"vocab": {"fixed_size": self.fixed_vocab_size}}
-        return Pipeline(self.recipe(seed, change), self.run_dir(config, seed), self.cache)
+        return Pipeline(self.recipe(seed, self.config_change(config)), self.run_dir(config, seed), self.cache)
 
     def _run_pipeline(self, config: str, seed: int) -> dict:
         _say(f"{self.base.target} {config} seed {seed}")
