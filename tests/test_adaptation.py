@@ -551,6 +551,28 @@ def test_fit_mlm_head_learns_on_the_frozen_base_and_leaves_the_model_as_it_was(t
     assert model.active_adapters is not None and "xx" in str(model.active_adapters)  # setup restored
 
 
+def test_layer_decodability_scores_the_frequency_prior_exactly_and_leaves_the_model_as_it_was(tiny_base):
+    from transformers import AutoTokenizer
+
+    from unibridge.adaptation.head import _text_support, layer_decodability, unigram_log_prior
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    texts = ["the the the the the the"] * 40  # every masked label is "▁the", the prior's argmax
+    out = layer_decodability(model, tok, texts, texts[:8], layers=[0, 2], epochs=2, passes=1)
+    support = _text_support(tok, texts, len(tok))
+    the = tok("the", add_special_tokens=False)["input_ids"][0]
+    prior = unigram_log_prior(tok, texts, len(tok))[support]
+    expected = -float(torch.log_softmax(prior, 0)[(support == the).nonzero().item()])
+    assert out["prior"] == {"accuracy": 100.0, "loss": pytest.approx(expected, abs=1e-4)}
+    assert set(out["layers"]) == {0, 2} and out["heldout_positions"] > 0 and out["positions"] > 0
+    assert all(0.0 <= r["accuracy"] <= 100.0 and r["loss"] >= 0 for r in out["layers"].values())
+    assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
+    with pytest.raises(ValueError, match="layers must be in 0..2"):
+        layer_decodability(model, tok, texts, texts[:8], layers=[3])
+
+
 def _spread_after_training(tiny_base, **change) -> tuple[float, float]:
     import random
 

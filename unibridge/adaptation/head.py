@@ -295,3 +295,92 @@ def default_backbone_head(model, tokenizer, base_dir: str | Path, *, steps: int,
         return backbone_head(model, tokenizer, texts, name=name, steps=steps)
     finally:
         model.set_active_embeddings(saved)
+
+
+def layer_decodability(model, tokenizer, texts: list[str], heldout: list[str], *, layers: list[int],
+                       init: MLMHead | None = None, epochs: int = 8, learning_rate: float = 1e-3,
+                       batch_size: int = 512, passes: int = 2, max_length: int = 64,
+                       mlm_probability: float = 0.15, seed: int = 0) -> dict:
+    """How much of the masked tokens' identity a head can read from each layer of the frozen model.
+
+    ``texts`` are masked BERT-style ``passes`` times (``heldout`` once) and read by the model as it
+    is set up, adapters off (its active embeddings); the hidden states at the masked positions of
+    every layer in ``layers`` (0 = embedding output .. L) are kept. Per layer, a head of this
+    module's form (bias from :func:`unigram_log_prior` of ``texts``, transform from ``init`` when
+    given, frozen decoder = the active embedding rows) is fitted on those states for ``epochs``
+    passes (AdamW, minibatches of ``batch_size`` positions, softmax over the pieces of ``texts``
+    and ``heldout``) and scored on the held-out positions after every epoch; the best epoch counts.
+    The MLM objective of a language adapter reads the last layer: where it holds little of the
+    token identity, the objective carries little signal (docs/adaptation.md).
+
+    Returns ``{"prior": {"accuracy", "loss"}, "layers": {layer: {"accuracy", "loss"}},
+    "positions": n_train, "heldout_positions": n_heldout}``: accuracy in % and mean cross-entropy
+    in nats on the held-out positions; ``prior`` is the bias alone (the frequency prior).
+    Raises ValueError if a text list is empty or a layer is out of range.
+    """
+    from .model import model_setup
+
+    texts, heldout = [t for t in texts if t.strip()], [t for t in heldout if t.strip()]
+    if not texts or not heldout:
+        raise ValueError("layer_decodability: needs training and held-out text")
+    n = model.config.num_hidden_layers
+    if any(not 0 <= k <= n for k in layers):
+        raise ValueError(f"layer_decodability: layers must be in 0..{n}, got {layers}")
+    emb = model.get_input_embeddings()
+    V = emb.num_embeddings
+    support = _text_support(tokenizer, texts + heldout, V)
+    remap = torch.full((V,), -1, dtype=torch.long)
+    remap[support] = torch.arange(len(support))
+
+    @torch.no_grad()
+    def collect(lines: list[str], n_passes: int, first_seed: int):
+        states: dict[int, list[torch.Tensor]] = {k: [] for k in layers}
+        labels: list[torch.Tensor] = []
+        bs = min(32, len(lines))
+        with model_setup(model, None, None):
+            for p in range(n_passes):
+                batches = _masked_batches(tokenizer, lines, batch_size=bs, max_length=max_length,
+                                          mlm_probability=mlm_probability, seed=first_seed + p)
+                for _ in range(max(1, len(lines) // bs)):
+                    ids, att, lab = next(batches)
+                    sel = lab != -100
+                    hidden = model.base_model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states
+                    for k in layers:
+                        states[k].append(hidden[k][sel])
+                    labels.append(remap[lab[sel]])
+        return {k: torch.cat(v) for k, v in states.items()}, torch.cat(labels)
+
+    X, Y = collect(texts, passes, seed)
+    Xh, Yh = collect(heldout, 1, seed + 1000)
+    prior = unigram_log_prior(tokenizer, texts, V)
+
+    def score(logits: torch.Tensor) -> dict:
+        return {"accuracy": round(100.0 * float((logits.argmax(-1) == Yh).float().mean()), 2),
+                "loss": round(float(F.cross_entropy(logits, Yh)), 4)}
+
+    out = {"prior": score(prior[support].expand(len(Yh), -1)), "layers": {},
+           "positions": len(Y), "heldout_positions": len(Yh)}
+    g = torch.Generator().manual_seed(seed)
+    for k in layers:
+        head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12)).untie()
+        if init is not None:
+            head.dense.load_state_dict(init.dense.state_dict())
+            head.norm.load_state_dict(init.norm.state_dict())
+        with torch.no_grad():
+            head.bias.copy_(prior)
+        opt = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=learning_rate)
+        best = None
+        for _ in range(epochs):
+            order = torch.randperm(len(Y), generator=g)
+            for a in range(0, len(order), batch_size):
+                i = order[a:a + batch_size]
+                loss = F.cross_entropy(head(X[k][i], rows=support), Y[i])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            with torch.no_grad():
+                cur = score(head(Xh[k], rows=support))
+            if best is None or cur["loss"] < best["loss"]:
+                best = cur
+        out["layers"][k] = best
+    return out
