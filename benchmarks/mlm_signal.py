@@ -18,8 +18,6 @@ line printed is ``RESULT mlm_signal ...``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import sys
 import time
@@ -46,6 +44,7 @@ def main(argv=None) -> int:
     transformers.logging.set_verbosity_error()
     logging.getLogger("adapters").setLevel(logging.ERROR)
     from unibridge.adaptation.head import layer_decodability
+    from unibridge.artifacts import write_json
     from unibridge.config import Recipe
     from unibridge.data import read_text
     from unibridge.pipeline import Pipeline
@@ -68,10 +67,7 @@ def main(argv=None) -> int:
     record = {**out, "layers": {str(k): v for k, v in out["layers"].items()}, "text": a.text, "lines": len(train),
               "heldout_lines": len(held), "seconds": round(secs, 1), "base_model": pipe.recipe.base_model,
               "command": "python benchmarks/mlm_signal.py" + (" --quick" if a.quick else "")}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / ".mlm_signal.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    os.replace(tmp, RESULTS / "mlm_signal.json")
+    write_json(RESULTS / "mlm_signal.json", record)
     print(f"RESULT mlm_signal last_layer_acc={last['accuracy']} best_layer={best} "
           f"best_acc={out['layers'][best]['accuracy']} prior_acc={out['prior']['accuracy']} "
           f"ratio={last['accuracy'] / max(1e-9, out['layers'][best]['accuracy']):.2f} seconds={secs:.0f}")

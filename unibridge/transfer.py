@@ -158,7 +158,8 @@ class TransferGrid:
             raise ConfigError("no seeds")
         if self.change:
             self.recipe(self.seeds[0])  # a change that breaks the recipe fails here, before any stage
-        same = [c for c in self.configs if c in ABLATIONS and self.recipe(0, self.config_change(c)) == self.recipe(0)]
+        plain = self.recipe(0)
+        same = [c for c in self.configs if c in ABLATIONS and self.recipe(0, self.config_change(c)) == plain]
         if same:  # e.g. fvt-init where the recipe initialises by FVT already: the unibridge run is that run
             _say(f"{self.base.target}: {', '.join(same)} change(s) nothing in this recipe; not run")
             self.configs = [c for c in self.configs if c not in same]

@@ -182,6 +182,20 @@ def masked_token_accuracy(model, head: MLMHead, tokenizer, texts: list[str], *, 
     return (round(100.0 * right / max(1, total), 2), round(loss_sum / max(1, total), 4))
 
 
+def _start_head(model, bias: torch.Tensor, init: MLMHead | None = None, frozen_decoder: bool = True) -> MLMHead:
+    """An unfitted head on the model's active embeddings: decoder frozen (or tied), output bias
+    ``bias`` (V,), transform copied from ``init`` when given."""
+    head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
+    if frozen_decoder:
+        head.untie()
+    if init is not None:
+        head.dense.load_state_dict(init.dense.state_dict())
+        head.norm.load_state_dict(init.norm.state_dict())
+    with torch.no_grad():
+        head.bias.copy_(bias)
+    return head
+
+
 def prepare_head(model, tokenizer, texts: list[str], *, steps: int, batch_size: int, max_length: int,
                  learning_rate: float = 1e-3, mlm_probability: float = 0.15, init: MLMHead | None = None,
                  frozen_decoder: bool = True, heldout: list[str] | None = None, seed: int = 0
@@ -195,14 +209,7 @@ def prepare_head(model, tokenizer, texts: list[str], *, steps: int, batch_size: 
     :meth:`MLMHead.freeze`. Returns ``(head, report)``.
     """
     emb = model.get_input_embeddings()
-    head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12))
-    if frozen_decoder:
-        head.untie()
-    if init is not None:
-        head.dense.load_state_dict(init.dense.state_dict())
-        head.norm.load_state_dict(init.norm.state_dict())
-    with torch.no_grad():
-        head.bias.copy_(unigram_log_prior(tokenizer, texts, emb.num_embeddings))
+    head = _start_head(model, unigram_log_prior(tokenizer, texts, emb.num_embeddings), init, frozen_decoder)
     report = fit_mlm_head(model, head, tokenizer, texts, steps=steps, batch_size=batch_size, max_length=max_length,
                           learning_rate=learning_rate, mlm_probability=mlm_probability, heldout=heldout, seed=seed)
     return head.freeze(), report
@@ -362,12 +369,7 @@ def layer_decodability(model, tokenizer, texts: list[str], heldout: list[str], *
            "positions": len(Y), "heldout_positions": len(Yh)}
     g = torch.Generator().manual_seed(seed)
     for k in layers:
-        head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12)).untie()
-        if init is not None:
-            head.dense.load_state_dict(init.dense.state_dict())
-            head.norm.load_state_dict(init.norm.state_dict())
-        with torch.no_grad():
-            head.bias.copy_(prior)
+        head = _start_head(model, prior, init)
         opt = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=learning_rate)
         best = None
         for _ in range(epochs):
