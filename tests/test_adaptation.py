@@ -531,6 +531,40 @@ def test_fitted_head_lowers_its_loss_and_stays_frozen_while_the_adapter_trains(t
     assert not torch.equal(model.get_input_embeddings().weight, snapshot["_embedding"])  # embeddings trained
 
 
+def test_a_head_on_a_middle_layer_trains_only_the_adapters_up_to_it(tiny_base):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    assert model.config.num_hidden_layers >= 2
+    add_language_adapter(model, "xx")
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if ".xx." in n}
+    texts = [f"the {w} sat on the mat {i}" for i, w in enumerate(["cat", "dog", "ox", "hen"] * 10)]
+    cfg = SourceAdaptationConfig(regulariser="none", mlm_layer=1, head_fit_steps=2,
+                                 train=TrainConfig(max_steps=3, batch_size=4, learning_rate=1e-2, max_length=16))
+    head, _ = train_language_adapter(model, tok, texts, "xx", cfg=cfg, train_embeddings=False,
+                                     output_dir="/tmp/unibridge-test-mlm-layer", resume=False)
+    assert head.layer == 1
+    moved = {n for n, p in model.named_parameters() if n in before and not torch.equal(p, before[n])}
+    assert any(".layer.0." in n for n in moved) and any("invertible" in n for n in moved)
+    # hidden state 1 is layer 0's output: the MLM loss does not reach the adapters above it
+    assert not any(".layer.1." in n for n in moved)
+    ids = tok(["the cat sat"], return_tensors="pt")
+    with torch.no_grad():
+        read = encoder_states(model, ids["input_ids"], ids["attention_mask"], layer=1)
+        hidden = model.base_model(**ids, output_hidden_states=True).hidden_states[1]
+    assert torch.allclose(read, model.base_model.invertible_adapters_forward(hidden, rev=True))
+    # with the regularisers on, the KL term and the anchor still compare the last layer
+    both = SourceAdaptationConfig(mlm_layer=1, head_fit_steps=1, anchor_weight=1.0,
+                                  train=TrainConfig(max_steps=1, batch_size=4, learning_rate=1e-2, max_length=16))
+    _, hist = train_language_adapter(model, tok, texts, "xx", cfg=both, train_embeddings=False, base_tokenizer=tok,
+                                     output_dir="/tmp/unibridge-test-mlm-layer", resume=False)
+    assert hist[-1]["anchor_loss"] > 0 and hist[-1]["kl_loss"] > 0
+    with pytest.raises(ValueError, match="mlm_layer 9 is not a hidden-state index"):
+        train_language_adapter(model, tok, texts, "xx", cfg=SourceAdaptationConfig(mlm_layer=9, regulariser="none"),
+                               output_dir="/tmp/unibridge-test-mlm-layer", resume=False)
+
+
 @pytest.mark.slow
 def test_fit_mlm_head_learns_on_the_frozen_base_and_leaves_the_model_as_it_was(tiny_base):
     from transformers import AutoTokenizer

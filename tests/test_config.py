@@ -163,8 +163,9 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     d = r.to_dict()
     # written out, but not fingerprinted at their defaults
     assert d["adaptation"]["anchor_layers"] == [-1] and d["adaptation"]["adapter"] is None
+    assert d["adaptation"]["mlm_layer"] == -1
     for stage in ("adaptation", "source_adaptation"):
-        del d[stage]["anchor_layers"], d[stage]["adapter"]
+        del d[stage]["anchor_layers"], d[stage]["adapter"], d[stage]["mlm_layer"]
     want = hashlib.sha256(json.dumps({"adaptation": d["adaptation"]}, sort_keys=True).encode()).hexdigest()[:16]
     assert r.fingerprint("adaptation") == want
     same = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [-1]}})
@@ -174,6 +175,9 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     assert moved.fingerprint("source_adaptation") == r.fingerprint("source_adaptation")
     assert "anchor_layers" not in r.source_adaptation.fingerprint_dict()  # what source caches key on
     assert moved.adaptation.fingerprint_dict()["anchor_layers"] == [0, -1]
+    middle = Recipe.from_dict({**BASE, "adaptation": {"mlm_layer": 4}})
+    assert middle.adaptation.fingerprint_dict()["mlm_layer"] == 4
+    assert middle.fingerprint("source_adaptation") == r.fingerprint("source_adaptation")
     with pytest.raises(ConfigError, match="anchor_layers must be a non-empty list of distinct"):
         Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [3, 3]}})
 

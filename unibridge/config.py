@@ -252,7 +252,10 @@ class SourceAdaptationConfig(_Config):
     keeps it frozen, decoder included (the backbone head is fitted for ``backbone_head_steps``
     steps, once per backbone); ``joint`` is the original recipe: a fresh head trained
     with the adapter, decoder tied to the trainable embeddings (see
-    :mod:`unibridge.adaptation.head`).
+    :mod:`unibridge.adaptation.head`). ``mlm_layer``: the hidden state the head reads (default
+    -1, the last layer, as in the paper; i: Transformer layer i, negative: from the last); the
+    MLM loss then trains only the layers up to it and the embeddings, and the KL term still
+    compares the last layer.
     """
 
     reduction_factor: float = ranged(2, 0, open_lo=True)
@@ -274,6 +277,7 @@ class SourceAdaptationConfig(_Config):
     anchor_kind: str = "cosine"
     anchor_layers: list[int] = ranged([-1], -64, 64, added=True)
     mlm_head: str = "fitted"
+    mlm_layer: int = ranged(-1, -64, 64, added=True)
     head_fit_steps: int = ranged(200, 0)
     head_learning_rate: float = ranged(1e-3, 0, open_lo=True)
     backbone_head_steps: int = ranged(200, 0)

@@ -90,8 +90,11 @@ def _text_support(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _base_states(model, ids: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-    return model.base_model(input_ids=ids, attention_mask=att).last_hidden_state
+def _base_states(model, ids: torch.Tensor, att: torch.Tensor, layer: int | None = None) -> torch.Tensor:
+    """The frozen model's hidden state ``layer`` (None: the last): (B, L, d)."""
+    from .model import encoder_states
+
+    return encoder_states(model, ids, att, layer=layer)
 
 
 def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: int, batch_size: int = 16,
@@ -138,7 +141,7 @@ def fit_mlm_head(model, head: MLMHead, tokenizer, texts: list[str], *, steps: in
                     sel = labels != -100
                     if not bool(sel.any()):
                         continue
-                    states = _base_states(model, ids, att)[sel]
+                    states = _base_states(model, ids, att, head.layer)[sel]
                     loss = F.cross_entropy(head(states, rows=support), remap[labels[sel]])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -175,17 +178,19 @@ def masked_token_accuracy(model, head: MLMHead, tokenizer, texts: list[str], *, 
         sel = labels != -100
         if not bool(sel.any()):
             continue
-        logits = head(_base_states(model, ids, att)[sel])
+        logits = head(_base_states(model, ids, att, head.layer)[sel])
         right += int((logits.argmax(-1) == labels[sel]).sum())
         loss_sum += float(F.cross_entropy(logits, labels[sel], reduction="sum"))
         total += int(sel.sum())
     return (round(100.0 * right / max(1, total), 2), round(loss_sum / max(1, total), 4))
 
 
-def _start_head(model, bias: torch.Tensor, init: MLMHead | None = None, frozen_decoder: bool = True) -> MLMHead:
-    """An unfitted head on the model's active embeddings: decoder frozen (or tied), output bias
-    ``bias`` (V,), transform copied from ``init`` when given."""
-    head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
+def _start_head(model, bias: torch.Tensor, init: MLMHead | None = None, frozen_decoder: bool = True,
+                layer: int | None = None) -> MLMHead:
+    """An unfitted head on the model's active embeddings reading hidden state ``layer`` (None:
+    the last): decoder frozen (or tied), output bias ``bias`` (V,), transform copied from
+    ``init`` when given."""
+    head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12), layer=layer)
     if frozen_decoder:
         head.untie()
     if init is not None:
@@ -198,18 +203,21 @@ def _start_head(model, bias: torch.Tensor, init: MLMHead | None = None, frozen_d
 
 def prepare_head(model, tokenizer, texts: list[str], *, steps: int, batch_size: int, max_length: int,
                  learning_rate: float = 1e-3, mlm_probability: float = 0.15, init: MLMHead | None = None,
-                 frozen_decoder: bool = True, heldout: list[str] | None = None, seed: int = 0
-                 ) -> tuple[MLMHead, dict]:
+                 frozen_decoder: bool = True, heldout: list[str] | None = None, seed: int = 0,
+                 layer: int | None = None) -> tuple[MLMHead, dict]:
     """A frozen, fitted MLM head for a language adapter on ``texts`` (see the module docstring).
 
     The decoder is a frozen copy of the model's *active* embedding rows (V, d) when
     ``frozen_decoder`` (use it when the embeddings train), else tied to them; the bias starts
     at :func:`unigram_log_prior` of ``texts``; the transform is copied from ``init`` (a backbone
     head, same hidden size) when given. Then :func:`fit_mlm_head` for ``steps`` steps and
-    :meth:`MLMHead.freeze`. Returns ``(head, report)``.
+    :meth:`MLMHead.freeze`. ``layer``: the hidden state the head reads (None: the last; an
+    index in 0..n_layers, e.g. a middle layer, where me5-small's states carry more of the
+    masked token's identity, :func:`layer_decodability`). Returns ``(head, report)``.
     """
     emb = model.get_input_embeddings()
-    head = _start_head(model, unigram_log_prior(tokenizer, texts, emb.num_embeddings), init, frozen_decoder)
+    head = _start_head(model, unigram_log_prior(tokenizer, texts, emb.num_embeddings), init, frozen_decoder,
+                       layer)
     report = fit_mlm_head(model, head, tokenizer, texts, steps=steps, batch_size=batch_size, max_length=max_length,
                           learning_rate=learning_rate, mlm_probability=mlm_probability, heldout=heldout, seed=seed)
     return head.freeze(), report

@@ -28,10 +28,13 @@ class MLMHead(nn.Module):
     norm and bias; or *frozen* (``untie()``): a fixed copy of the embedding rows, stored as a
     buffer (``decoder_weight``, (V, d)), so gradients of the MLM loss reach the input embeddings
     only through the encoder and rows never seen as input do not drift through the decoder.
+
+    ``layer``: the hidden state the head reads (:func:`encoder_states`; None: the last layer).
     """
 
-    def __init__(self, embedding: nn.Embedding, layer_norm_eps: float = 1e-12):
+    def __init__(self, embedding: nn.Embedding, layer_norm_eps: float = 1e-12, layer: int | None = None):
         super().__init__()
+        self.layer = layer
         d = embedding.embedding_dim
         self.dense = nn.Linear(d, d)
         self.act = nn.GELU()
@@ -147,16 +150,20 @@ def add_language_adapter(model, name: str, reduction_factor: float = 2, inv_redu
 
 
 def encoder_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   with_last_layer: bool = False):
+                   with_last_layer: bool = False, layer: int | None = None):
     """Last hidden states passed back through the inverse invertible adapter: (B, L, d).
 
     This is the input of the MLM head, pi_UniBridge(h|x) of Pham et al. 2024 §2.3; with no
-    active invertible adapter it is the last Transformer layer's output. With
+    active invertible adapter it is the last Transformer layer's output. ``layer`` (a
+    hidden-state index in 0..n_layers, None: the last) reads an earlier layer's output instead
+    (an MLM head on a middle layer, :attr:`SourceAdaptationConfig.mlm_layer`). With
     ``with_last_layer`` returns ``(states, last_layer)``, ``last_layer`` (B, L, d) being the last
     Transformer layer's output before the inverse invertible adapter: what task adapters read.
     """
-    out = model.base_model(input_ids=input_ids, attention_mask=attention_mask)
-    states = model.base_model.invertible_adapters_forward(out.last_hidden_state, rev=True)
+    middle = layer is not None and layer != model.config.num_hidden_layers
+    out = model.base_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=middle)
+    read = out.hidden_states[layer] if middle else out.last_hidden_state
+    states = model.base_model.invertible_adapters_forward(read, rev=True)
     return (states, out.last_hidden_state) if with_last_layer else states
 
 

@@ -58,7 +58,7 @@ def pseudo_log_likelihoods(model, head, tokenizer, texts: list[str], *, max_leng
             rows = torch.arange(len(chunk))
             gold = ids[rows, pos].clone()
             ids[rows, pos] = tokenizer.mask_token_id
-            states = encoder_states(model, ids, att)[rows, pos]
+            states = encoder_states(model, ids, att, layer=getattr(head, "layer", None))[rows, pos]
             logp = torch.log_softmax(head(states).float(), dim=-1)[rows, gold]
             for (k, _, _), lp in zip(chunk, logp.tolist()):
                 out[k][0] += lp

@@ -30,7 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from .losses import align_loss, anchor_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
-from .model import MLMHead, encoder_states, model_setup
+from .model import MLMHead, model_setup
 from .pppl import pseudo_perplexity
 
 TRAINABLE_FILE = "trainable.safetensors"
@@ -99,12 +99,13 @@ def word_batches(tokenizer, words: list[list[str]], *, max_length: int, batch_si
         yield encs, ids, att, _pad([e.word_ids for e in encs], -1)
 
 
-def resolve_layer(layer, n_layers: int) -> int:
+def resolve_layer(layer, n_layers: int, what: str = "anchor layer") -> int:
     """A hidden-state index of a ``n_layers``-layer model in 0..n_layers (0 = embedding output,
     i = Transformer layer i; a negative ``layer`` counts from the last, -1 being ``n_layers``).
-    Raises ValueError for an index that is not an integer in [-(n_layers + 1), n_layers]."""
+    Raises ValueError for an index that is not an integer in [-(n_layers + 1), n_layers]
+    (``what`` names it in the message)."""
     if isinstance(layer, bool) or not isinstance(layer, int) or not -(n_layers + 1) <= layer <= n_layers:
-        raise ValueError(f"anchor layer {layer!r} is not a hidden-state index of a {n_layers}-layer model "
+        raise ValueError(f"{what} {layer!r} is not a hidden-state index of a {n_layers}-layer model "
                          f"(0..{n_layers}, or negative from the last)")
     return layer % (n_layers + 1)
 
@@ -195,14 +196,16 @@ class LanguageModelingObjective(nn.Module):
             teacher, teacher_mask = teacher.to(input_ids.device), teacher_mask.to(input_ids.device)
         if labels is None:
             input_ids, labels = self.mask(input_ids, special_tokens_mask)
-        hidden = None
-        if self.layers is not None and self.anchor > 0 and teacher is not None:
-            out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
-            last_layer, hidden = out.last_hidden_state, out.hidden_states
-            states = self.model.base_model.invertible_adapters_forward(last_layer, rev=True)
-        else:
-            states, last_layer = encoder_states(self.model, input_ids, attention_mask, with_last_layer=True)
-        loss_mlm = mlm_loss(self.head, states, labels)
+        read = self.head.layer  # the hidden state the MLM head reads (None: the last)
+        if read == self.model.config.num_hidden_layers:
+            read = None
+        want_hidden = read is not None or (self.layers is not None and self.anchor > 0 and teacher is not None)
+        out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                    output_hidden_states=want_hidden)
+        last_layer, hidden = out.last_hidden_state, (out.hidden_states if want_hidden else None)
+        inverse = self.model.base_model.invertible_adapters_forward
+        states = inverse(last_layer, rev=True)  # the MLM head's input in the paper; the KL term's student
+        loss_mlm = mlm_loss(self.head, states if read is None else inverse(hidden[read], rev=True), labels)
         zero = states.new_zeros(())
         loss_kl, loss_anchor, loss_align = zero, zero, zero
         H = TEACHER_HEADER
@@ -217,7 +220,7 @@ class LanguageModelingObjective(nn.Module):
         if self.anchor > 0 and teacher is not None:
             keep = [0, 1, *range(H, teacher.shape[1])]  # first, last, words (not the sentence mean)
             for b in self.anchor_blocks:
-                layer_states = last_layer if hidden is None else hidden[self.layers[b]]
+                layer_states = last_layer if self.layers is None else hidden[self.layers[b]]
                 units = state_units(layer_states, attention_mask, word_ids, teacher.shape[1] - H)
                 loss_anchor = loss_anchor + anchor_loss(units[:, keep], teacher[:, keep, b * d:(b + 1) * d],
                                                         teacher_mask[:, keep], self.anchor_kind)
@@ -527,11 +530,12 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     teacher = None
     if (beta > 0 or anchor > 0 or alpha > 0) and base_tokenizer is None:
         raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
+    n_layers = model.config.num_hidden_layers
+    mlm_layer = None if cfg.mlm_layer == -1 else resolve_layer(cfg.mlm_layer, n_layers, "mlm_layer")
     layers, blocks = None, [0]
     if anchor > 0 and list(cfg.anchor_layers) != [-1]:
-        n = model.config.num_hidden_layers
-        layers = teacher_layers(cfg.anchor_layers, n)
-        wanted = {resolve_layer(x, n) for x in cfg.anchor_layers}
+        layers = teacher_layers(cfg.anchor_layers, n_layers)
+        wanted = {resolve_layer(x, n_layers) for x in cfg.anchor_layers}
         blocks = [b for b, layer in enumerate(layers) if layer in wanted]
     if beta > 0 or anchor > 0:
         teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length, layers=layers)
@@ -548,12 +552,12 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         head, report = prepare_head(model, tokenizer, [" ".join(w) for w in words], steps=cfg.head_fit_steps,
                                     batch_size=tc.batch_size, max_length=tc.max_length,
                                     learning_rate=cfg.head_learning_rate, mlm_probability=cfg.mlm_probability,
-                                    init=head_init, frozen_decoder=train_embeddings, seed=seed)
+                                    init=head_init, frozen_decoder=train_embeddings, seed=seed, layer=mlm_layer)
         head.fit_report = report
     model.train_adapter(adapter, train_embeddings=train_embeddings)
     model.set_active_adapters(adapter)
     if cfg.mlm_head == "joint":
-        head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12))
+        head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12), layer=mlm_layer)
     objective = LanguageModelingObjective(
         model, head, beta=beta, kl_level=cfg.kl_level, temperature=cfg.kl_temperature, alpha=alpha, align=align,
         masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed,
