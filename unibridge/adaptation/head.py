@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DataCollatorForLanguageModeling
 
-from .model import MLMHead, model_setup
+from .model import MLMHead, encoder_states, model_setup
 
 HEAD_FILE = "mlm_head.safetensors"
 BACKBONE_HEAD_TEXT = "parallel/flores200_devtest/devtest/*.devtest"
@@ -92,8 +92,6 @@ def _text_support(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
 @torch.no_grad()
 def _base_states(model, ids: torch.Tensor, att: torch.Tensor, layer: int | None = None) -> torch.Tensor:
     """The frozen model's hidden state ``layer`` (None: the last): (B, L, d)."""
-    from .model import encoder_states
-
     return encoder_states(model, ids, att, layer=layer)
 
 

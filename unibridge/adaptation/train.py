@@ -197,8 +197,6 @@ class LanguageModelingObjective(nn.Module):
         if labels is None:
             input_ids, labels = self.mask(input_ids, special_tokens_mask)
         read = self.head.layer  # the hidden state the MLM head reads (None: the last)
-        if read == self.model.config.num_hidden_layers:
-            read = None
         want_hidden = read is not None or (self.layers is not None and self.anchor > 0 and teacher is not None)
         out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
                                     output_hidden_states=want_hidden)
@@ -531,7 +529,8 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     if (beta > 0 or anchor > 0 or alpha > 0) and base_tokenizer is None:
         raise ValueError("a regulariser (beta or anchor > 0) or align_alpha > 0 needs base_tokenizer for the teacher")
     n_layers = model.config.num_hidden_layers
-    mlm_layer = None if cfg.mlm_layer == -1 else resolve_layer(cfg.mlm_layer, n_layers, "mlm_layer")
+    mlm_layer = resolve_layer(cfg.mlm_layer, n_layers, "mlm_layer")
+    mlm_layer = None if mlm_layer == n_layers else mlm_layer  # None: the last layer, no hidden states kept
     layers, blocks = None, [0]
     if anchor > 0 and list(cfg.anchor_layers) != [-1]:
         layers = teacher_layers(cfg.anchor_layers, n_layers)
