@@ -1,5 +1,5 @@
 # make run   - install into .venv (first time) and run the main job: Amharic, CPU profile
-# make test  - install into .venv (first time) and run the test suite
+# make test  - install into .venv (first time) and run the test suite (listing the 30 slowest tests)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,4 +23,4 @@ smoke: install
 	$(BIN)/unibridge run recipes/amh.yaml --profile smoke --run-dir runs/amh-smoke
 
 test: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --durations=30 tests

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
 # lowest first; a module may import from its own group and from lower layers only
 LAYERS = [
     ["errors"],
-    ["data", "plotting", "registry"],
+    ["data", "plotting", "registry", "heads"],
     ["config", "artifacts", "backbones"],
     ["vocab", "hub", "testing"],
     ["embeddings", "adaptation"],

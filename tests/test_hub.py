@@ -260,6 +260,28 @@ def test_shipped_source_adapters_are_restored_verified_and_not_retrained(finishe
 
 
 @needs_data
+def test_the_plain_usage_of_mean_pooled_heads_defines_the_packages_head(tiny_base):
+    from unibridge.adaptation.model import load_adapter_model
+    from unibridge.heads import MEAN_POOLED_HEAD
+    from unibridge.hub.artifact import plain_adapters_usage
+    from unibridge.tasks import get_task
+
+    assert not any("register_custom_head" in line for line in plain_adapters_usage("nli", "quy", "b"))
+    lines = plain_adapters_usage("nli", "quy", "b", mean_pooled=True)
+    register = f'model.register_custom_head("{MEAN_POOLED_HEAD}", MeanPooledClassificationHead)'
+    assert lines.index(register) == lines.index('model = AutoAdapterModel.from_pretrained("b")') + 1
+    ns: dict = {}
+    exec("\n".join(lines[: lines.index('art = pathlib.Path("ARTIFACT_FOLDER")')]), ns)
+    torch.manual_seed(0)
+    model = load_adapter_model(tiny_base)
+    get_task("nli").add_head(model, "ours", pooling="mean")
+    ours = model.heads["ours"].eval()
+    theirs = ns["MeanPooledClassificationHead"](model, "theirs", num_labels=3).eval()
+    theirs.load_state_dict(ours.state_dict())
+    states, mask = torch.randn(2, 4, 32), torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    assert torch.allclose(ours((states,), None, mask, False)[0], theirs((states,), None, mask, False)[0])
+
+
 def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_logits(finished_run, tmp_path):
     import subprocess
     import sys

@@ -258,6 +258,79 @@ def test_nli_task_pairs_encoding_and_metric(tiny_base):
         spec.encode(tok, NLIExample("a", "b", "maybe"), 16)
 
 
+def test_a_mean_pooled_head_reads_the_masked_mean_and_saves_and_loads(tiny_base, tmp_path):
+    from adapters.composition import Stack
+
+    from unibridge.config import TaskConfig
+    from unibridge.heads import MEAN_POOLED_HEAD
+
+    torch.manual_seed(0)
+    model = load_adapter_model(tiny_base)
+    model.add_adapter("nli_en", config=SeqBnConfig(reduction_factor=16))
+    get_task("nli").add_head(model, "nli_en", pooling="mean")
+    head = model.heads["nli_en"].eval()
+    assert head.config["head_type"] == MEAN_POOLED_HEAD and head.config["num_labels"] == 3
+    states = torch.randn(2, 5, 32)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    logits = head((states,), None, mask, False)[0]
+    by_hand = head((states,), torch.stack([states[0, :3].mean(0), states[1].mean(0)]), mask, False)[0]
+    assert torch.allclose(logits, by_hand, atol=1e-6)
+    padded = states.clone()
+    padded[0, 3:] = 100.0  # padding does not count
+    assert torch.allclose(head((padded,), None, mask, False)[0], logits, atol=1e-6)
+    later = states.clone()
+    later[1, 2] += 1.0  # a token after the first one does (the first-token head would not see it)
+    assert not torch.allclose(head((later,), None, mask, False)[0][1], logits[1])
+
+    model.save_adapter(str(tmp_path / "nli"), "nli_en", with_head=True, use_safetensors=True)
+    other = load_adapter_model(tiny_base)
+    other.load_adapter(str(tmp_path / "nli"), load_as="nli_en", with_head=True, use_safetensors=True)
+    assert other.heads["nli_en"].config["head_type"] == MEAN_POOLED_HEAD
+    ids = torch.tensor([[0, 5, 6, 7, 2], [0, 8, 2, 1, 1]])
+    att = (ids != 1).long()
+    outs = []
+    for m in (model, other):
+        m.eval()
+        m.set_active_adapters(Stack("nli_en"))
+        m.active_head = "nli_en"
+        outs.append(m(input_ids=ids, attention_mask=att).logits)
+    assert torch.allclose(outs[0], outs[1], atol=1e-6)
+    with pytest.raises(ValueError, match="pooling must be 'first' or 'mean'"):
+        get_task("nli").add_head(model, "x", pooling="max")
+    with pytest.raises(ConfigError, match="task.pooling must be first or mean"):
+        TaskConfig(pooling="max")
+
+
+def test_nli_trains_through_a_language_adapter_on_a_separable_pair_task(tiny_base, tmp_path):
+    """The hypothesis' last word gives the label; a mean-pooled head learns it through a frozen
+    language adapter (training loss far below ln 3), where the first-token head of the same
+    budget stays near ln 3."""
+    from transformers import AutoTokenizer
+
+    from unibridge.config import TaskConfig, TrainConfig
+    from unibridge.data import NLIExample
+    from unibridge.tasks import train_task_adapter
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    rng = np.random.default_rng(0)
+    nouns = "house river tree stone bird cloud road field".split()
+    cue = {"entailment": "yes", "neutral": "maybe", "contradiction": "no"}
+    pairs = [NLIExample(" ".join(rng.choice(nouns, 4)), " ".join(rng.choice(nouns, 2)) + " " + cue[lab], lab)
+             for lab in rng.choice(list(cue), 192)]
+    final = {}
+    for pooling in ("mean", "first"):
+        torch.manual_seed(0)
+        model = load_adapter_model(tiny_base)
+        add_language_adapter(model, "xx", seed=0)
+        cfg = TaskConfig(pooling=pooling, train=TrainConfig(max_steps=240, batch_size=16, learning_rate=1e-2,
+                                                            max_length=24))
+        hist = train_task_adapter(model, tok, pairs, get_task("nli"), "xx", cfg=cfg, seed=0,
+                                  output_dir=str(tmp_path / pooling))
+        assert all(not p.requires_grad for n, p in model.named_parameters() if ".xx." in n)
+        final[pooling] = hist[-1]["loss"]
+    assert final["mean"] < 0.5 * math.log(3) < final["first"], final
+
+
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     from unibridge.inference.predictor import pick_device
 

@@ -351,10 +351,16 @@ class TaskConfig(_Config):
     kinds and use, per task, the kind whose harmony-combined prediction scores higher on the
     target's ``dev`` data (ties and tasks without dev data: the bare-base kind, the better one
     on the pooled Ligurian and Tamil dev splits, docs/results.md).
+
+    ``pooling``: what a classification head (NLI) reads: the first token's final state
+    (``first``, adapters' ``ClassificationHead``, the paper's setting) or the mean of the final
+    states over the pair's tokens (``mean``, how me5 was trained). Tagging tasks ignore it (it is
+    left out of their task adapters' fingerprints).
     """
 
     reduction_factor: float = ranged(16, 0, open_lo=True)
     source_language_adapter: bool | str = field(default=True, metadata={"added": True})
+    pooling: str = field(default="first", metadata={"added": True})
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
 
     def __post_init__(self):
@@ -362,6 +368,8 @@ class TaskConfig(_Config):
         if not isinstance(self.source_language_adapter, bool) and self.source_language_adapter != "choose":
             raise ConfigError(f"source_language_adapter must be true, false or choose; "
                               f"got {self.source_language_adapter!r}")
+        if self.pooling not in ("first", "mean"):
+            raise ConfigError(f"task.pooling must be first or mean; got {self.pooling!r}")
 
     @property
     def adapter_kinds(self) -> tuple[bool, ...]:

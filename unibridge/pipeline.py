@@ -186,8 +186,13 @@ class Pipeline:
         part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
                 "source_adaptation": r.source_adaptation.fingerprint_dict(), "text": data_digest(src.text)}
         if task is not None:
+            from .tasks import get_task
+
             cfg = r.task if on_source is None else r.task.with_kind(on_source)
-            part.update(task=task, task_config=cfg.fingerprint_dict(), files=data_digest(src.task_files(task)))
+            task_config = cfg.fingerprint_dict()
+            if get_task(task).kind != "classification":
+                task_config.pop("pooling", None)  # a tagging head reads every token whatever it says
+            part.update(task=task, task_config=task_config, files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:

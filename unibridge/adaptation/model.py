@@ -82,12 +82,15 @@ class MLMHead(nn.Module):
 
 
 def load_adapter_model(base_dir: str | Path):
-    """Load ``base_dir`` (a resolved backbone folder) as an ``adapters`` AutoAdapterModel in float32, eval mode."""
+    """Load ``base_dir`` (a resolved backbone folder) as an ``adapters`` AutoAdapterModel in float32,
+    eval mode, with this package's head types registered (:func:`register_heads`)."""
     from adapters import AutoAdapterModel
+
+    from ..heads import register_heads
 
     model = AutoAdapterModel.from_pretrained(str(base_dir))
     model.eval()
-    return model
+    return register_heads(model)
 
 
 def attach_embeddings(model, name: str, tokenizer, weights: torch.Tensor) -> None:

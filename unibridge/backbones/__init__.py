@@ -186,7 +186,8 @@ def load_backbone(name: str, *, adapter_model: bool = False):
     Args:
         name: see :func:`resolve_backbone`.
         adapter_model: load with ``adapters.AutoAdapterModel`` (flexible heads, adapter
-            methods) instead of ``transformers.AutoModel``.
+            methods; this package's head types registered, :mod:`unibridge.heads`) instead of
+            ``transformers.AutoModel``.
 
     Returns:
         ``(model, tokenizer)``: the model in eval mode with float32 parameters; its
@@ -203,7 +204,9 @@ def load_backbone(name: str, *, adapter_model: bool = False):
     if adapter_model:
         from adapters import AutoAdapterModel
 
-        model = AutoAdapterModel.from_pretrained(folder, dtype=torch.float32)
+        from ..heads import register_heads
+
+        model = register_heads(AutoAdapterModel.from_pretrained(folder, dtype=torch.float32))
     else:
         model = AutoModel.from_pretrained(folder, dtype=torch.float32)
     model = model.float()

@@ -34,6 +34,7 @@ from pathlib import Path
 from ..artifacts import (read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source,
                          used_task_adapter_dir, write_json)
 from ..errors import ConfigError, DataError
+from ..heads import MEAN_POOLED_HEAD
 from ..data.digest import sha256_file
 
 FORMAT = 1
@@ -105,17 +106,33 @@ HUB_IDS = {"me5-small": "intfloat/multilingual-e5-small", "xlm-roberta-base": "F
            "bert-base-multilingual-cased": "google-bert/bert-base-multilingual-cased"}
 
 
-def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks") -> list[str]:
+def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks",
+                         mean_pooled: bool = False) -> list[str]:
     """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
     compute the harmony-weighted logits (docs/hub.md; a test runs them). ``folder``: where the
-    artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare base)."""
+    artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare
+    base); ``mean_pooled``: its classification heads read mean-pooled states (``task.pooling:
+    mean``), a head type the lines define and register first."""
+    head = [
+        "from adapters.heads import ClassificationHead",
+        "",
+        "class MeanPooledClassificationHead(ClassificationHead):  # reads the mean over the attention mask",
+        "    def forward(self, outputs, cls_output=None, attention_mask=None, return_dict=False, **kwargs):",
+        "        m = attention_mask.unsqueeze(-1).to(outputs[0].dtype)",
+        "        pooled = (outputs[0] * m).sum(1) / m.sum(1).clamp(min=1.0)",
+        "        return super().forward(outputs, pooled, attention_mask, return_dict, **kwargs)",
+        "",
+    ] if mean_pooled else []
+    register = [f"model.register_custom_head(\"{MEAN_POOLED_HEAD}\", MeanPooledClassificationHead)"] if mean_pooled else []
     return [
         "import json, pathlib, torch",
         "from adapters import AutoAdapterModel",
         "from adapters.composition import Parallel, Stack",
+        *head,
         "",
         "art = pathlib.Path(\"ARTIFACT_FOLDER\")",
         f"model = AutoAdapterModel.from_pretrained(\"{base}\")",
+        *register,
         f"tokenizer = model.load_embeddings(str(art / \"embeddings\"), \"{target}\")  # target vocabulary",
         f"model.load_adapter(str(art / \"adaptation\" / \"adapter\"), load_as=\"{target}\", with_head=False,",
         "                   use_safetensors=True)",
@@ -166,7 +183,8 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, 
             f"p = MultiSourcePredictor(target=\"{manifest['target']}\", task=\"{task}\", repo=\"OWNER/NAME\")",
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
-            *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks")), "```", ""]
+            *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks"),
+                                  mean_pooled=recipe.get("task", {}).get("pooling") == "mean"), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]

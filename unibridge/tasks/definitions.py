@@ -70,11 +70,22 @@ class TaskSpec:
 
         return (collate_tagged if self.kind == "tagging" else collate_pairs)(items, pad_id)
 
-    def add_head(self, model, name: str) -> None:
-        """Add this task's prediction head ``name`` to an adapters flexible-head model."""
+    def add_head(self, model, name: str, pooling: str = "first") -> None:
+        """Add this task's prediction head ``name`` to an adapters flexible-head model. A
+        classification head reads the first token's final state (``pooling="first"``, adapters'
+        ``ClassificationHead``) or the mean over the attention mask (``"mean"``, the head type
+        :data:`~unibridge.heads.MEAN_POOLED_HEAD`); tagging heads ignore ``pooling``.
+        Raises ValueError for another ``pooling``."""
+        from ..heads import MEAN_POOLED_HEAD, register_heads
+
+        if pooling not in ("first", "mean"):
+            raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
         id2label = dict(enumerate(self.labels))
         if self.kind == "tagging":
             model.add_tagging_head(name, num_labels=len(self.labels), id2label=id2label)
+        elif pooling == "mean":
+            register_heads(model).add_custom_head(MEAN_POOLED_HEAD, name, num_labels=len(self.labels),
+                                                  id2label=id2label)
         else:
             model.add_classification_head(name, num_labels=len(self.labels), id2label=id2label)
 

@@ -38,7 +38,7 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     name = task_adapter_name(task.name, lang)
     torch.manual_seed(seed)  # the adapter's and head's initial weights depend on the seed alone
     model.add_adapter(name, config=SeqBnConfig(reduction_factor=cfg.reduction_factor))
-    task.add_head(model, name)
+    task.add_head(model, name, pooling=cfg.pooling)
     model.train_adapter(name)
     if language_adapter:
         model.set_active_adapters(Stack(lang, name))  # train_adapter activates the task adapter alone
