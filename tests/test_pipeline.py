@@ -226,6 +226,19 @@ def test_evaluation_scores_every_registered_strategy_and_the_recipes_own(finishe
     assert set(scores["pos"]["strategies"]["entropy"]) == set(scores["pos"]["strategies"]["uniform"])
 
 
+def test_the_pooling_of_classification_heads_reaches_only_classification_fingerprints(tiny_base, tmp_path):
+    raw = tiny_recipe(tiny_base)
+    default = Pipeline(Recipe.from_dict(raw), tmp_path)
+    raw["task"] = {**raw["task"], "pooling": "mean"}
+    mean = Pipeline(Recipe.from_dict(raw), tmp_path)
+    for task in ("pos", "ner"):  # tagging task adapters (the shipped ones among them) stay valid
+        assert mean.source_fingerprint("en", task) == default.source_fingerprint("en", task)
+    assert mean.source_fingerprint("en", "nli") != default.source_fingerprint("en", "nli")
+    assert mean.source_fingerprint("en") == default.source_fingerprint("en")
+    assert mean.stage_fingerprint("adaptation") == default.stage_fingerprint("adaptation")
+    assert mean.stage_fingerprint("harmony") != default.stage_fingerprint("harmony")
+
+
 @pytest.mark.slow
 def test_task_adapters_on_the_bare_base_train_no_source_language_adapter(finished_run, tiny_base, tmp_path,
                                                                          monkeypatch):
@@ -336,6 +349,7 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
         (f"task-pos-{s}", f) for s in ("en", "ru") for f in ("tasks", "tasks-base")}
 
 
+@pytest.mark.slow
 def test_vocabulary_augmentation_runs_through_adaptation(tiny_base, tmp_path):
     """``va`` builds its own tokenizer: later stages must read it, not the search's."""
     from safetensors.torch import load_file

@@ -19,8 +19,8 @@ def mean_pooled_classification_head():
     """The class of the ``adapters`` prediction head type :data:`MEAN_POOLED_HEAD`: adapters'
     ``ClassificationHead`` (same layers, config and loss) reading the mean of the final states
     over the attention mask, (B, L, d) -> (B, d), instead of the first token's state. me5 was
-    trained on mean-pooled sentences; its first token carries little of a pair (docs/results.md,
-    Quechua NLI). Heads of this type save and load as adapters' own heads do, once the model has
+    trained on mean-pooled sentences; with the first token's state NLI task adapters hardly train
+    on it (docs/results.md, "NLI with a mean-pooled head"). Heads of this type save and load as adapters' own heads do, once the model has
     it registered (:func:`register_heads`). torch and adapters load when this is first called."""
     import torch
     from adapters.heads import ClassificationHead

@@ -152,7 +152,7 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     ]
 
 
-def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str]) -> str:
+def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], mean_pooled: bool = False) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
@@ -184,7 +184,7 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, 
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
             *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks"),
-                                  mean_pooled=recipe.get("task", {}).get("pooling") == "mean"), "```", ""]
+                                  mean_pooled=mean_pooled), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
@@ -252,7 +252,10 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
                                       "recipe": recipe})
         manifest = {"format": FORMAT, "name": name, "target": target, "base_model": run["base_model"],
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders), encoding="utf-8")
+        first = next(iter(tasks), None)  # the task of the card's usage lines
+        heads = [p / "adapter" / "head_config.json" for p in used[first].values()] if first else []
+        mean_pooled = any(h.is_file() and read_json(h).get("head_type") == MEAN_POOLED_HEAD for h in heads)
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, mean_pooled), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)
         tmp.rename(out)
