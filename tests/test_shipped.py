@@ -22,6 +22,10 @@ def test_every_shipped_file_matches_its_checksum_and_restores(tmp_path):
     kinds = {e["kind"] for e in entries.values()}
     assert {f"source-{s}" for s in ("en", "zh", "ru", "ar", "ja")} <= kinds
     assert {f"task-pos-{s}" for s in ("en", "zh", "ru", "ar", "ja")} <= kinds
+    assert {f"task-nli-{s}" for s in ("en", "zh", "ru", "ar")} <= kinds  # XNLI has no Japanese
+    nli = [SHIPPED_SOURCES / n / "adapter" / "head_config.json" for n, e in entries.items() if e["kind"].startswith("task-nli")]
+    assert len(nli) == 8 and all(json.loads(h.read_text())["config"]["head_type"] == "mean-pooled-classification"
+                                 for h in nli)  # both kinds, the cpu profile's mean-pooled heads
     for name, e in entries.items():
         dest = tmp_path / name
         assert restore_shipped(dest, e["fingerprint"], e["kind"]), name  # verifies every sha256
