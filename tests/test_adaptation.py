@@ -93,6 +93,7 @@ def test_training_updates_only_adapter_embeddings_and_head(tiny_base):
     assert hist and all(h["kl_loss"] >= 0 for h in hist)
 
 
+@pytest.mark.slow
 def test_embedding_lr_scale_zero_keeps_the_initial_embeddings_and_small_scales_move_them_less(tiny_base):
     from transformers import AutoTokenizer
 
@@ -499,6 +500,7 @@ def test_unigram_log_prior_exact(tiny_base):
         unigram_log_prior(tok, ["", ""])
 
 
+@pytest.mark.slow
 def test_fitted_head_lowers_its_loss_and_stays_frozen_while_the_adapter_trains(tiny_base, monkeypatch):
     from transformers import AutoTokenizer
 

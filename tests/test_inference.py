@@ -301,6 +301,7 @@ def test_a_mean_pooled_head_reads_the_masked_mean_and_saves_and_loads(tiny_base,
         TaskConfig(pooling="max")
 
 
+@pytest.mark.slow
 def test_nli_trains_through_a_language_adapter_on_a_separable_pair_task(tiny_base, tmp_path):
     """The hypothesis' last word gives the label; a mean-pooled head learns it through a frozen
     language adapter (training loss far below ln 3), where the first-token head of the same

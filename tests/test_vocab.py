@@ -417,6 +417,7 @@ def test_split_heldout_and_character_coverage():
     assert default_character_coverage(["ሰኞ እለት በስታንፎርድ", "hello world 東京"]) == 1.0
 
 
+@pytest.mark.slow
 def test_search_strategies_agree_and_resume_from_cache(tmp_path):
     lines = _amh_lines()[:1500]
     grid = dict(v_i=1000, v_m=3500, delta=250, eps=15.0, progress=False)
