@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from .data.hf import HFDataRef, is_hf_ref
+from .heads import POOLINGS
 from .errors import ConfigError
 from .registry import TASKS
 STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")  # in pipeline order
@@ -368,7 +369,7 @@ class TaskConfig(_Config):
         if not isinstance(self.source_language_adapter, bool) and self.source_language_adapter != "choose":
             raise ConfigError(f"source_language_adapter must be true, false or choose; "
                               f"got {self.source_language_adapter!r}")
-        if self.pooling not in ("first", "mean"):
+        if self.pooling not in POOLINGS:
             raise ConfigError(f"task.pooling must be first or mean; got {self.pooling!r}")
 
     @property
@@ -377,6 +378,14 @@ class TaskConfig(_Config):
         language adapter, False: on the bare base); under ``choose`` both, the fall-back last."""
         s = self.source_language_adapter
         return (True, False) if s == "choose" else (s,)
+
+    def fingerprint_for(self, task_kind: str) -> dict:
+        """:meth:`fingerprint_dict` as a task adapter of ``task_kind`` depends on it: without
+        ``pooling`` for tasks other than ``classification`` (a tagging head reads every token)."""
+        d = self.fingerprint_dict()
+        if task_kind != "classification":
+            d.pop("pooling", None)
+        return d
 
     def with_kind(self, on_source: bool) -> "TaskConfig":
         """This config as it reads for one kind of task adapter (what that kind's fingerprint covers)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 
 MEAN_POOLED_HEAD = "mean-pooled-classification"
+POOLINGS = ("first", "mean")  # what a classification head reads (``task.pooling``)
 
 
 @functools.cache

@@ -189,10 +189,8 @@ class Pipeline:
             from .tasks import get_task
 
             cfg = r.task if on_source is None else r.task.with_kind(on_source)
-            task_config = cfg.fingerprint_dict()
-            if get_task(task).kind != "classification":
-                task_config.pop("pooling", None)  # a tagging head reads every token whatever it says
-            part.update(task=task, task_config=task_config, files=data_digest(src.task_files(task)))
+            part.update(task=task, task_config=cfg.fingerprint_for(get_task(task).kind),
+                        files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:

@@ -76,9 +76,9 @@ class TaskSpec:
         ``ClassificationHead``) or the mean over the attention mask (``"mean"``, the head type
         :data:`~unibridge.heads.MEAN_POOLED_HEAD`); tagging heads ignore ``pooling``.
         Raises ValueError for another ``pooling``."""
-        from ..heads import MEAN_POOLED_HEAD, register_heads
+        from ..heads import MEAN_POOLED_HEAD, POOLINGS, register_heads
 
-        if pooling not in ("first", "mean"):
+        if pooling not in POOLINGS:
             raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
         id2label = dict(enumerate(self.labels))
         if self.kind == "tagging":
