@@ -267,7 +267,7 @@ def test_the_plain_usage_of_mean_pooled_heads_defines_the_packages_head(tiny_bas
     from unibridge.tasks import get_task
 
     assert not any("register_custom_head" in line for line in plain_adapters_usage("nli", "quy", "b"))
-    lines = plain_adapters_usage("nli", "quy", "b", mean_pooled=True)
+    lines = plain_adapters_usage("nli", "quy", "b", head_type=MEAN_POOLED_HEAD)
     register = f'model.register_custom_head("{MEAN_POOLED_HEAD}", MeanPooledClassificationHead)'
     assert lines.index(register) == lines.index('model = AutoAdapterModel.from_pretrained("b")') + 1
     ns: dict = {}
@@ -297,19 +297,27 @@ def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_lo
     art = pack(run_dir, tmp_path / "art")
     base = json.loads((run_dir / "run.json").read_text())["base_model"]
     text = "ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ"
-    code = "\n".join(plain_adapters_usage("pos", "amh", base)).replace("ARTIFACT_FOLDER", str(art))
-    code = code.replace('["..."]', json.dumps([text], ensure_ascii=False))
-    code += (f"\ntorch.save(logits, {str(tmp_path / 'plain.pt')!r})\nimport sys\n"
-             "assert not [m for m in sys.modules if m.startswith('unibridge')]\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    pair = ("ሰኞ እለት", "በስታንፎርድ ዩኒቨርሲቲ")
+    pos = "\n".join(plain_adapters_usage("pos", "amh", base)).replace('["..."]', json.dumps([text], ensure_ascii=False))
+    nli = "\n".join(plain_adapters_usage("nli", "amh", base, head_type="classification"))
+    assert '["..."]' not in nli  # a pair task's lines tokenize a (premise, hypothesis) pair
+    nli = nli.replace('["premise ..."], ["hypothesis ..."]', ", ".join(json.dumps([x], ensure_ascii=False) for x in pair))
+    code = "\n".join([pos, f"torch.save(logits, {str(tmp_path / 'pos.pt')!r})",
+                      nli, f"torch.save(logits, {str(tmp_path / 'nli.pt')!r})", "import sys",
+                      "assert not [m for m in sys.modules if m.startswith('unibridge')]"])
+    done = subprocess.run([sys.executable, "-c", code.replace("ARTIFACT_FOLDER", str(art))], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stderr[-2000:]
-    plain = torch.load(tmp_path / "plain.pt")
 
-    pred = MultiSourcePredictor(target="amh", task="pos", run_dir=art)
-    enc = pred.tokenizer([text], return_tensors="pt")
-    per_src = source_logits(pred.model, enc["input_ids"], enc["attention_mask"], "amh", pred.heads)
-    ours = (per_src * torch.tensor([pred.weights[s] for s in pred.sources]).view(-1, 1, 1, 1)).sum(0)
-    assert plain.shape == ours.shape and torch.allclose(plain, ours, atol=1e-5)
+    for task, inputs in (("pos", [[text]]), ("nli", [[pair[0]], [pair[1]]])):
+        plain = torch.load(tmp_path / f"{task}.pt")
+        pred = MultiSourcePredictor(target="amh", task=task, run_dir=art)
+        enc = pred.tokenizer(*inputs, return_tensors="pt")
+        per_src = source_logits(pred.model, enc["input_ids"], enc["attention_mask"], "amh", pred.heads)
+        w = torch.tensor([pred.weights[s] for s in pred.sources]).view(-1, *[1] * (per_src.dim() - 1))
+        ours = (per_src * w).sum(0)
+        assert plain.shape == ours.shape and torch.allclose(plain, ours, atol=1e-5), task
+    assert plain.shape == (1, 3)  # NLI: one row of (entailment, neutral, contradiction) per pair
 
     card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
     assert card.data.library_name == "adapter-transformers" and card.data.base_model == base

@@ -107,12 +107,15 @@ HUB_IDS = {"me5-small": "intfloat/multilingual-e5-small", "xlm-roberta-base": "F
 
 
 def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks",
-                         mean_pooled: bool = False) -> list[str]:
+                         head_type: str = "tagging") -> list[str]:
     """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
     compute the harmony-weighted logits (docs/hub.md; a test runs them). ``folder``: where the
     artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare
-    base); ``mean_pooled``: its classification heads read mean-pooled states (``task.pooling:
-    mean``), a head type the lines define and register first."""
+    base); ``head_type``: the type of the task's heads (``head_config.json``): ``tagging`` reads
+    a sentence and gives (1, tokens, labels) logits; a classification head reads a
+    (premise, hypothesis) pair and gives (1, labels); ``mean-pooled-classification`` (``task.pooling:
+    mean``) is a head type the lines define and register first."""
+    mean_pooled = head_type == MEAN_POOLED_HEAD
     head = [
         "from adapters.heads import ClassificationHead",
         "",
@@ -147,12 +150,15 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
         "model.active_head = heads",
         "model.eval()",
         "with torch.no_grad():",
-        "    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))",
-        "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece",
+        *(["    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))",
+           "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece"]
+          if head_type == "tagging" else
+          ["    outs = model(**tokenizer([\"premise ...\"], [\"hypothesis ...\"], return_tensors=\"pt\"))",
+           "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per pair; labels: the heads' id2label"]),
     ]
 
 
-def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], mean_pooled: bool = False) -> str:
+def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], head_type: str = "tagging") -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
@@ -184,7 +190,7 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, 
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
             *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks"),
-                                  mean_pooled=mean_pooled), "```", ""]
+                                  head_type=head_type), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
@@ -254,8 +260,8 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         first = next(iter(tasks), None)  # the task of the card's usage lines
         heads = [p / "adapter" / "head_config.json" for p in used[first].values()] if first else []
-        mean_pooled = any(h.is_file() and read_json(h).get("head_type") == MEAN_POOLED_HEAD for h in heads)
-        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, mean_pooled), encoding="utf-8")
+        head_type = next((read_json(h).get("head_type", "tagging") for h in heads if h.is_file()), "tagging")
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, head_type), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)
         tmp.rename(out)
