@@ -1,6 +1,7 @@
 """The source adapters shipped in adapters_hub/sources: checksums, loading, one prediction."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +9,8 @@ from safetensors.torch import load_file
 
 from unibridge.artifacts import stage_done
 from unibridge.hub.sources import MANIFEST, SHIPPED_SOURCES, restore_shipped
+
+from .conftest import needs_data
 
 MANIFEST_FILE = SHIPPED_SOURCES / MANIFEST
 pytestmark = pytest.mark.skipif(not MANIFEST_FILE.is_file(), reason="no shipped source adapters")
@@ -63,3 +66,25 @@ def test_shipped_english_adapters_tag_an_english_sentence():
     pred = MultiSourcePredictor.from_model(model, load_tokenizer(base), "pos", {"en": "pos_en"}, language_adapter="en")
     assert pred.predict(["The old man reads a book in the garden ."]) == [
         ["DET", "ADJ", "NOUN", "VERB", "DET", "NOUN", "ADP", "DET", "NOUN", "PUNCT"]]
+
+
+@needs_data
+@pytest.mark.parametrize("target", ["amh", "tam", "san", "snd", "lij", "quy"])
+def test_every_recipes_cpu_profile_finds_all_its_source_adapters_shipped(target, tmp_path):
+    """At the default seed, every source language adapter and task adapter (both kinds) that the
+    ``cpu`` profile of a recipe needs is shipped: a first run trains none of them. Fails when a
+    setting that the source fingerprints cover changes (rebuild with ``unibridge hub pack-sources``)."""
+    from unibridge.config import Recipe
+    from unibridge.hub.sources import _entry_name
+    from unibridge.pipeline import Pipeline
+
+    recipe = Recipe.load(Path(__file__).resolve().parents[1] / "recipes" / f"{target}.yaml", "cpu")
+    pipe = Pipeline(recipe, tmp_path / "run")
+    shipped = {e["kind"]: set() for e in _entries().values()}
+    for name, e in _entries().items():
+        shipped[e["kind"]].add(name)
+    needed = [(f"source-{s}", pipe.source_fingerprint(s)) for s in recipe.sources]
+    needed += [(f"task-{t}-{s}", pipe.source_fingerprint(s, t, k)) for t in recipe.tasks
+               for k in recipe.task.adapter_kinds for s in recipe.sources if recipe.sources[s].task_files(t)]
+    missing = [kind for kind, fp in needed if _entry_name(kind, fp) not in shipped.get(kind, ())]
+    assert len(needed) >= 12 and not missing, missing
