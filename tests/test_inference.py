@@ -395,3 +395,41 @@ def test_a_per_batch_strategy_reweights_each_batch_in_the_predictor(tiny_base, m
     assert sorted(pred.last_weights.values()) == [0.0, 1.0]
     expected = torch.softmax(torch.from_numpy(out["source_logits"][chosen]), -1).numpy()
     np.testing.assert_allclose(out["probs"], expected, atol=1e-6)
+
+
+def test_length_grouped_task_batches_pad_less_than_random_ones(tiny_base, tmp_path):
+    """``task.group_by_length``: on sentences of 2 and 12 words mixed, the batches the task
+    adapter trains on carry under a third of the padding of random batches (the sampler moves the
+    longest example to the first batch, so one batch stays mixed)."""
+    import dataclasses
+
+    from transformers import AutoTokenizer
+
+    from unibridge.config import TaskConfig, TrainConfig
+    from unibridge.data import TaggedSentence
+    from unibridge.tasks import train_task_adapter
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    short, long = TaggedSentence(["the", "cat"], ["DET", "NOUN"]), TaggedSentence(["the", "cat"] * 6, ["DET", "NOUN"] * 6)
+    sents = [short, long] * 32
+    spec = get_task("pos")
+    padding = {}
+    for grouped in (False, True):
+        seen: list[float] = []
+
+        def collate(items, pad_id, _real=spec.collate):
+            batch = _real(items, pad_id)
+            seen.append(1 - float(batch["attention_mask"].float().mean()))
+            return batch
+
+        task = dataclasses.replace(spec)
+        object.__setattr__(task, "collate", collate)
+        model = load_adapter_model(tiny_base)
+        cfg = TaskConfig(group_by_length=grouped, train=TrainConfig(max_steps=8, batch_size=8, max_length=32))
+        train_task_adapter(model, tok, sents, task, "xx", cfg=cfg, seed=0, output_dir=str(tmp_path / str(grouped)),
+                           language_adapter=False)
+        assert len(seen) == 8
+        padding[grouped] = sum(seen) / len(seen)
+    assert padding[False] > 0.3 and padding[True] < padding[False] / 3, padding
+    assert "group_by_length" not in TaskConfig().fingerprint_dict()  # the default keeps fingerprints
+    assert TaskConfig(group_by_length=True).fingerprint_dict()["group_by_length"] is True

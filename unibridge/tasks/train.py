@@ -45,7 +45,7 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     model.active_head = name
     items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]
     history: list[dict] = []
-    args = training_arguments(cfg.train, output_dir, seed, len(items))
+    args = training_arguments(cfg.train, output_dir, seed, len(items), group_by_length=cfg.group_by_length)
     trainer = AdapterTrainer(model=model, args=args, train_dataset=TaggedDataset(items),
                              data_collator=lambda b: task.collate(b, tokenizer.pad_token_id))
     trainer.train()
