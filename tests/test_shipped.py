@@ -75,16 +75,21 @@ def test_every_recipes_cpu_profile_finds_all_its_source_adapters_shipped(target,
     ``cpu`` profile of a recipe needs is shipped: a first run trains none of them. Fails when a
     setting that the source fingerprints cover changes (rebuild with ``unibridge hub pack-sources``)."""
     from unibridge.config import Recipe
-    from unibridge.hub.sources import _entry_name
+    from unibridge.hub.sources import entry_name
     from unibridge.pipeline import Pipeline
 
     recipe = Recipe.load(Path(__file__).resolve().parents[1] / "recipes" / f"{target}.yaml", "cpu")
     pipe = Pipeline(recipe, tmp_path / "run")
-    shipped = {e["kind"]: set() for e in _entries().values()}
-    for name, e in _entries().items():
-        shipped[e["kind"]].add(name)
-    needed = [(f"source-{s}", pipe.source_fingerprint(s)) for s in recipe.sources]
-    needed += [(f"task-{t}-{s}", pipe.source_fingerprint(s, t, k)) for t in recipe.tasks
-               for k in recipe.task.adapter_kinds for s in recipe.sources if recipe.sources[s].task_files(t)]
-    missing = [kind for kind, fp in needed if _entry_name(kind, fp) not in shipped.get(kind, ())]
+    needed = [(kind, pipe.source_fingerprint(lang, task, on_source))
+              for kind, lang, task, on_source in pipe.source_adapters()]
+    missing = [kind for kind, fp in needed if entry_name(kind, fp) not in _entries()]
     assert len(needed) >= 12 and not missing, missing
+
+
+def test_the_model_card_reads_the_head_type_of_saved_task_adapters(tmp_path):
+    from unibridge.hub.artifact import heads_type
+
+    by_kind = {e["kind"]: SHIPPED_SOURCES / n for n, e in _entries().items()}
+    assert heads_type([by_kind["task-nli-en"]]) == "mean-pooled-classification"
+    assert heads_type([by_kind["task-pos-en"]]) == "tagging"
+    assert heads_type([tmp_path]) == "tagging"  # no saved head

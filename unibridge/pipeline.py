@@ -345,8 +345,24 @@ class Pipeline:
             return True
         return False
 
+    def source_adapters(self) -> list[tuple[str, str, str | None, bool | None]]:
+        """Every adapter the sources stage provides, in training order: ``(kind, lang, task,
+        on_source)``, ``task`` and ``on_source`` None for a source language adapter (one per
+        source where a task-adapter kind stacks on it), else a task adapter of each kind in
+        :attr:`TaskConfig.adapter_kinds` for each source with that task's data. ``kind`` names it
+        in the stage cache and among the shipped ones (``source-en``, ``task-pos-en``); its
+        fingerprint is :meth:`source_fingerprint` ``(lang, task, on_source)``."""
+        r = self.recipe
+        kinds = r.task.adapter_kinds
+        out: list[tuple[str, str, str | None, bool | None]] = [
+            (f"source-{lang}", lang, None, None) for lang in (r.sources if True in kinds else ())]
+        out += [(f"task-{t}-{s}", s, t, k) for t in r.tasks for k in kinds for s in r.sources
+                if r.sources[s].task_files(t)]
+        return out
+
     def stage_sources(self) -> int:
-        """Train every source language adapter and task adapter not yet cached; returns how many were trained."""
+        """Train every source language adapter and task adapter (:meth:`source_adapters`) not yet
+        cached or shipped; returns how many were trained."""
         from .adaptation.stage import adapt_language
         from .tasks import get_task
         from .tasks.stage import adapt_task
@@ -355,11 +371,12 @@ class Pipeline:
         model = self.model()
         model.set_active_embeddings("default")
         trained = 0
-        kinds = r.task.adapter_kinds
-        for lang in r.sources if True in kinds else ():
-            d_lang = self.run_dir / "sources" / lang
-            fp = self.source_fingerprint(lang)
-            if not self._restore_source(d_lang, fp, f"source-{lang}"):
+        for kind, lang, task, on_source in self.source_adapters():
+            fp = self.source_fingerprint(lang, task, on_source)
+            if task is None:
+                d_lang = self.run_dir / "sources" / lang
+                if self._restore_source(d_lang, fp, kind):
+                    continue
                 trained += 1
                 _say(f"source language adapter '{lang}'")
                 cfg = r.source_adaptation
@@ -371,13 +388,10 @@ class Pipeline:
                                          head_init=self.backbone_head)
                     _say_diagnostics(lang, res["diagnostics"])
                 _rm(checkpoints)
-                share_stage(d_lang, fp, self.stage_cache, f"source-{lang}")
-        for task, on_source, lang in ((t, k, s) for t in r.tasks for k in kinds for s in r.sources):
-            if not r.sources[lang].task_files(task):
+                share_stage(d_lang, fp, self.stage_cache, kind)
                 continue
             d_task = task_adapter_dir(self.run_dir, task, lang, on_source)
-            fp = self.source_fingerprint(lang, task, on_source)
-            if self._restore_source(d_task, fp, f"task-{task}-{lang}"):
+            if self._restore_source(d_task, fp, kind):
                 continue
             trained += 1
             _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
@@ -386,7 +400,7 @@ class Pipeline:
             with stage_dir(d_task, fp) as d:
                 adapt_task(model, self.base_tokenizer, self._task_data(lang, task), get_task(task), lang, d,
                            cfg=r.task, seed=r.seed, language_adapter=on_source)
-            share_stage(d_task, fp, self.stage_cache, f"task-{task}-{lang}")
+            share_stage(d_task, fp, self.stage_cache, kind)
         return trained
 
     # ------------------------------------------------------------------ stage 5
@@ -414,8 +428,9 @@ class Pipeline:
         model = self.model()
         load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer())
         kinds = r.task.adapter_kinds
-        for lang in r.sources if True in kinds else ():
-            ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
+        for _, lang, task, _ in self.source_adapters():
+            if task is None:  # the source language adapters
+                ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
             per_kind = {k: self._harmony_of_kind(model, k) for k in kinds}
             res, gaps, _ = per_kind[kinds[-1]]

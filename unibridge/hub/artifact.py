@@ -158,6 +158,13 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     ]
 
 
+def heads_type(task_dirs: list[Path]) -> str:
+    """The head type (adapters' ``head_config.json``: ``config.head_type``) of the task adapters
+    saved in ``task_dirs`` (each with ``adapter/``): the first one that has a head, else ``tagging``."""
+    heads = [Path(d) / "adapter" / "head_config.json" for d in task_dirs]
+    return next((read_json(h)["config"]["head_type"] for h in heads if h.is_file()), "tagging")
+
+
 def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], head_type: str = "tagging") -> str:
     from ..data import get_language
 
@@ -259,8 +266,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         manifest = {"format": FORMAT, "name": name, "target": target, "base_model": run["base_model"],
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         first = next(iter(tasks), None)  # the task of the card's usage lines
-        heads = [p / "adapter" / "head_config.json" for p in used[first].values()] if first else []
-        head_type = next((read_json(h).get("head_type", "tagging") for h in heads if h.is_file()), "tagging")
+        head_type = heads_type(list(used[first].values())) if first else "tagging"
         (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, head_type), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)

@@ -29,7 +29,8 @@ SHIPPED_SOURCES = Path(__file__).resolve().parents[2] / "adapters_hub" / "source
 _LEFT_OUT = {"mlm_head.safetensors"}
 
 
-def _entry_name(kind: str, fingerprint: str) -> str:
+def entry_name(kind: str, fingerprint: str) -> str:
+    """Folder name of a shipped adapter: ``{kind}-{first 12 hex digits of sha256(fingerprint)}``."""
     return f"{kind}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
 
 
@@ -68,7 +69,7 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
         for old in [k for k, e in manifest["entries"].items() if e["kind"] == kind and e["fingerprint"] == fp]:
             shutil.rmtree(out / old, ignore_errors=True)
             del manifest["entries"][old]
-        name = _entry_name(kind, fp)
+        name = entry_name(kind, fp)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=out))
         files = {}
         for p in sorted(d.rglob("*")):
@@ -102,7 +103,7 @@ def restore_shipped(path: Path, fingerprint: str, kind: str, shipped: str | Path
     manifest = read_json(root / MANIFEST)
     if manifest.get("format") != FORMAT:
         raise ArtifactError(f"{root / MANIFEST}: unsupported format {manifest.get('format')!r}")
-    name = _entry_name(kind, fingerprint)
+    name = entry_name(kind, fingerprint)
     entry = manifest.get("entries", {}).get(name)
     if entry is None or entry.get("fingerprint") != fingerprint or entry.get("kind") != kind:
         return False
