@@ -59,6 +59,29 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert "cannot read results" in capsys.readouterr().err
 
 
+def test_report_takes_configurations_from_several_grids_of_one_target(tmp_path, capsys):
+    old = rec([42, 43], {"zero-shot": {"42": 0.5, "43": 0.7}, "unibridge": {"42": 0.1, "43": 0.1}}, "old")
+    old["tasks"]["pos"]["strategies"] = {"harmony": {"per_seed": {"42": 0.1}, "mean": 0.1, "std": 0.0}}
+    new = rec([42, 43], {"unibridge": {"42": 0.3, "43": 0.4}}, "new")
+    new["tasks"]["pos"]["strategies"] = {"uniform": {"per_seed": {"42": 0.2}, "mean": 0.2, "std": 0.0}}
+    other = rec([42], {"zero-shot": {"42": 0.9}}, "tam", target="tam")
+    for name, r in (("old", old), ("new", new), ("tam", other)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(r))
+    capsys.readouterr()
+    assert main(["transfer-report", f"{tmp_path / 'old.json'}:zero-shot,mad-x", str(tmp_path / "tam.json"),
+                 str(tmp_path / "new.json"), "--json"]) == 0
+    rows = {(r["target"], r["kind"], r["name"]): r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {("amh", "config", "zero-shot"), ("amh", "config", "unibridge"),
+                         ("amh", "strategy", "uniform"), ("tam", "config", "zero-shot")}  # old harmony dropped
+    assert rows[("amh", "config", "zero-shot")]["mean"] == pytest.approx(0.6)
+    assert rows[("amh", "config", "unibridge")]["per_seed"] == {"42": 0.3, "43": 0.4}  # not the old file's 0.1
+    capsys.readouterr()
+    assert main(["transfer-report", str(tmp_path / "old.json"), str(tmp_path / "tam.json")]) == 0
+    assert "| | amh pos (accuracy) | tam pos (accuracy) |" in capsys.readouterr().out  # first-seen order
+    assert main(["transfer-report", f"{tmp_path / 'old.json'}:zero-shot,madx"]) == 2
+    assert "unknown configuration 'madx'" in capsys.readouterr().err
+
+
 def test_the_fixed_vocabulary_row_names_the_size_the_grid_used():
     def label(*sizes):
         recs = [rec([42], {"fixed-vocab": {"42": 0.5}}, "x", target=t) for t in ("amh", "tam")[:len(sizes)]]

@@ -400,6 +400,36 @@ def merge_results(old: dict, new: dict) -> dict:
     return out
 
 
+def select_configs(record: dict, configs: list[str]) -> dict:
+    """A copy of the grid record ``record`` with only the configurations ``configs`` (names of
+    :data:`CONFIGS`); its weight strategies are kept only where ``unibridge`` is among them (they
+    score the UniBridge run), and tasks left without a configuration are dropped. Raises
+    ConfigError on a name that is not a configuration."""
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        raise ConfigError(f"unknown configuration {unknown[0]!r}: choose from {', '.join(CONFIGS)}")
+    out = copy.deepcopy(record)
+    for task, e in list(out["tasks"].items()):
+        e["configs"] = {c: v for c, v in e["configs"].items() if c in configs}
+        if "unibridge" not in configs:
+            e["strategies"] = {}
+        if not e["configs"]:
+            del out["tasks"][task]
+    return out
+
+
+def combine_results(records: list[dict]) -> list[dict]:
+    """Grid records of the same target, profile and base model merged into one, in the order given
+    (:func:`merge_results`: a later record wins on a seed both have), so one report can draw a
+    target's configurations from several grids; one record per (target, profile, base model), in
+    order of first appearance."""
+    out: dict[tuple, dict] = {}
+    for r in records:
+        key = (r["target"], r["profile"], r["base_model"])
+        out[key] = merge_results(out[key], r) if key in out else copy.deepcopy(r)
+    return list(out.values())
+
+
 # ---------------------------------------------------------------------- report
 
 def _cell(entry: dict | None) -> str:

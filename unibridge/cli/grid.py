@@ -40,14 +40,20 @@ def cmd_transfer_report(a) -> int:
     from pathlib import Path
 
     from ..errors import DataError
-    from ..transfer import results_markdown, results_rows
+    from ..transfer import combine_results, results_markdown, results_rows, select_configs
 
     records = []
-    for f in a.results:
+    for arg in a.results:
+        f, configs = arg, None
+        if ":" in arg and not Path(arg).is_file():  # FILE:CONFIG,CONFIG
+            f, _, names = arg.rpartition(":")
+            configs = [c for c in names.split(",") if c]
         try:
-            records.append(json.loads(Path(f).read_text(encoding="utf-8")))
+            record = json.loads(Path(f).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise DataError(f"cannot read results {f}: {e}") from None
+        records.append(select_configs(record, configs) if configs is not None else record)
+    records = combine_results(records)
     if a.json:
         print(json.dumps(results_rows(records), indent=2, ensure_ascii=False))
         return 0
@@ -103,7 +109,10 @@ def add_parser(sub) -> None:
 
     trr = sub.add_parser("transfer-report", help="Markdown table of transfer grids (results.json files); with "
                                                 "--out, replace the results block of a document")
-    trr.add_argument("results", nargs="+", help="results.json files of `unibridge transfer`")
+    trr.add_argument("results", nargs="+",
+                     help="results.json files of `unibridge transfer`; FILE:CONFIG,CONFIG takes only those "
+                          "configurations from a file; grids of the same target, profile and base model are "
+                          "merged in the order given (a later file wins on a seed both have)")
     trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
     trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
     trr.add_argument("--json", action="store_true", help="print one JSON row per target, task and configuration")
