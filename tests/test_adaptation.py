@@ -185,6 +185,29 @@ def _adapt(tiny_base, out, *, max_steps, resume, stop_at=None, **cfg_kw):
     return model, head, hist
 
 
+def test_mlm_masker_draws_what_the_plain_collator_draws_and_reads_the_length_once(tiny_base, monkeypatch):
+    from transformers import AutoTokenizer, DataCollatorForLanguageModeling
+
+    from unibridge.adaptation.head import mlm_masker
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    ids = tok(["the cat sat on the mat near the door"] * 16, return_tensors="pt")["input_ids"]
+    plain, ours = DataCollatorForLanguageModeling(tok, mlm_probability=0.5), mlm_masker(tok, 0.5)
+    calls = []
+    real_len = type(tok).__len__
+    monkeypatch.setattr(type(tok), "__len__", lambda self: calls.append(1) or real_len(self))
+    outs = []
+    for m in (plain, ours):
+        m.generator = torch.Generator().manual_seed(3)
+        outs.append([m.torch_mask_tokens(ids.clone()) for _ in range(3)])
+        calls.append("|")
+    for (a_in, a_lab), (b_in, b_lab) in zip(*outs):
+        assert torch.equal(a_in, b_in) and torch.equal(a_lab, b_lab)
+    replaced = (outs[1][0][0] != ids) & (outs[1][0][0] != tok.mask_token_id)
+    assert replaced.any()  # random replacement pieces are drawn, over the whole vocabulary
+    assert "".join("x" if c == 1 else c for c in calls) == "xxx||"  # plain: once per batch; ours: never again
+
+
 @pytest.mark.slow
 def test_interrupted_training_resumes_to_the_same_weights(tiny_base, tmp_path):
     full, head_full, _ = _adapt(tiny_base, tmp_path / "a", max_steps=6, resume=False)

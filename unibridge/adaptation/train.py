@@ -30,6 +30,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..config import AdaptationConfig, SourceAdaptationConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from .losses import align_loss, anchor_loss, kl_regulariser, masked_mean, mlm_loss, word_pool
+from .head import mlm_masker
 from .model import MLMHead, model_setup
 from .pppl import pseudo_perplexity
 
@@ -559,7 +560,7 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         head = MLMHead(model.get_input_embeddings(), getattr(model.config, "layer_norm_eps", 1e-12), layer=mlm_layer)
     objective = LanguageModelingObjective(
         model, head, beta=beta, kl_level=cfg.kl_level, temperature=cfg.kl_temperature, alpha=alpha, align=align,
-        masker=DataCollatorForLanguageModeling(tokenizer, mlm_probability=cfg.mlm_probability), seed=seed,
+        masker=mlm_masker(tokenizer, cfg.mlm_probability), seed=seed,
         anchor=anchor, anchor_kind=cfg.anchor_kind, teacher=teacher, layers=layers, anchor_blocks=blocks)
     extra: dict = {"group_by_length": cfg.group_by_length}
     callbacks: list = [_StepTracker(objective), _PartsLogger(objective, history)]
