@@ -86,8 +86,8 @@ def main() -> int:
     wanted = ["smoke"] if a.quick else (a.runs.split(",") if a.runs else list(RUNS))
     if not set(wanted) <= set(RUNS):
         ap.error(f"--runs: choose from {', '.join(RUNS)}")
-    old = RESULTS / "main_job.json"
-    old = json.loads(old.read_text()) if a.runs and old.is_file() else {}
+    earlier = RESULTS / "main_job.json"
+    old = json.loads(earlier.read_text()) if a.runs and earlier.is_file() else {}
     runs: dict[str, dict] = dict(old.get("runs", {})) if old.get("recipe") == a.recipe else {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(a.workdir or tmp)

@@ -426,7 +426,7 @@ def combine_results(records: list[dict]) -> list[dict]:
     out: dict[tuple, dict] = {}
     for r in records:
         key = (r["target"], r["profile"], r["base_model"])
-        out[key] = merge_results(out[key], r) if key in out else copy.deepcopy(r)
+        out[key] = merge_results(out[key], r) if key in out else r  # merge_results copies, never mutates
     return list(out.values())
 
 
