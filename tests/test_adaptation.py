@@ -351,7 +351,7 @@ def test_cli_adapt_new_vocabulary_writes_adapter_embeddings_and_pppl(tiny_base, 
     args = ["adapt", str(corpus), "--out", str(out), "--base", str(tiny_base), "--tokenizer", str(tmp_path / "tok"),
             "--embeddings", str(tmp_path / "E.safetensors"), "--steps", "4", "--batch-size", "8",
             "--max-length", "32", "--eval-fraction", "0.05", "--lr", "1e-2", "--head-fit-steps", "4",
-            "--backbone-head-steps", "0"]
+            "--no-backbone-head"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "held-out pseudo-perplexity:" in printed and "before ->" in printed

@@ -247,14 +247,32 @@ def test_recipes_command(tmp_path, capsys):
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[2:]}
     assert len(rows) == len(RECIPES)
     assert rows["tat"][-2:] == ["1", "ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"] and rows["tam"][-1] == "0"
-    assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--markdown"]) == 0
+    # the table's scores come from the recorded grids a file lists, never from a machine's runs
+    grids = tmp_path / "defaults.txt"
+    grids.write_text(f"{grid / 'results.json'}:unibridge\n{grid / 'results.json'}:zero-shot,mad-x\n")
+    rec = json.loads((grid / "results.json").read_text())
+    rec.update(target="quy", recipe="quy.yaml", command="unibridge transfer recipes/quy.yaml", machine={})
+    rec["tasks"]["nli"]["configs"] = {"unibridge": {"mean": 0.4, "std": 0.012, "per_seed": {"1": 0.39, "2": 0.41}},
+                                      "zero-shot": {"mean": 0.35, "std": 0.0, "per_seed": {"1": 0.35, "2": 0.35}}}
+    rec["tasks"]["nli"].update(strategies={}, n_test=750, test=["nli/americasnli/test/quy.tsv"])
+    (grid / "results.json").write_text(json.dumps(rec))
+    assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--markdown", "--grids", str(grids)]) == 0
     table = capsys.readouterr().out
-    assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | pos accuracy 50.0 (cpu profile, me5-small) |" in table
+    assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | — |" in table
     assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table
-    assert "| nli | all here | nli accuracy 40.0 (cpu profile, me5-small, 2 seed(s)) |" in table
+    assert "| nli | all here | nli accuracy 40.0 ± 1.2 (35.0) |" in table
     assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--json"]) == 0
     records = {r["recipe"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(records) == set(rows) and records["tat"]["missing"] == ["ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"]
+
+
+@needs_data
+def test_the_recipes_readme_table_is_the_generated_one(monkeypatch):
+    from unibridge.recipes import recipe_table
+
+    monkeypatch.chdir(RECIPE_DIR.parent)
+    table = recipe_table(RECIPE_DIR)
+    assert table in (RECIPE_DIR / "README.md").read_text(encoding="utf-8")  # `unibridge recipes --markdown`
 
 
 def _search_corpus(recipe: Recipe) -> list[str] | None:
@@ -300,12 +318,57 @@ def test_cli_options_take_their_defaults_and_ranges_from_the_config(capsys):
     assert (i.augment_size, i.static_dim, i.static_epochs) == (ec.augment_size, ec.static_dim, ec.static_epochs)
     d, sc, tc = ap.parse_args(["adapt", "t.txt", "--out", "o"]), SourceAdaptationConfig(), TrainConfig()
     assert (d.eval_fraction, d.eval_steps, d.patience, d.save_steps, d.anchor_weight, d.head_fit_steps,
-            d.backbone_head_steps, d.kl_temperature, d.leave_out) == (
+            d.kl_temperature, d.leave_out) == (
         sc.eval_fraction, sc.eval_steps, sc.patience, sc.save_steps, sc.anchor_weight, sc.head_fit_steps,
-        sc.backbone_head_steps, sc.kl_temperature, sc.leave_out)
+        sc.kl_temperature, sc.leave_out)
     assert (d.epochs, d.batch_size, d.lr, d.max_length, d.steps) == (
         tc.epochs, tc.batch_size, tc.learning_rate, tc.max_length, tc.max_steps)
     assert d.beta is None  # the command's own rule: 1.0 with --tokenizer, else 0
     with pytest.raises(SystemExit):
         ap.parse_args(["adapt", "t.txt", "--out", "o", "--eval-fraction", "1.5"])  # the field's range
     assert "argument --eval-fraction: must be in [0, 1); got 1.5" in capsys.readouterr().err
+
+
+def _layered(tmp_path, own: str) -> Path:
+    _write(tmp_path / "_base.yaml", "base_model: xlm-roberta-base\nseed: 42\nprofiles:\n"
+           "  smoke: {base_model: me5-small, adaptation: {train: {max_steps: 4}}, task: {train: {max_steps: 4}}}\n")
+    return _write(tmp_path / "amh.yaml", "extends: _base.yaml\ntarget: amh\nmono: [a.txt]\nsources: {en: {pos: e}}\n"
+                  "tasks: {pos: {test: t}}\n" + own)
+
+
+def test_a_recipes_own_value_is_validated_before_a_profile_could_replace_it(tmp_path):
+    r = _layered(tmp_path, "adaptation: {train: {max_steps: 0}}\n")
+    for profile in (None, "smoke"):  # the smoke profile's max_steps: 4 used to replace it silently
+        with pytest.raises(ConfigError, match=r"amh.yaml: .*adaptation.train.max_steps.*0"):
+            Recipe.load(r, profile)
+
+
+def test_a_recipes_own_keys_win_over_the_profiles_it_inherits(tmp_path):
+    r = _layered(tmp_path, "adaptation: {train: {max_steps: 50}}\nprofiles: {smoke: {seed: 5}}\n")
+    smoke = Recipe.load(r, "smoke")
+    assert smoke.adaptation.train.max_steps == 50  # the recipe's own value, not _base.yaml:smoke's 4
+    assert (smoke.task.train.max_steps, smoke.base_model, smoke.seed) == (4, "me5-small", 5)
+    assert Recipe.load(r).adaptation.train.max_steps == 50 and Recipe.load(r).seed == 42
+
+
+def test_config_prints_every_effective_setting_and_where_it_comes_from(tmp_path, capsys):
+    import json
+
+    from unibridge.cli import main
+
+    r = _layered(tmp_path, "adaptation: {train: {max_steps: 50}}\nprofiles: {smoke: {seed: 5}}\n")
+    assert main(["config", str(r), "--profile", "smoke", "--set", "task.train.batch_size=3", "--json"]) == 0
+    rows = {x["key"]: (x["value"], x["from"]) for x in json.loads(capsys.readouterr().out)}
+    assert rows["adaptation.train.max_steps"] == (50, "amh.yaml")
+    assert rows["task.train.max_steps"] == (4, "_base.yaml:smoke")
+    assert rows["base_model"] == ("me5-small", "_base.yaml:smoke") and rows["seed"] == (5, "amh.yaml:smoke")
+    assert rows["task.train.batch_size"] == (3, "--set") and rows["vocab.v_i"] == (7000, "default")
+    assert main(["config", str(r), "--profile", "smoke", "--changed"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["setting", "value", "from"] and not any(line.endswith("default") for line in table)
+    assert any(line.split() == ["adaptation.train.max_steps", "50", "amh.yaml"] for line in table)
+
+
+def test_a_directory_given_as_a_recipe_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory; give a recipe file"):
+        Recipe.load(tmp_path)

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -90,10 +91,11 @@ def stage_done(path: Path, fingerprint: str) -> bool:
 
 @contextlib.contextmanager
 def stage_dir(path: Path, fingerprint: str, meta: dict | None = None):
-    """Yield a temporary directory beside ``path``; on success write the marker and rename it to
-    ``path`` (replacing an older version); on error remove it, leaving ``path`` untouched."""
+    """Yield a temporary directory beside ``path`` (``.<name>.<pid>.<random>.tmp``); on success
+    write the marker and rename it to ``path`` (replacing an older version); on error or interrupt
+    remove it, leaving ``path`` untouched (what a killed process leaves, :func:`sweep_temp` removes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         write_json(tmp / MARKER, {"fingerprint": fingerprint, **(meta or {})})
@@ -202,6 +204,35 @@ def run_lock(run_dir: str | Path):
         yield d
     finally:
         lock.release()
+
+
+_TEMP = re.compile(r"^\..+?\.(?:(?P<pid>\d+)\.[^.]+\.tmp|[^.]+\.tmp|old)$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_temp(run_dir: str | Path) -> list[Path]:
+    """Remove the temporary stage folders a dead process left anywhere under ``run_dir``
+    (``.<name>.<pid>.<random>.tmp`` whose process is gone, ``.<name>.<random>.tmp`` of older
+    versions, ``.<name>.old``); call it holding the run's lock (:func:`run_lock`), so no live
+    run writes there. Returns the folders removed."""
+    gone = []
+    for parent, dirs, _ in os.walk(run_dir):
+        for name in list(dirs):
+            m = _TEMP.match(name)
+            if m and not (m.group("pid") and int(m.group("pid")) != os.getpid() and _alive(int(m.group("pid")))):
+                shutil.rmtree(Path(parent) / name, ignore_errors=True)
+                gone.append(Path(parent) / name)
+                dirs.remove(name)
+    return gone
 
 
 def check_run_target(run_dir: str | Path, target: str, what: str = "this recipe") -> None:

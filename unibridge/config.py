@@ -250,8 +250,8 @@ class SourceAdaptationConfig(_Config):
     MLM head (``mlm_head``): ``fitted`` prepares the head before the adapter trains (bias from
     the text's log unigram frequencies, transform from the backbone's fitted head, then
     ``head_fit_steps`` steps of fitting alone on the frozen base at ``head_learning_rate``) and
-    keeps it frozen, decoder included (the backbone head is fitted for ``backbone_head_steps``
-    steps, once per backbone); ``joint`` is the original recipe: a fresh head trained
+    keeps it frozen, decoder included (the backbone head is one per backbone, shipped or fitted
+    once on a fixed text: :mod:`unibridge.adaptation.backbone_head`); ``joint`` is the original recipe: a fresh head trained
     with the adapter, decoder tied to the trainable embeddings (see
     :mod:`unibridge.adaptation.head`). ``mlm_layer``: the hidden state the head reads (default
     -1, the last layer, as in the paper; i: Transformer layer i, negative: from the last); the
@@ -281,7 +281,6 @@ class SourceAdaptationConfig(_Config):
     mlm_layer: int = ranged(-1, -64, 64, added=True)
     head_fit_steps: int = ranged(200, 0)
     head_learning_rate: float = ranged(1e-3, 0, open_lo=True)
-    backbone_head_steps: int = ranged(200, 0)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=50, batch_size=32, learning_rate=5e-4))
 
     def __post_init__(self):
@@ -605,34 +604,105 @@ def _read_yaml(path: Path) -> dict:
     return raw
 
 
-def _read_recipe_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """A recipe file with its ``extends:`` chain merged (the extending file wins) and source
-    files (``sources: {en: sources/en.yaml}``) read, relative to the file naming them."""
+def _recipe_files(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[str, dict]]:
+    """``[(file name, its own keys)]`` of a recipe and the files it ``extends:``, the furthest
+    ancestor first; each file's source files (``sources: {en: sources/en.yaml}``) read relative to
+    it, ``extends`` removed."""
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"recipe {path} extends itself: {' -> '.join(map(str, (*seen, path)))}")
+    if path.is_dir():
+        raise ConfigError(f"recipe {path} is a directory; give a recipe file (e.g. {path}/amh.yaml)")
     raw = _read_yaml(path)
     sources = raw.get("sources")
     if isinstance(sources, dict):
         raw["sources"] = {c: _source_entry(c, s, path.parent) for c, s in sources.items()}
     parent = raw.pop("extends", None)
-    if parent is None:
-        return raw
-    return _deep_merge(_read_recipe_yaml(path.parent / parent, (*seen, path)), raw)
+    layers = [] if parent is None else _recipe_files(path.parent / parent, (*seen, path))
+    if raw.get("profiles") is not None and not isinstance(raw["profiles"], dict):
+        raise ConfigError(f"recipe {path}: 'profiles' must be a mapping of profile names to settings")
+    return [*layers, (path.name, raw)]
 
 
-def _profile(profiles: dict, name: str, seen: tuple[str, ...] = ()) -> dict:
-    """The settings of profile ``name``: a profile saying ``extends: <other>`` is the other
-    profile with its own keys merged over it (key by key). Raises ConfigError for an unknown
-    profile or an ``extends`` loop."""
+def _profile_chain(profiles: dict, name: str, seen: tuple[str, ...] = ()) -> list[str]:
+    """Profile ``name`` and those it ``extends:``, the furthest first. Raises ConfigError for an
+    unknown profile or an ``extends`` loop."""
     if name not in profiles:
         raise ConfigError(f"unknown profile '{name}'" + (f" (extended by '{seen[-1]}')" if seen else "")
                           + f"; this recipe has: {sorted(profiles) or 'none'}")
     if name in seen:
         raise ConfigError(f"profile '{name}' extends itself: {' -> '.join((*seen, name))}")
-    own = dict(profiles[name] or {})
-    parent = own.pop("extends", None)
-    return own if parent is None else _deep_merge(_profile(profiles, parent, (*seen, name)), own)
+    parent = (profiles[name] or {}).get("extends")
+    return [name] if parent is None else [*_profile_chain(profiles, parent, (*seen, name)), name]
+
+
+def _profile(profiles: dict, name: str) -> dict:
+    """The settings of profile ``name`` of one recipe dict: a profile saying ``extends: <other>``
+    is the other profile with its own keys merged over it (key by key)."""
+    out: dict = {}
+    for p in _profile_chain(profiles, name):
+        out = _deep_merge(out, {k: v for k, v in (profiles[p] or {}).items() if k != "extends"})
+    return out
+
+
+def recipe_layers(path: str | Path, profile: str | None = None, settings: dict | None = None
+                  ) -> list[tuple[str, dict]]:
+    """The layers a recipe file's settings are merged from, lowest precedence first, each
+    ``(origin, keys)``: per file, the furthest ``extends:`` ancestor first, the file's own
+    top-level keys (origin ``"_base.yaml"``) then its part of ``profile`` and of the profiles that
+    profile extends (``"_base.yaml:cpu"``); ``settings`` last (``"--set"``). So a recipe's own keys
+    win over every profile value it inherits, and its own profile over its own keys.
+
+    Raises ConfigError for a missing or invalid file, an ``extends`` loop or an unknown profile.
+    """
+    files = _recipe_files(Path(path))
+    profiles: dict = {}
+    for _, raw in files:
+        profiles = _deep_merge(profiles, raw.get("profiles") or {})
+    chain = _profile_chain(profiles, profile) if profile is not None else []
+    out = []
+    for label, raw in files:
+        out.append((label, {k: v for k, v in raw.items() if k != "profiles"}))
+        own = raw.get("profiles") or {}
+        for p in chain:
+            part = {k: v for k, v in (own.get(p) or {}).items() if k != "extends"}
+            if part:
+                out.append((f"{label}:{p}", part))
+    if settings:
+        out.append(("--set", settings))
+    return out
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists and empty mappings are leaves)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def effective_settings(path: str | Path, profile: str | None = None, settings: dict | None = None
+                       ) -> list[tuple[str, Any, str]]:
+    """Every setting of the recipe at ``path`` with ``profile`` and ``settings`` applied, as
+    ``(dotted key, value, origin)`` in the recipe's key order: origin is the layer of
+    :func:`recipe_layers` that set it last (``"amh.yaml"``, ``"_base.yaml:cpu"``, ``"--set"``)
+    or ``"default"``. Raises ConfigError as :meth:`Recipe.load` does."""
+    layers = recipe_layers(path, profile, settings)
+    recipe = Recipe.from_layers(layers, profile)
+    origin: dict[str, str] = {}
+    for label, part in layers:
+        for k in _flat(part):
+            origin[k] = label
+    out = []
+    for key, value in _flat(recipe.to_dict()).items():
+        parts = key.split(".")
+        found = next((origin[".".join(parts[:i])] for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in origin),
+                     "default")
+        out.append((key, value, found))
+    return out
 
 
 def _default_parallel(target: str, source: str) -> str | None:
@@ -674,6 +744,25 @@ def _deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _stage_configs(raw: dict) -> dict:
+    """Pop the stage sections (``vocab`` ... ``evaluation``) from a recipe dict and build their
+    configs (defaults for absent ones). Raises ConfigError for unknown keys or values out of range."""
+    stages = {}
+    for key, klass in _STAGES.items():
+        d = raw.pop(key, None)
+        if d is not None and not isinstance(d, dict):
+            raise ConfigError(f"'{key}' must be a mapping of settings, got {d!r}")
+        d = dict(d or {})
+        if key in _NESTED_TRAIN:
+            default_train = getattr(klass(), "train").to_dict()
+            train = d.get("train") or {}
+            if not isinstance(train, dict):
+                raise ConfigError(f"'{key}.train' must be a mapping of settings, got {train!r}")
+            d["train"] = TrainConfig.from_dict(_deep_merge(default_train, train), f"{key}.train")
+        stages[key] = klass.from_dict(d, key)
+    return stages
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A target language's recipe, with one profile applied.
@@ -713,12 +802,29 @@ class Recipe:
             ConfigError: a file is missing or not valid YAML, ``extends`` loops, a source file
                 describes another language, or the recipe is invalid (see :meth:`from_dict`).
         """
-        return cls.from_dict(_read_recipe_yaml(Path(path)), profile=profile)
+        return cls.from_layers(recipe_layers(path, profile), profile)
+
+    @classmethod
+    def from_layers(cls, layers: list[tuple[str, dict]], profile: str | None = None) -> "Recipe":
+        """The recipe merged from :func:`recipe_layers` (later layers win, key by key), each
+        layer's stage settings first validated on their own (a value no layer may hold is refused
+        even where a later layer replaces it). Raises ConfigError naming the layer."""
+        merged: dict = {}
+        for label, part in layers:
+            try:
+                _stage_configs(copy.deepcopy(part))
+            except ConfigError as e:
+                raise ConfigError(f"{label}: {e}") from None
+            merged = _deep_merge(merged, part)
+        return dataclasses.replace(cls.from_dict(merged), profile=profile)
 
     @staticmethod
     def profile_names(path: str | Path) -> list[str]:
         """Profiles a recipe file offers (its own and those of the files it extends), sorted."""
-        return sorted(_read_recipe_yaml(Path(path)).get("profiles") or {})
+        names: set[str] = set()
+        for _, raw in _recipe_files(Path(path)):
+            names |= set(raw.get("profiles") or {})
+        return sorted(names)
 
     @classmethod
     def from_dict(cls, raw: dict, profile: str | None = None) -> "Recipe":
@@ -754,13 +860,7 @@ class Recipe:
             tasks[name] = TargetTaskSpec.from_dict(spec, f"tasks.{name}")
             if not any(s.task_files(name) for s in sources.values()):
                 raise ConfigError(f"task '{name}' has no training data in any source language")
-        stages = {}
-        for key, klass in _STAGES.items():
-            d = dict(raw.pop(key, None) or {})
-            if key in _NESTED_TRAIN:
-                default_train = getattr(klass(), "train").to_dict()
-                d["train"] = TrainConfig.from_dict(_deep_merge(default_train, d.get("train") or {}), f"{key}.train")
-            stages[key] = klass.from_dict(d, key)
+        stages = _stage_configs(raw)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(raw) - known)
         if unknown:

@@ -28,6 +28,7 @@ from .artifacts import (
     run_lock,
     share_stage,
     stage_dir,
+    sweep_temp,
     task_adapter_dir,
     target_tokenizer_dir,
     write_json,
@@ -164,7 +165,10 @@ class Pipeline:
         if stage == "harmony":  # its dev-data choice also depends on each task's dev files and label map
             dev = {t: [str(p) for p in spec.dev] + [spec.label_map] for t, spec in self.recipe.tasks.items() if spec.dev}
             extra = ":dev-" + hashlib.sha256(json.dumps(dev, sort_keys=True).encode()).hexdigest()[:12] if dev else ""
+            extra += self.head_digest("adaptation") + self.head_digest("source_adaptation")
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=extra)
+        if stage == "adaptation":  # the target language adapter trains against the backbone head
+            return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=self.head_digest())
         if stage in chain:
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage])
         if stage == "evaluation":  # scores with the stored harmony: rebuilt whenever harmony is
@@ -175,16 +179,22 @@ class Pipeline:
     def source_fingerprint(self, lang: str, task: str | None = None, on_source: bool | None = None) -> str:
         """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter,
         of kind ``on_source`` when given: the task settings as :meth:`TaskConfig.with_kind` reads
-        them): the base model, seed, source-adaptation (and task) settings and that source's data
-        (names and content digests) — nothing of the target, so one source adapter serves every target."""
+        them): the base model, seed, that source's data (names and content digests), the task
+        settings, and, for a language adapter and a task adapter stacked on one, the
+        source-adaptation settings and the backbone head's digest (:meth:`head_digest`); a task
+        adapter on the bare base depends on neither. Nothing of the target, so one source adapter
+        serves every target."""
         from .data import data_digest
 
         r = self.recipe
         src = r.sources[lang]
         spec = src.fingerprint_dict()
         spec.pop("parallel")
-        part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec,
-                "source_adaptation": r.source_adaptation.fingerprint_dict(), "text": data_digest(src.text)}
+        part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec, "text": data_digest(src.text)}
+        stacked = task is None or (on_source if on_source is not None else r.task.source_language_adapter is not False)
+        if stacked:
+            part.update(source_adaptation=r.source_adaptation.fingerprint_dict(),
+                        head=self.head_digest("source_adaptation"))
         if task is not None:
             from .tasks import get_task
 
@@ -264,23 +274,34 @@ class Pipeline:
             self._model = load_adapter_model(self.base_dir)
         return self._model
 
-    def backbone_head(self):
-        """The backbone's fitted MLM head (:func:`~unibridge.adaptation.head.backbone_head`), or
-        None when language adapters train a joint head. Fitted once per backbone on FLORES-200
-        devtest text of every language the data root holds plus the sources' text, cached."""
-        if self.recipe.source_adaptation.mlm_head != "fitted" and self.recipe.adaptation.mlm_head != "fitted":
-            return None
-        if getattr(self, "_backbone_head", None) is None:
-            from .adaptation.head import default_backbone_head
+    def _uses_backbone_head(self, section: str = "source_adaptation") -> bool:
+        return getattr(self.recipe, section).mlm_head == "fitted"
 
-            _say("backbone MLM head (fitted once per backbone, cached)")
-            self._backbone_head, report = default_backbone_head(
-                self.model(), self.base_tokenizer, self.base_dir,
-                steps=self.recipe.source_adaptation.backbone_head_steps,
-                extra_texts=[t for lang in self.recipe.sources for t in self._source_texts(lang)])
-            _say(f"backbone MLM head: held-out masked-token accuracy {report.get('heldout_accuracy')}% "
-                 f"on {report.get('heldout_lines')} lines")
+    def backbone_head_info(self):
+        """The backbone's MLM head (:func:`~unibridge.adaptation.backbone_head.backbone_head`:
+        saved with the backbone, shipped, or fitted once per backbone on a fixed text and
+        cached) as a :class:`~unibridge.adaptation.backbone_head.BackboneHead`; loaded once per
+        pipeline. Every language adapter of every run on this backbone trains against it."""
+        if getattr(self, "_backbone_head", None) is None:
+            from .adaptation.backbone_head import backbone_head
+
+            info = backbone_head(self.model(), self.base_tokenizer, self.recipe.base_model, self.base_dir, say=_say)
+            acc = info.report.get("heldout_accuracy")
+            _say(f"backbone MLM head ({info.origin}, {info.digest}): held-out masked-token accuracy {acc}%")
+            self._backbone_head = info
         return self._backbone_head
+
+    def backbone_head(self):
+        """The backbone head's :class:`~unibridge.adaptation.model.MLMHead` (frozen), or None when
+        no language adapter of the recipe trains against a fitted head."""
+        if not (self._uses_backbone_head() or self._uses_backbone_head("adaptation")):
+            return None
+        return self.backbone_head_info().head
+
+    def head_digest(self, section: str = "adaptation") -> str:
+        """``":head-<digest>"`` of the backbone head when ``section``'s language adapters train
+        against it (appended to their fingerprints), else ``""``."""
+        return f":head-{self.backbone_head_info().digest}" if self._uses_backbone_head(section) else ""
 
     # ------------------------------------------------------------------ stage 3
     def stage_adaptation(self) -> None:
@@ -333,14 +354,15 @@ class Pipeline:
             return out
         return self._read_once(("task", lang, task), read)
 
-    def _restore_source(self, path: Path, fp: str, kind: str) -> bool:
+    def _restore_source(self, path: Path, fp: str, kind: str, on_source: bool | None = None) -> bool:
         """A source adapter from the run, the stage cache or the shipped ones (verified), if any has it."""
         from .hub.sources import restore_shipped
 
         if restore_stage(path, fp, self.stage_cache, kind):
             return True
         if restore_shipped(path, fp, kind, self.shipped_sources):
-            _say(f"{kind}: shipped adapter restored (checksums verified)")
+            what = ("" if on_source is None else " on its language adapter" if on_source else " on the bare base")
+            _say(f"{kind}{what}: shipped adapter restored (checksums verified)")
             share_stage(path, fp, self.stage_cache, kind)
             return True
         return False
@@ -391,7 +413,7 @@ class Pipeline:
                 share_stage(d_lang, fp, self.stage_cache, kind)
                 continue
             d_task = task_adapter_dir(self.run_dir, task, lang, on_source)
-            if self._restore_source(d_task, fp, kind):
+            if self._restore_source(d_task, fp, kind, on_source):
                 continue
             trained += 1
             _say(f"task adapter '{task}' on '{lang}'" + ("" if on_source else " (bare base model)"))
@@ -621,6 +643,8 @@ class Pipeline:
         self.check_inputs()
         check_run_target(self.run_dir, self.recipe.target)
         with run_lock(self.run_dir):
+            for left in sweep_temp(self.run_dir):
+                _say(f"removed {left.relative_to(self.run_dir)}, left by an interrupted run")
             return self._run(only)
 
     def _run(self, only: list[str] | None) -> RunResult:

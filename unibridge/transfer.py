@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import logging
 import os
 import platform
@@ -232,7 +233,7 @@ class TransferGrid:
         pipe = self._pipeline("unibridge", seed)
         r, t = pipe.recipe, pipe.recipe.target
         d = self.run_dir("mad-x", seed)
-        fp = pipe.fingerprint("adaptation") + ":mad-x"
+        fp = pipe.fingerprint("adaptation") + ":mad-x" + pipe.head_digest()
         model = load_adapter_model(pipe.base_dir)
         if not restore_stage(d / "adaptation", fp, self.cache, "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
@@ -272,7 +273,7 @@ class TransferGrid:
         scores = {}
         for task in self.tasks:
             d = self.run_dir("zero-shot", seed) / "tasks" / task
-            fp = pipe.source_fingerprint("en", task) + ":zero-shot"
+            fp = pipe.source_fingerprint("en", task, False) + ":zero-shot"
             if not restore_stage(d, fp, self.cache, f"zeroshot-{task}"):
                 _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
                 with stage_dir(d, fp) as out:
@@ -428,6 +429,26 @@ def combine_results(records: list[dict]) -> list[dict]:
         key = (r["target"], r["profile"], r["base_model"])
         out[key] = merge_results(out[key], r) if key in out else r  # merge_results copies, never mutates
     return list(out.values())
+
+
+def read_grids(args: list[str]) -> list[dict]:
+    """Grid records from ``results.json`` files, ``FILE:CONFIG,CONFIG`` taking only those
+    configurations (:func:`select_configs`), merged per target (:func:`combine_results`). Raises
+    DataError for a file that cannot be read as JSON, ConfigError for an unknown configuration."""
+    from .errors import DataError
+
+    records = []
+    for arg in args:
+        f, configs = arg, None
+        if ":" in arg and not Path(arg).is_file():  # FILE:CONFIG,CONFIG
+            f, _, names = arg.rpartition(":")
+            configs = [c for c in names.split(",") if c]
+        try:
+            record = json.loads(Path(f).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise DataError(f"cannot read results {f}: {e}") from None
+        records.append(select_configs(record, configs) if configs is not None else record)
+    return combine_results(records)
 
 
 # ---------------------------------------------------------------------- report

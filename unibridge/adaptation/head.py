@@ -7,20 +7,16 @@ here is prepared before the adapter trains:
 
 1. its output bias starts at the log unigram frequencies of the training text
    (:func:`unigram_log_prior`), so the frequency prior costs the adapter nothing;
-2. its transform (dense, LayerNorm) starts from the *backbone head*, fitted once per backbone
-   on multilingual text (:func:`backbone_head`, cached under ``$UNIBRIDGE_CACHE/heads``), where
-   the backbone ships no MLM head (me5-small);
+2. its transform (dense, LayerNorm) starts from the *backbone head*, one per backbone, shipped
+   or fitted once on a fixed multilingual text
+   (:func:`~unibridge.adaptation.backbone_head.backbone_head`), where the backbone has no MLM
+   head of its own (me5-small);
 3. the whole head (bias and transform; the decoder is a frozen copy of the embedding rows) is
    fitted alone on the language's text with the adapters off and the encoder under
    ``no_grad`` (:func:`fit_mlm_head`), then frozen while the adapter trains.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +25,6 @@ from transformers import DataCollatorForLanguageModeling
 from .model import MLMHead, encoder_states, model_setup
 
 HEAD_FILE = "mlm_head.safetensors"
-BACKBONE_HEAD_TEXT = "parallel/flores200_devtest/devtest/*.devtest"
-"""Multilingual text the backbone head is fitted on (with the sources' text), under the data root."""
 
 
 def unigram_log_prior(tokenizer, texts: list[str], vocab_size: int | None = None, *, smoothing: float = 0.1,
@@ -92,15 +86,15 @@ def _piece_counts(tokenizer, texts: list[str], vocab_size: int, *, max_length: i
                   special: bool = True) -> torch.Tensor:
     """How often each piece id occurs in ``texts`` (no added special tokens): (V,) float64;
     special tokens occurring in the text (e.g. ``<unk>``) count only when ``special``."""
-    counts = torch.zeros(vocab_size, dtype=torch.float64)
-    skip = set() if special else set(tokenizer.all_special_ids)
-    for i in range(0, len(texts), 256):
-        for ids in tokenizer(texts[i:i + 256], truncation=True, max_length=max_length,
-                             add_special_tokens=False)["input_ids"]:
-            ids = [t for t in ids if t not in skip and t < vocab_size]
-            if ids:
-                counts += torch.bincount(torch.tensor(ids), minlength=vocab_size).to(torch.float64)
-    return counts
+    skip = torch.tensor(sorted(set() if special else set(tokenizer.all_special_ids)), dtype=torch.long)
+    chunks = []
+    for i in range(0, len(texts), 1024):
+        ids = tokenizer(texts[i:i + 1024], truncation=True, max_length=max_length,
+                        add_special_tokens=False)["input_ids"]
+        chunks.append(torch.tensor([t for row in ids for t in row], dtype=torch.long))
+    flat = torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.long)
+    flat = flat[(flat < vocab_size) & (flat >= 0) & ~torch.isin(flat, skip)]
+    return torch.bincount(flat, minlength=vocab_size).to(torch.float64)
 
 
 def _text_support(tokenizer, texts: list[str], vocab_size: int) -> torch.Tensor:
@@ -241,95 +235,6 @@ def prepare_head(model, tokenizer, texts: list[str], *, steps: int, batch_size: 
     report = fit_mlm_head(model, head, tokenizer, texts, steps=steps, batch_size=batch_size, max_length=max_length,
                           learning_rate=learning_rate, mlm_probability=mlm_probability, heldout=heldout, seed=seed)
     return head.freeze(), report
-
-
-def backbone_head(model, tokenizer, texts: list[str], *, name: str, steps: int = 600, batch_size: int = 32,
-                  max_length: int = 64, cache_dir: str | Path | None = None, heldout_fraction: float = 0.05) -> tuple[MLMHead, dict]:
-    """The backbone's MLM head on its own vocabulary, fitted once on multilingual ``texts`` and
-    cached.
-
-    The cache entry ``<cache>/heads/<name>-<digest>/`` (digest of the texts and settings) holds
-    ``mlm_head.safetensors`` (dense, norm, bias) and ``report.json`` (held-out masked-token
-    accuracy and loss on ``heldout_fraction`` of the lines, at most 256). The model's active
-    embeddings must be the backbone's own (``"default"``). Returns ``(frozen head, report)``; its
-    decoder is tied to those (frozen) embeddings.
-    """
-    from safetensors.torch import load_file, save_file
-
-    from ..artifacts import write_json
-    from ..backbones import cache_root
-
-    lines = [t for t in texts if t.strip()]
-    digest = hashlib.sha256(json.dumps({"texts": hashlib.sha256("\n".join(lines).encode()).hexdigest(),
-                                        "steps": steps, "batch_size": batch_size, "max_length": max_length,
-                                        "heldout_fraction": heldout_fraction, "v": 1}).encode()).hexdigest()[:16]
-    folder = Path(cache_dir or cache_root()) / "heads" / f"{name}-{digest}"
-    emb = model.get_input_embeddings()
-    head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12))
-    if (folder / HEAD_FILE).is_file() and (folder / "report.json").is_file():
-        state = load_file(str(folder / HEAD_FILE))
-        head.load_state_dict(state)
-        return head.freeze(), json.loads((folder / "report.json").read_text())
-    g = torch.Generator().manual_seed(0)
-    order = torch.randperm(len(lines), generator=g).tolist()
-    n_held = min(256, max(1, int(len(lines) * heldout_fraction))) if heldout_fraction > 0 else 0
-    held = [lines[i] for i in order[:n_held]]
-    train = [lines[i] for i in order[n_held:]]
-    with torch.no_grad():
-        head.bias.copy_(unigram_log_prior(tokenizer, train, emb.num_embeddings))
-    report = fit_mlm_head(model, head, tokenizer, train, steps=steps, batch_size=batch_size, max_length=max_length,
-                          heldout=held or None, seed=0)
-    report.update(lines=len(train), heldout_lines=len(held), name=name)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in head.state_dict().items()}, str(tmp / HEAD_FILE))
-    write_json(tmp / "report.json", report)
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        os.replace(tmp, folder)
-    return head.freeze(), report
-
-
-
-def backbone_identity(base_dir: str | Path) -> str:
-    """A short digest naming a backbone folder's weights (path, config and weight files' sizes
-    and modification times), so that two backbones never share a cached head."""
-    base = Path(base_dir).resolve()
-    parts = [str(base)]
-    for f in sorted(base.glob("*")):
-        if f.suffix in (".json", ".safetensors", ".bin"):
-            st = f.stat()
-            parts.append(f"{f.name}:{st.st_size}:{int(st.st_mtime)}")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
-
-
-def default_backbone_head(model, tokenizer, base_dir: str | Path, *, steps: int, extra_texts: list[str] = ()
-                          ) -> tuple[MLMHead, dict]:
-    """:func:`backbone_head` of the backbone in ``base_dir`` on the FLORES-200 devtest text of
-    every language under the data root (``BACKBONE_HEAD_TEXT``; none if the data root lacks it)
-    plus ``extra_texts`` (the sources' text); cached under the folder's name and
-    :func:`backbone_identity`. Raises ValueError when there is no text at all."""
-    from ..data import read_text
-    from ..errors import DataError
-
-    try:
-        texts = read_text([BACKBONE_HEAD_TEXT])
-    except DataError:
-        texts = []
-    texts = [*texts, *extra_texts]
-    if not texts:
-        raise ValueError("no text to fit the backbone MLM head on")
-    saved = model.active_embeddings
-    model.set_active_embeddings("default")
-    try:
-        name = f"{Path(base_dir).name}-{backbone_identity(base_dir)}"
-        return backbone_head(model, tokenizer, texts, name=name, steps=steps)
-    finally:
-        model.set_active_embeddings(saved)
 
 
 def layer_decodability(model, tokenizer, texts: list[str], heldout: list[str], *, layers: list[int],

@@ -97,13 +97,14 @@ def cmd_adapt(a) -> int:
                            eval_steps=a.eval_steps, patience=a.patience, save_steps=a.save_steps, train=train)
     dictionary = read_dictionary(a.dictionary) if a.dictionary else None
 
-    def fitted_head():  # fitted once the adapter is added (its seed fixes the head's first weights)
-        from ..adaptation.head import default_backbone_head
+    def fitted_head():  # loaded once the adapter is added (its seed fixes the head's first weights)
+        from ..adaptation.backbone_head import backbone_head
 
-        head, rep = default_backbone_head(model, base_tok, resolve_backbone(a.base), steps=a.backbone_head_steps)
-        print(f"backbone MLM head: held-out masked-token accuracy {rep.get('heldout_accuracy')}%")
-        return head
-    head_init = fitted_head if a.backbone_head_steps > 0 else None
+        info = backbone_head(model, base_tok, a.base, resolve_backbone(a.base), say=print)
+        print(f"backbone MLM head ({info.origin}, {info.digest}): held-out masked-token accuracy "
+              f"{info.report.get('heldout_accuracy')}%")
+        return info.head
+    head_init = None if a.no_backbone_head else fitted_head
     res = adapt_language(model, a.name, tok, texts, out if is_main_process() else None, cfg=cfg,
                          train_embeddings=bool(a.tokenizer), base_tokenizer=base_tok, seed=a.seed,
                          checkpoints=out / "checkpoints", dictionary=dictionary, head_init=head_init,
@@ -188,8 +189,8 @@ def add_parser(sub) -> None:
     d.add_argument("--mlm-head", default="fitted", choices=["fitted", "joint"],
                    help="fitted (default): head fitted on the frozen base, then frozen; joint: trained with the adapter")
     config_arg(d, "--head-fit-steps", SourceAdaptationConfig, "head_fit_steps", "steps fitting the head alone")
-    config_arg(d, "--backbone-head-steps", SourceAdaptationConfig, "backbone_head_steps",
-               "steps fitting the backbone's head once, cached (0: none)")
+    d.add_argument("--no-backbone-head", action="store_true",
+                   help="start the fitted head's transform fresh instead of from the backbone's MLM head")
     d.add_argument("--kl-level", default="word", choices=["word", "sentence"])
     config_arg(d, "--kl-temperature", SourceAdaptationConfig, "kl_temperature", "softmax temperature of the KL term")
     d.add_argument("--dictionary", action="append", help="bilingual dictionary for the ALIGN-MLM term, repeatable")

@@ -27,6 +27,8 @@ FORMAT = "unibridge-sources/1"
 MANIFEST = "manifest.json"
 SHIPPED_SOURCES = Path(__file__).resolve().parents[2] / "adapters_hub" / "sources"
 _LEFT_OUT = {"mlm_head.safetensors"}
+SHIPPED_MARK = "shipped.json"
+"""Written into an adapter restored from the shipped ones (where it came from)."""
 
 
 def entry_name(kind: str, fingerprint: str) -> str:
@@ -51,12 +53,14 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
     (``tasks/<task>/<lang>``, ``tasks-base/<task>/<lang>``) of ``run_dir`` into ``out_dir`` (merged with what it holds; an
     entry with the same kind and fingerprint is replaced).
 
-    Returns the manifest. Raises ConfigError if ``run_dir`` holds no finished source adapter.
+    Adapters the run restored from shipped ones (``shipped.json``) are not packed again. Returns
+    the manifest. Raises ConfigError if ``run_dir`` holds no finished source adapter it trained.
     """
     run = Path(run_dir)
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
     found += [(f"task-{d.parent.name}-{d.name}", d) for root in map(task_adapter_folder, (True, False))
               for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
+    found = [(k, d) for k, d in found if not (d / SHIPPED_MARK).is_file()]  # restored ones are shipped already
     # the folder tells a task adapter trained on its source's language adapter (tasks) from one
     # trained on the bare base (tasks-base); their fingerprints differ, their kind does not
     if not found:
@@ -100,23 +104,65 @@ def restore_shipped(path: Path, fingerprint: str, kind: str, shipped: str | Path
     if stage_done(path, fingerprint):
         return True
     root = Path(shipped)
-    manifest = read_json(root / MANIFEST)
-    if manifest.get("format") != FORMAT:
-        raise ArtifactError(f"{root / MANIFEST}: unsupported format {manifest.get('format')!r}")
+    manifest = _manifest(root)
     name = entry_name(kind, fingerprint)
     entry = manifest.get("entries", {}).get(name)
     if entry is None or entry.get("fingerprint") != fingerprint or entry.get("kind") != kind:
         return False
-    for rel, digest in entry["files"].items():
-        f = root / name / rel
-        if ".." in Path(rel).parts or not f.is_file() or sha256_file(f) != digest:
-            raise ArtifactError(f"{root / name}: '{rel}' is missing or differs from its checksum; "
-                                "refusing to load it (`unibridge hub pack-sources` rebuilds it)")
+    _check_entry(root, name, entry)
     with stage_dir(path, fingerprint) as tmp:
         for rel in entry["files"]:
             if rel == MARKER:
                 continue
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / name / rel, tmp / rel)
-        (tmp / "shipped.json").write_text(json.dumps({"from": str(root / name)}) + "\n")
+        (tmp / SHIPPED_MARK).write_text(json.dumps({"from": str(root / name)}) + "\n")
     return True
+
+
+def _manifest(root: Path) -> dict:
+    try:
+        manifest = read_json(root / MANIFEST)
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{root / MANIFEST}: not readable ({e})") from None
+    if manifest.get("format") != FORMAT:
+        raise ArtifactError(f"{root / MANIFEST}: unsupported format {manifest.get('format')!r}")
+    return manifest
+
+
+def _check_entry(root: Path, name: str, entry: dict) -> None:
+    for rel, digest in entry["files"].items():
+        f = root / name / rel
+        if ".." in Path(rel).parts or not f.is_file() or sha256_file(f) != digest:
+            raise ArtifactError(f"{root / name}: '{rel}' is missing or differs from its checksum; "
+                                "refusing to load it (`unibridge hub pack-sources` rebuilds it)")
+
+
+def is_sources_folder(folder: str | Path) -> bool:
+    """True if ``folder`` has a manifest of the shipped-sources format."""
+    try:
+        return read_json(Path(folder) / MANIFEST).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def verify_sources(folder: str | Path = SHIPPED_SOURCES) -> dict:
+    """Check every entry of a shipped-sources folder against its manifest: each listed file present
+    with its sha256, each entry's folder named by its kind and fingerprint (:func:`entry_name`), no
+    adapter folder missing from the manifest. Returns the manifest.
+
+    Raises:
+        ArtifactError: an unreadable manifest or another format, a missing or changed file, an
+            entry whose name does not match its fingerprint, or an unlisted adapter folder.
+    """
+    root = Path(folder)
+    manifest = _manifest(root)
+    entries = manifest.get("entries", {})
+    for name, entry in entries.items():
+        if name != entry_name(entry.get("kind", ""), entry.get("fingerprint", "")):
+            raise ArtifactError(f"{root / MANIFEST}: entry '{name}' does not match its kind and fingerprint")
+        _check_entry(root, name, entry)
+    unlisted = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name not in entries)
+    if unlisted:
+        raise ArtifactError(f"{root}: adapter folder(s) not in the manifest {unlisted[:5]}")
+    return manifest
