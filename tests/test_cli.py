@@ -89,6 +89,87 @@ def test_run_prints_results_on_stdout_as_json_and_stage_messages_on_stderr(finis
     assert main(["-q", "run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir)]) == 0
     cap = capsys.readouterr()
     assert cap.err == "" and "UniBridge run: target=amh" in cap.out
+    assert main(["run", str(tmp_path / "r.yaml"), "--run-dir", str(run_dir), "--json", "-q"]) == 0  # after it too
+    cap = capsys.readouterr()
+    assert cap.err == "" and json.loads(cap.out)["cached"] == list(STAGES)
     with pytest.raises(SystemExit) as e:
         main(["--version"])
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"unibridge {__version__}"
+
+
+def test_quiet_silences_progress_bars_and_library_warnings(tiny_base):
+    code = "\n".join([
+        "import logging, torch",
+        "from unibridge.cli.app import _quiet_libraries",
+        "_quiet_libraries()",
+        "from tqdm.auto import tqdm",
+        "assert tqdm(range(3)).disable",
+        "from unibridge.adaptation.model import load_adapter_model",
+        f"m = load_adapter_model({str(tiny_base)!r})",
+        "m.add_adapter('x')",
+        "m(input_ids=torch.tensor([[5, 6, 7]]))",  # adapters warns: some are loaded, none active
+    ])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "none are activated" not in done.stderr and "it/s" not in done.stderr
+    loud = subprocess.run([sys.executable, "-c", code.replace("_quiet_libraries()", "pass").replace(
+        "assert tqdm(range(3)).disable", "pass")], capture_output=True, text=True)
+    assert "none are activated" in loud.stderr  # the warning the quiet run silenced
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    p = subprocess.Popen([sys.executable, "-m", "unibridge.cli", "config", "recipes/amh.yaml", "--json"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    p.stdout.close()  # `unibridge ... | head` once head has what it wanted
+    err = p.stderr.read().decode()
+    assert p.wait() == 0 and err == ""
+
+
+def test_a_device_this_machine_lacks_is_one_error_line():
+    import torch
+
+    from unibridge.errors import ConfigError
+    from unibridge.inference.predictor import pick_device
+
+    assert pick_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="unknown device 'gpu0'"):
+        pick_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="device 'cuda' is not available on this machine"):
+            pick_device("cuda")
+        res = _cli("predict", "--target", "amh", "--task", "pos", "x")  # no run: the run error comes first
+        assert res.returncode == 2
+
+
+def test_the_json_help_texts_say_what_is_printed(capsys):
+    from unibridge.cli import main
+
+    for argv, words in ((["recipes", "--help"], "JSON list with one record per recipe"),
+                        (["transfer-report", "--help"], "JSON list with one row per"),
+                        (["config", "--help"], "JSON list of {key, value, from} records")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert words in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_shipped_adapter_line_names_the_task_adapters_kind(tiny_base, tmp_path, caplog, monkeypatch):
+    import logging
+
+    from unibridge.config import Recipe
+    from unibridge.hub import sources
+    from unibridge.pipeline import Pipeline
+
+    pipe = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), tmp_path / "run")
+    monkeypatch.setattr(sources, "restore_shipped", lambda *a: True)
+    caplog.set_level(logging.INFO, logger="unibridge")
+    logging.getLogger("unibridge").propagate = True
+    try:
+        for on_source in (True, False, None):
+            assert pipe._restore_source(tmp_path / "x", "fp", "task-pos-en" if on_source is not None else "source-en",
+                                        on_source)
+    finally:
+        logging.getLogger("unibridge").propagate = False
+    assert [r.getMessage() for r in caplog.records] == [
+        "task-pos-en on its language adapter: shipped adapter restored (checksums verified)",
+        "task-pos-en on the bare base: shipped adapter restored (checksums verified)",
+        "source-en: shipped adapter restored (checksums verified)"]

@@ -319,6 +319,20 @@ def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_lo
         assert plain.shape == ours.shape and torch.allclose(plain, ours, atol=1e-5), task
     assert plain.shape == (1, 3)  # NLI: one row of (entailment, neutral, contradiction) per pair
 
+    # one source: Parallel with one child would return one output, not a list
+    import shutil
+
+    one = tmp_path / "one-source"
+    shutil.copytree(art, one)
+    shutil.rmtree(one / "tasks" / "pos" / "ru")
+    done = subprocess.run([sys.executable, "-c", "\n".join([pos, f"torch.save(logits, {str(tmp_path / 'one.pt')!r})"])
+                           .replace("ARTIFACT_FOLDER", str(one))], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    pred = MultiSourcePredictor(target="amh", task="pos", run_dir=art, weights="single:en")
+    enc = pred.tokenizer([text], return_tensors="pt")
+    en = source_logits(pred.model, enc["input_ids"], enc["attention_mask"], "amh", pred.heads)[pred.sources.index("en")]
+    assert torch.allclose(torch.load(tmp_path / "one.pt"), en, atol=1e-5)
+
     card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
     assert card.data.library_name == "adapter-transformers" and card.data.base_model == base
     assert "unibridge hub pull" in card.text and "load_embeddings" in card.text

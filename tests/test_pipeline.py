@@ -416,6 +416,21 @@ def test_the_walkthrough_notebook_runs_on_a_finished_run_and_writes_nothing_outs
     assert after == before  # reading a finished run rewrites nothing in it
 
 
+def test_the_walkthrough_notebook_says_what_to_run_first_when_no_run_is_finished(tmp_path, monkeypatch):
+    import types
+
+    repo = Path(__file__).resolve().parents[1]
+    display_mod = types.ModuleType("IPython.display")
+    display_mod.display = display_mod.Markdown = display_mod.Image = lambda *a, **k: None
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display_mod)
+    monkeypatch.chdir(tmp_path)
+    first = next(c for c in json.loads((repo / "notebooks" / "walkthrough.ipynb").read_text())["cells"]
+                 if c["cell_type"] == "code")
+    with pytest.raises(SystemExit, match="No finished Amharic run yet: run `make run`"):
+        exec(compile("".join(first["source"]), "walkthrough.ipynb", "exec"), {})
+
+
 @pytest.mark.slow
 def test_a_task_registered_outside_the_package_runs_from_recipe_to_predictor_and_cli(finished_run, tiny_base,
                                                                                      tmp_path, monkeypatch, capsys):

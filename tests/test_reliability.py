@@ -1,8 +1,9 @@
 """Bad settings are refused where they are read: one clear error, exit status 2, nothing run."""
 
 import pytest
+import yaml
 
-from tests.conftest import needs_data
+from tests.conftest import needs_data, tiny_recipe
 from unibridge.cli import main
 from unibridge.config import (AdaptationConfig, HarmonyConfig, Recipe, SourceAdaptationConfig, TrainConfig,
                               VocabConfig)
@@ -282,3 +283,49 @@ def test_a_tasks_dev_data_reaches_the_harmony_fingerprint_and_is_checked_first(t
         Recipe.from_dict({**raw, "harmony": {"tune_distances": ["cosine"]}})
     with pytest.raises(ConfigError, match="'harmony.tune_temperatures' must be a list, got 0.5"):
         Recipe.from_dict({**raw, "harmony": {"tune_temperatures": 0.5}})
+
+
+def test_a_run_sweeps_the_temporary_folders_of_dead_processes_and_keeps_live_ones(tmp_path):
+    import os
+    import subprocess
+
+    from unibridge.artifacts import sweep_temp
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    run = tmp_path / "run"
+    left = [run / "sources" / f".en.{dead.pid}.k2j_3.tmp", run / "sources" / ".ru.abcd1234.tmp",
+            run / "tasks" / "pos" / ".en.old", run / f".vocab.{dead.pid}.x.tmp"]
+    live = [run / "sources" / f".zh.{os.getpid()}.q9.tmp", run / "sources" / "en", run / ".lock.d"]
+    for d in left + live:
+        (d / "adapter").mkdir(parents=True)
+    assert sorted(sweep_temp(run)) == sorted(left)
+    assert not any(d.exists() for d in left) and all(d.exists() for d in live)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_stage_leaves_no_temporary_folder_and_exit_status_143(tiny_base, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from unibridge.artifacts import _TEMP
+
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(tiny_recipe(tiny_base)))
+    run = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "unibridge.cli", "run", str(tmp_path / "r.yaml"), "--run-dir", str(run)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def temps():
+        return [d for d in run.rglob(".*") if d.is_dir() and _TEMP.match(d.name)] if run.is_dir() else []
+    deadline = time.monotonic() + 120
+    while not temps() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert temps(), "no stage started"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err[-2000:]
+    assert "unibridge: terminated; finished stages are kept" in err and "Traceback" not in err
+    assert temps() == []

@@ -222,13 +222,13 @@ def _alive(pid: int) -> bool:
 def sweep_temp(run_dir: str | Path) -> list[Path]:
     """Remove the temporary stage folders a dead process left anywhere under ``run_dir``
     (``.<name>.<pid>.<random>.tmp`` whose process is gone, ``.<name>.<random>.tmp`` of older
-    versions, ``.<name>.old``); call it holding the run's lock (:func:`run_lock`), so no live
-    run writes there. Returns the folders removed."""
+    versions, ``.<name>.old``); those of a live process (this one included) stay. Call it holding
+    the run's lock (:func:`run_lock`), so no other run writes there. Returns the folders removed."""
     gone = []
     for parent, dirs, _ in os.walk(run_dir):
         for name in list(dirs):
             m = _TEMP.match(name)
-            if m and not (m.group("pid") and int(m.group("pid")) != os.getpid() and _alive(int(m.group("pid")))):
+            if m and not (m.group("pid") and _alive(int(m.group("pid")))):
                 shutil.rmtree(Path(parent) / name, ignore_errors=True)
                 gone.append(Path(parent) / name)
                 dirs.remove(name)

@@ -267,7 +267,7 @@ def backbone_head(model, tokenizer, base_model: str, base_dir: str | Path, *, ca
         if say:
             say(f"backbone MLM head: fitting {HEAD_STEPS} steps on {len(texts)} lines (once per backbone, "
                 f"cached in {folder.parent})")
-        head, report = fit_backbone_head(model, tokenizer, texts)
+        head, report = fit_backbone_head(model, tokenizer, texts, steps=HEAD_STEPS)
         save_head(folder, head, report, backbone=name, embeddings=embedding_digest(model))
         return load_head(folder, model, origin="fitted")
     finally:

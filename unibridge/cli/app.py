@@ -32,12 +32,79 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
 
     ap.add_argument("--version", action="version", version=f"unibridge {__version__}")
-    ap.add_argument("-v", "--verbose", action="store_true", help="show library logs and full tracebacks")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no stage messages on stderr (warnings and errors only)")
+    _add_output_options(ap, argparse.SUPPRESS)
+    ap.set_defaults(verbose=False, quiet=False, plugin=None)
     sub = ap.add_subparsers(dest="cmd", required=True)
     for group in GROUPS:
         group.add_parser(sub)
+    for cmd in _subparsers(ap):  # -v / -q also after the command: `unibridge run r.yaml --json -q`
+        _add_output_options(cmd, argparse.SUPPRESS)
     return ap
+
+
+def _plugin_modules(argv: list[str]) -> list[str]:
+    """The ``--plugin MODULE`` / ``--plugin=MODULE`` values of ``argv``, read before parsing (a
+    plug-in may add choices to the parser, e.g. a task)."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            out.append(arg.split("=", 1)[1])
+    return out
+
+
+def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--plugin", action="append", metavar="MODULE", default=default,
+                        help="import a module that registers initializers, tasks or weight strategies "
+                             "(repeatable; packages declaring a 'unibridge.plugins' entry point load by themselves)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="show library logs and full tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="no stage messages, progress bars or library warnings on stderr (errors only)")
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    """Every (sub)command parser below ``parser``, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield child
+                yield from _subparsers(child)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that stages remove their temporary folders."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into :class:`Terminated` (a KeyboardInterrupt, as SIGINT gives), so ``finally``
+    blocks run and a stage being written leaves no temporary folder behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _quiet_libraries() -> None:
+    """No progress bars (tqdm reads ``TQDM_DISABLE`` when first imported; transformers' and
+    datasets' own switches where already imported) and no library warnings."""
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["HF_DATASETS_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    if "tqdm" in sys.modules:
+        from functools import partialmethod
+
+        import tqdm
+
+        tqdm.tqdm.__init__ = partialmethod(tqdm.tqdm.__init__, disable=True)
+    for name in ("adapters", "transformers", "datasets", "huggingface_hub", "unibridge.transfer"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 class _StageFormatter(logging.Formatter):
@@ -65,9 +132,22 @@ def _log_to_stderr(level: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``unibridge`` command on ``argv`` (default ``sys.argv[1:]``); the exit status.
 
-    Errors caused by the input are printed as one line and give status 2; an interrupt gives 130."""
+    Errors caused by the input are printed as one line and give status 2; an interrupt gives 130
+    (SIGINT) or 143 (SIGTERM), after the stage being written removed its temporary folder; a
+    closed pipe on stdout ends the command quietly with status 0."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        from ..plugins import load_plugins
+
+        load_plugins(_plugin_modules(argv))
+    except UniBridgeError as e:
+        print(f"unibridge: error: {e}", file=sys.stderr)
+        return 2
     a = build_parser().parse_args(argv)
-    _log_to_stderr(logging.WARNING if a.quiet else logging.DEBUG if a.verbose else logging.INFO)
+    _log_to_stderr(logging.ERROR if a.quiet else logging.DEBUG if a.verbose else logging.INFO)
+    install_signal_handlers()
+    if a.quiet:
+        _quiet_libraries()
     if not a.verbose:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         logging.getLogger("adapters").setLevel(logging.ERROR)
@@ -81,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"unibridge: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("unibridge: interrupted; finished stages are kept and the next run resumes", file=sys.stderr)
-        return 130
+    except BrokenPipeError:  # `unibridge recipes | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        return 0
+    except KeyboardInterrupt as e:
+        print("unibridge: " + ("terminated" if isinstance(e, Terminated) else "interrupted")
+              + "; finished stages are kept and the next run resumes", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130

@@ -40,20 +40,9 @@ def cmd_transfer_report(a) -> int:
     from pathlib import Path
 
     from ..errors import DataError
-    from ..transfer import combine_results, results_markdown, results_rows, select_configs
+    from ..transfer import read_grids, results_markdown, results_rows
 
-    records = []
-    for arg in a.results:
-        f, configs = arg, None
-        if ":" in arg and not Path(arg).is_file():  # FILE:CONFIG,CONFIG
-            f, _, names = arg.rpartition(":")
-            configs = [c for c in names.split(",") if c]
-        try:
-            record = json.loads(Path(f).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise DataError(f"cannot read results {f}: {e}") from None
-        records.append(select_configs(record, configs) if configs is not None else record)
-    records = combine_results(records)
+    records = read_grids(a.results)
     if a.json:
         print(json.dumps(results_rows(records), indent=2, ensure_ascii=False))
         return 0
@@ -115,5 +104,5 @@ def add_parser(sub) -> None:
                           "merged in the order given (a later file wins on a seed both have)")
     trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
     trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
-    trr.add_argument("--json", action="store_true", help="print one JSON row per target, task and configuration")
+    trr.add_argument("--json", action="store_true", help="print a JSON list with one row per target, task and configuration")
     trr.set_defaults(fn=cmd_transfer_report)

@@ -43,9 +43,22 @@ def cmd_hub(a) -> int:
         out = hub.pack(a.run_dir, a.out, version=a.version or "1.0.0", name=a.name)
         print(f"packed {len(hub.verify(out)['files'])} files -> {out}")
     elif a.action == "verify":
-        m = hub.verify(a.path)
-        print(f"{a.path}: {m['name']} {m['version']} ({m['target']}, {m['base_model']}): "
-              f"{len(m['files'])} files verified")
+        from pathlib import Path
+
+        from ..adaptation.backbone_head import RECORD, verify_head
+        from ..hub.sources import is_sources_folder, verify_sources
+
+        if is_sources_folder(a.path):
+            m = verify_sources(a.path)
+            n = sum(len(e["files"]) for e in m["entries"].values())
+            print(f"{a.path}: {len(m['entries'])} shipped source adapters, {n} files verified")
+        elif (Path(a.path) / RECORD).is_file():
+            r = verify_head(a.path)
+            print(f"{a.path}: MLM head of {r['backbone']} ({r['digest']}), checksum verified")
+        else:
+            m = hub.verify(a.path)
+            print(f"{a.path}: {m['name']} {m['version']} ({m['target']}, {m['base_model']}): "
+                  f"{len(m['files'])} files verified")
     elif a.action == "install":
         dest = hub.install(a.path, a.hub, force=a.force)
         print(f"installed -> {dest}")
@@ -79,7 +92,8 @@ def add_parser(sub) -> None:
     hps.add_argument("run_dir")
     hps.add_argument("--out", help="default adapters_hub/sources of this repository")
     hps.add_argument("--float32", action="store_true", help="keep float32 weights (default float16)")
-    hv = hs.add_parser("verify", help="check an artifact folder against its manifest")
+    hv = hs.add_parser("verify", help="check an artifact folder, the shipped sources folder or a backbone MLM "
+                                      "head folder against its checksums")
     hv.add_argument("path")
     hi = hs.add_parser("install", help="verify and install an artifact folder into the local hub")
     hi.add_argument("path")

@@ -146,15 +146,17 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
         f"heads = [model.load_adapter(str(art / \"{folder}\" / \"{task}\" / s / \"adapter\"), load_as=f\"{task}_{{s}}\",",
         "                            use_safetensors=True)",
         "         for s in sources]",
-        f"model.set_active_adapters(Stack(\"{target}\", Parallel(*heads)))",
-        "model.active_head = heads",
+        "many = len(heads) > 1  # Parallel takes two or more; one source is stacked alone",
+        f"model.set_active_adapters(Stack(\"{target}\", Parallel(*heads) if many else heads[0]))",
+        "model.active_head = heads if many else heads[0]",
         "model.eval()",
         "with torch.no_grad():",
-        *(["    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))",
-           "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece"]
-          if head_type == "tagging" else
-          ["    outs = model(**tokenizer([\"premise ...\"], [\"hypothesis ...\"], return_tensors=\"pt\"))",
-           "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per pair; labels: the heads' id2label"]),
+        *(["    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))"] if head_type == "tagging" else
+          ["    outs = model(**tokenizer([\"premise ...\"], [\"hypothesis ...\"], return_tensors=\"pt\"))"]),
+        "outs = outs if many else [outs]  # one output per source",
+        ("logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece"
+         if head_type == "tagging" else
+         "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per pair; labels: the heads' id2label"),
     ]
 
 

@@ -31,9 +31,25 @@ def task_setup(lang: str | None, heads: list[str]):
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` as a torch.device; None picks CUDA when available, then Apple MPS, then CPU."""
+    """``device`` as a torch.device; None picks CUDA when available, then Apple MPS, then CPU.
+
+    Raises ConfigError for a device name torch does not know or a device this machine lacks."""
     if device is not None:
-        return torch.device(device)
+        from ..errors import ConfigError
+
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as e:
+            raise ConfigError(f"unknown device {device!r} ({str(e).splitlines()[0]})") from None
+        mps = getattr(torch.backends, "mps", None)
+        available = {"cpu": True, "meta": True, "cuda": torch.cuda.is_available()
+                     and (dev.index is None or dev.index < torch.cuda.device_count()),
+                     "mps": mps is not None and mps.is_available()}.get(dev.type, True)
+        if not available:
+            raise ConfigError(f"device '{device}' is not available on this machine"
+                              + (" (torch sees no CUDA device)" if dev.type == "cuda" and not torch.cuda.is_available()
+                                 else "") + "; use device='cpu' or leave it out")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
