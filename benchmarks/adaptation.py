@@ -19,13 +19,13 @@ float32 matmul peak measured on this machine in the same run.
 
     python benchmarks/adaptation.py [--quick] [--steps N] [--batch-size B]
 
-Writes benchmarks/results/adaptation.json; the last line printed is ``RESULT adaptation ...``.
+Writes benchmarks/results/adaptation.json (--quick: adaptation_quick.json); the last line printed
+is ``RESULT adaptation ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -35,7 +35,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 CORPUS = "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"
 TARGET_SIZE = 20000
 
@@ -217,7 +218,6 @@ def main() -> int:
     print(f"model FLOPs {flops / steps / 1e9:.1f} GFLOP/step, achieved {flops / t_ours / 1e9:.1f} GFLOP/s, "
           f"matmul peak {peak / 1e9:.1f} GFLOP/s")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"model": "me5-small + SeqBnInv(2, 2) + new embeddings", "vocabulary": len(tok),
            "batch_size": a.batch_size, "max_length": a.max_length, "timed_steps": steps, "device": dev.type,
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -227,9 +227,7 @@ def main() -> int:
            "same_loss": same_loss, "model_gflop_per_step": round(flops / steps / 1e9, 2),
            "matmul_peak_gflops": round(peak / 1e9, 1), "mfu": round(mfu, 4),
            "command": "python benchmarks/adaptation.py" + (" --quick" if a.quick else "")}
-    tmp = RESULTS / ".adaptation.json.tmp"
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, RESULTS / "adaptation.json")
+    write_result("adaptation", out, a.quick)
     print(f"RESULT adaptation ratio={tps_ours / tps_plain:.2f} mfu={mfu:.3f} same_loss={int(same_loss)}")
     return 0
 

@@ -7,21 +7,21 @@ that does real work pays.
 
     python benchmarks/cli.py [--quick]
 
-Writes benchmarks/results/cli.json; the last line printed is
+Writes benchmarks/results/cli.json (--quick: cli_quick.json); the last line printed is
 ``RESULT cli help_s=... torch_import_s=... ratio=... torch_loaded=...`` (ratio = help / torch import).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,8 +49,7 @@ def main() -> int:
                             check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     res = {"help_s": round(help_s, 3), "torch_import_s": round(torch_s, 3), "ratio": round(help_s / torch_s, 3),
            "loaded_by_parser": loaded, "repeats": n}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cli.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_result("cli", res, a.quick)
     print(f"RESULT cli help_s={res['help_s']} torch_import_s={res['torch_import_s']} ratio={res['ratio']} "
           f"torch_loaded={'torch' in loaded}")
     return 0

@@ -13,13 +13,15 @@ Amharic text under $UNIBRIDGE_DATA/mono as target, and that text as corpus.
    counts; "fallback" is the share of new tokens (neither special nor overlapping) left to a
    random or statistical draw. deepfocus runs ``FOCUS(..., fasttext_model_path=...)``
    (PyPI ``deepfocus``, the ``[bench]`` extra); its counts are read off its own overlap and
-   rare-token rules after the timed call.
+   rare-token rules after the timed call. Without that package the script stops before any work
+   with one line and exit status 2 (``--no-deepfocus`` skips the baseline; a ``--quick`` run then
+   needs no deepfocus once its fastText model is cached).
 
     python benchmarks/embedding_init.py [--quick] [--methods focus unibridge ...]
 
 ``--quick`` runs focus, unibridge, va and random (plus deepfocus) and reuses static spaces
-cached by an earlier run. Writes benchmarks/results/embedding_init.{json,png}; the last line
-printed is ``RESULT embedding_init ...``.
+cached by an earlier run. Writes benchmarks/results/embedding_init.{json,png} (--quick:
+embedding_init_quick.{json,png}); the last line printed is ``RESULT embedding_init ...``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import require, result_path, write_result
+
 AMHARIC = ["mono/masakhane_ner_text_by_language/amharic/amharic_news.txt",
            "mono/masakhanews/amh/dev.tsv", "mono/masakhanews/amh/test.tsv"]
 DICTIONARIES = ["dicts/geezorg_amharic/science and technology dictionary (english - amharic).txt",
@@ -233,13 +236,12 @@ def main() -> int:
 
     if not os.environ.get("UNIBRIDGE_DATA"):
         os.environ["UNIBRIDGE_DATA"] = str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    # deepfocus runs as the baseline, and train_static trains its fastText model unless a --quick
+    # run finds it cached: check the package before any work starts.
+    if not a.no_deepfocus or not a.quick or not (work / "deepfocus_fasttext.bin").exists():
+        require("deepfocus", "benchmarks/embedding_init.py's baseline (FOCUS)")
     methods = a.methods or (QUICK_METHODS if a.quick else ALL_METHODS)
-    try:
-        import deepfocus  # noqa: F401
-        have_deepfocus = not a.no_deepfocus
-    except ImportError:
-        print("deepfocus is not installed (pip install -e '.[bench]'); comparing our methods only")
-        have_deepfocus = False
+    have_deepfocus = not a.no_deepfocus
 
     t_start = time.perf_counter()
     inputs = prepare(work)
@@ -267,7 +269,6 @@ def main() -> int:
               f"{c['aligned']:8d} {c['combined']:9d} {c['fallback']:9d} {100 * r['fallback_share']:6.1f}")
     print(f"static spaces (excluded above): {static}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"inputs": {**inputs, "source": "me5-small (250002 x 384)", "target_size": TARGET_SIZE,
                       "corpus_files": AMHARIC},
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -275,10 +276,8 @@ def main() -> int:
            "quick": a.quick, "static_spaces": static, "methods": rows,
            "total_s": round(time.perf_counter() - t_start, 1),
            "command": "python benchmarks/embedding_init.py" + (" --quick" if a.quick else "")}
-    tmp = RESULTS / ".embedding_init.json.tmp"
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, RESULTS / "embedding_init.json")
-    plot(rows, RESULTS / "embedding_init.png")
+    write_result("embedding_init", out, a.quick)
+    plot(rows, result_path("embedding_init", a.quick, ".png"))
 
     kv = []
     for m in ("focus", "unibridge"):

@@ -21,13 +21,13 @@ and ensembled predictors are also scored on the run's POS test set.
 
     python benchmarks/inference.py [--quick] [--run runs/amh]
 
-Writes benchmarks/results/inference.json; the last line printed is ``RESULT inference ...``.
+Writes benchmarks/results/inference.json (--quick: inference_quick.json); the last line printed is
+``RESULT inference ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import platform
@@ -37,7 +37,8 @@ from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 CORPUS = "mono/masakhane_ner_text_by_language/amharic/amharic_news.txt"
 SOURCES = ["en", "zh", "ru", "ar", "ja"]
 
@@ -150,16 +151,13 @@ def main() -> int:
         scores = {m: p.evaluate(test, mode=m, progress=False)["accuracy"] for m in ("parallel", "merge")}
         print(f"{a.run} POS accuracy: ensemble {scores['parallel']:.4f}, merged {scores['merge']:.4f}")
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"sentences": len(lines), "batch_size": a.batch_size, "sources": SOURCES, "model": "me5-small",
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
            "sentences_per_s": {k: round(v, 2) for k, v in sps.items()}, "ratio": round(ratio, 3),
            "ratio_composition": round(sps["parallel"] / sps["sequential"], 3), "padded_tokens": padded,
            "identical": identical, "max_logit_diff": max_diff, "merge_agreement": round(agree, 4),
            "run_scores": scores, "command": "python benchmarks/inference.py" + (" --quick" if a.quick else "")}
-    tmp = RESULTS / ".inference.json.tmp"
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, RESULTS / "inference.json")
+    write_result("inference", out, a.quick)
     print(f"RESULT inference ratio={ratio:.2f} identical={int(identical)} "
           f"ratio_composition={sps['parallel'] / sps['sequential']:.2f} "
           f"merge_ratio={sps['merge'] / sps['sequential']:.2f} merge_agreement={agree:.3f}")

@@ -11,8 +11,8 @@ The ratio is the last layer's accuracy over the best layer's.
     python benchmarks/mlm_signal.py [--quick] [--text GLOB] [--lines N]
 
 Default text: the Tamil news headlines of recipes/tam.yaml (3,200 lines fitted twice masked,
-256 held out); quick: 800 lines, 4 epochs. Writes benchmarks/results/mlm_signal.json; the last
-line printed is ``RESULT mlm_signal ...``.
+256 held out); quick: 800 lines, 4 epochs. Writes benchmarks/results/mlm_signal.json (--quick:
+mlm_signal_quick.json); the last line printed is ``RESULT mlm_signal ...``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 TEXT = "mono/tamil_news_headlines_vanangamudi/dataset/news/text.txt"
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "tam.yaml"
 LAYERS = [0, 2, 4, 6, 8, 10, 12]
@@ -44,7 +45,6 @@ def main(argv=None) -> int:
     transformers.logging.set_verbosity_error()
     logging.getLogger("adapters").setLevel(logging.ERROR)
     from unibridge.adaptation.head import layer_decodability
-    from unibridge.artifacts import write_json
     from unibridge.config import Recipe
     from unibridge.data import read_text
     from unibridge.pipeline import Pipeline
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     record = {**out, "layers": {str(k): v for k, v in out["layers"].items()}, "text": a.text, "lines": len(train),
               "heldout_lines": len(held), "seconds": round(secs, 1), "base_model": pipe.recipe.base_model,
               "command": "python benchmarks/mlm_signal.py" + (" --quick" if a.quick else "")}
-    write_json(RESULTS / "mlm_signal.json", record)
+    write_result("mlm_signal", record, a.quick)
     print(f"RESULT mlm_signal last_layer_acc={last['accuracy']} best_layer={best} "
           f"best_acc={out['layers'][best]['accuracy']} prior_acc={out['prior']['accuracy']} "
           f"ratio={last['accuracy'] / max(1e-9, out['layers'][best]['accuracy']):.2f} seconds={secs:.0f}")

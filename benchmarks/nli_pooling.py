@@ -10,8 +10,8 @@ first-token head's, on the language adapter.
     python benchmarks/nli_pooling.py [--quick] [--steps N]
 
 Training pairs: the first 2,000 of XNLI dev-en; held out: the other 490. Quick: 40 steps, on
-the language adapter only (about 3 minutes). Writes benchmarks/results/nli_pooling.json; the
-last line printed is ``RESULT nli_pooling ...``.
+the language adapter only (about 3 minutes). Writes benchmarks/results/nli_pooling.json (--quick:
+nli_pooling_quick.json); the last line printed is ``RESULT nli_pooling ...``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quy.yaml"
 EN = "nli/xnli_dev_xtreme/dev-en.tsv"
 QUY_DEV = "nli/americasnli/dev/quy.tsv"
@@ -42,7 +43,6 @@ def main(argv=None) -> int:
 
     transformers.logging.set_verbosity_error()
     logging.getLogger("adapters").setLevel(logging.ERROR)
-    from unibridge.artifacts import write_json
     from unibridge.config import Recipe
     from unibridge.data import read_nli_tsv
     from unibridge.hub.sources import restore_shipped
@@ -87,10 +87,9 @@ def main(argv=None) -> int:
             model.delete_head(name)
     acc = {(r["pooling"], r["on"]): r["held_out_en"] for r in rows}
     ratio = acc[("mean", "en adapter")] / acc[("first", "en adapter")]
-    RESULTS.mkdir(exist_ok=True)
-    write_json(RESULTS / "nli_pooling.json", {"steps": steps, "quick": a.quick, "train_pairs": len(train),
-                                              "held_out_pairs": len(held), "quy_dev_pairs": len(quy), "rows": rows,
-                                              "ratio": ratio})
+    write_result("nli_pooling", {"steps": steps, "quick": a.quick, "train_pairs": len(train),
+                                 "held_out_pairs": len(held), "quy_dev_pairs": len(quy), "rows": rows,
+                                 "ratio": ratio}, a.quick)
     print(f"RESULT nli_pooling steps={steps} first_en={100 * acc[('first', 'en adapter')]:.1f} "
           f"mean_en={100 * acc[('mean', 'en adapter')]:.1f} ratio={ratio:.2f}")
     return 0

@@ -8,7 +8,8 @@ recipes over the shared data; no model is loaded (the errors come before). The t
     python benchmarks/reliability.py [--quick]
 
 ``--quick`` runs the same cases (they take seconds). Writes ``benchmarks/results/reliability.json``
-and prints ``RESULT reliability cases=... exit2=... tracebacks=... silent=...``.
+(``--quick``: ``reliability_quick.json``) and prints
+``RESULT reliability cases=... exit2=... tracebacks=... silent=...``.
 """
 
 from __future__ import annotations
@@ -148,6 +149,12 @@ def cases() -> list[tuple[str, list[str], callable]]:
         # hub
         ("verify a folder that is no artifact", ["hub", "verify", "."], none),
         ("show an artifact that is not installed", ["hub", "show", "xyz", "--hub", "hub"], none),
+        # recipes that mean what they say
+        ("a value no profile may hide (max_steps 0 under --profile smoke)", ["run", "r.yaml", "--profile", "smoke"],
+         lambda: (write("_base.yaml", {"profiles": {"smoke": {"adaptation": {"train": {"max_steps": 4}}}}}),
+                  write("r.yaml", recipe(extends="_base.yaml", adaptation={"train": {"max_steps": 0}})))),
+        ("a directory given as the recipe", run("recipes"), lambda: Path("recipes").mkdir()),
+        ("a plug-in that cannot be loaded", ["--plugin", "no_such_plugin", "run", "r.yaml"], with_recipe()),
     ]
     return out
 
@@ -218,6 +225,8 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main() -> int:
+    from results_io import write_result  # here, not at the top: tests load this file by path
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the same cases (they take seconds)")
     ap.add_argument("--doc", default=str(ROOT / "docs" / "reliability.md"), help="table output (Markdown)")
@@ -241,9 +250,8 @@ def main() -> int:
     for r in bad:
         print(f"DEFECT: {r['case']}: exit {r['exit']}, written {r['written']}: {r['message']}", file=sys.stderr)
     doc = Path(a.doc)
-    doc.write_text(DOC_HEAD.format(n=len(rows), n2=n2) + markdown(rows) + "\n", encoding="utf-8")
-    res = ROOT / "benchmarks" / "results" / "reliability.json"
-    res.write_text(json.dumps({"cases": rows, "seconds": round(seconds, 1)}, indent=2, ensure_ascii=False) + "\n")
+    doc.write_text(DOC_HEAD.format(n=len(rows), n2=n2) + markdown(rows) + "\n" + DOC_TAIL, encoding="utf-8")
+    write_result("reliability", {"cases": rows, "seconds": round(seconds, 1)}, a.quick)
     print(f"RESULT reliability cases={len(rows)} exit2={n2} tracebacks={tbs} silent={silent} "
           f"defects={len(bad)} seconds={seconds:.1f}")
     return 1 if bad else 0
@@ -258,6 +266,19 @@ written and no model is loaded. Argument errors print argparse's usage line firs
 The table is written by `python benchmarks/reliability.py` ({n} cases, {n2} with exit status 2):
 each case runs the real command line in an empty folder on a small recipe over the shared data.
 
+"""
+
+DOC_TAIL = """
+## Interrupts, pipes and devices
+
+| case | what happens | checked by |
+|---|---|---|
+| Ctrl-C (SIGINT) during a stage | the stage being written removes its temporary folder; finished stages are kept; `unibridge: interrupted; finished stages are kept and the next run resumes`, exit 130 | `tests/test_reliability.py` (resume tests) |
+| SIGTERM (`kill`, a scheduler's time limit) during a stage | the same: SIGTERM is raised as an interrupt in the main thread, so no `.<stage>.<pid>.<random>.tmp` folder stays; `unibridge: terminated; ...`, exit 143 | `test_sigterm_during_a_stage_leaves_no_temporary_folder_and_exit_status_143` |
+| a run killed with SIGKILL or a power cut | its temporary folders stay until the next run on that run directory, which removes those of dead processes (their pid is in the name; older unnamed ones and `.<stage>.old` too) and says so | `test_a_run_sweeps_the_temporary_folders_of_dead_processes_and_keeps_live_ones` |
+| the reader of stdout goes away (`unibridge recipes \\| head`) | the command ends quietly with exit 0, no BrokenPipeError traceback | `test_a_closed_pipe_ends_the_command_quietly` |
+| `MultiSourcePredictor(..., device="cuda")` on a machine without CUDA | `ConfigError: device 'cuda' is not available on this machine (torch sees no CUDA device); use device='cpu' or leave it out` (one line and exit 2 from the command line) | `test_a_device_this_machine_lacks_is_one_error_line` |
+| a shipped source adapter or backbone head whose file changed | the run stops before using it: `'<file>' is missing or differs from its checksum; refusing to load it`; `unibridge hub verify adapters_hub/sources` (or `adapters_hub/heads/me5-small`) checks every file | `tests/test_shipped.py`, `tests/test_backbone_head.py` |
 """
 
 if __name__ == "__main__":

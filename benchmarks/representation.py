@@ -20,21 +20,21 @@ mean-pooled spread over the joint recipe's.
 
     python benchmarks/representation.py [--quick] [--steps N]
 
-Writes benchmarks/results/representation.json; the last line printed is ``RESULT representation ...``.
+Writes benchmarks/results/representation.json (--quick: representation_quick.json); the last line
+printed is ``RESULT representation ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 TEXT = "parallel/flores200_devtest/devtest/eng_Latn.devtest"
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "amh.yaml"
 SETTINGS = {
@@ -63,7 +63,6 @@ def main(argv=None) -> int:
     from unibridge.adaptation.diagnostics import representation_diagnostics
     from unibridge.adaptation.model import add_language_adapter
     from unibridge.adaptation.train import train_language_adapter
-    from unibridge.backbones import cache_root
     from unibridge.config import Recipe, SourceAdaptationConfig, TrainConfig
     from unibridge.data import read_text
     from unibridge.pipeline import Pipeline
@@ -73,8 +72,8 @@ def main(argv=None) -> int:
     lines = read_text([TEXT])
     train, held = lines[:-128], lines[-128:]
     t0 = time.perf_counter()
-    bhead = pipe.backbone_head()  # the one the pipeline uses (fitted once per backbone, cached)
-    breport = json.loads(next((cache_root() / "heads").glob(f"{pipe.base_dir.name}-*/report.json")).read_text())
+    info = pipe.backbone_head_info()  # the one every run uses (shipped for me5-small)
+    bhead, breport = info.head, {**info.report, "origin": info.origin, "digest": info.digest}
     print(f"backbone head: {breport} ({time.perf_counter() - t0:.0f} s)")
     out: dict = {"steps": steps, "backbone_head": breport, "settings": {}}
     for name, change in SETTINGS.items():
@@ -97,11 +96,8 @@ def main(argv=None) -> int:
               f"pairwise cos {d['adapted']['pairwise_cosine']:.3f}  last-layer cos {d['layer_cosine'][-1]:.3f}  "
               f"MLM {logs[0]['mlm_loss']:.2f}->{logs[-1]['mlm_loss']:.2f}  {secs:.0f} s", flush=True)
         model.delete_adapter("en")
-    RESULTS.mkdir(parents=True, exist_ok=True)
     out["command"] = "python benchmarks/representation.py" + (" --quick" if a.quick else "")
-    tmp = RESULTS / ".representation.json.tmp"
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, RESULTS / "representation.json")
+    write_result("representation", out, a.quick)
     s = out["settings"]
     base = s["default"]["base"]["spread_mean"]
     print(f"RESULT representation steps={steps} base_spread={base} joint_spread={s['joint']['adapted']['spread_mean']} "

@@ -20,7 +20,8 @@ the random arm's seconds per step over the fastest other arm's.
     python benchmarks/task_adapter.py [--quick] [--steps N]
 
 Quick: 30 steps per arm, 400 dev sentences (about 2 minutes). Writes
-benchmarks/results/task_adapter.json; the last line printed is ``RESULT task_adapter ...``.
+benchmarks/results/task_adapter.json (--quick: task_adapter_quick.json); the last line printed is
+``RESULT task_adapter ...``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "amh.yaml"
 TRAIN = "ud/UD_English-EWT/en_ewt-ud-train.conllu"
 DEV = "ud/UD_English-EWT/en_ewt-ud-dev.conllu"
@@ -75,7 +77,6 @@ def main(argv=None) -> int:
 
     transformers.logging.set_verbosity_error()
     logging.getLogger("adapters").setLevel(logging.ERROR)
-    from unibridge.artifacts import write_json
     from unibridge.config import Recipe
     from unibridge.inference.predictor import MultiSourcePredictor
     from unibridge.pipeline import Pipeline
@@ -142,10 +143,9 @@ def main(argv=None) -> int:
     by = {r["arm"]: r for r in rows}
     fastest = min((r for r in rows if r["arm"] != "random"), key=lambda r: r["s_per_step"])
     ratio = by["random"]["s_per_step"] / fastest["s_per_step"]
-    RESULTS.mkdir(exist_ok=True)
-    write_json(RESULTS / "task_adapter.json", {"steps": steps, "quick": a.quick, "train_sentences": len(items),
-                                               "dev_sentences": len(dev), "threads": torch.get_num_threads(),
-                                               "rows": rows, "fastest": fastest["arm"], "ratio": ratio})
+    write_result("task_adapter", {"steps": steps, "quick": a.quick, "train_sentences": len(items),
+                                  "dev_sentences": len(dev), "threads": torch.get_num_threads(),
+                                  "rows": rows, "fastest": fastest["arm"], "ratio": ratio}, a.quick)
     print("RESULT task_adapter " + " ".join(f"{r['arm']}_s={r['s_per_step']:.3f} {r['arm']}_dev={100 * r['dev_accuracy']:.1f}"
                                             for r in rows) + f" fastest={fastest['arm']} ratio={ratio:.2f}")
     return 0

@@ -9,18 +9,19 @@ run is MAD-X: ``ratio`` = UniBridge score / MAD-X score on the first recipe's fi
                                   [--config unibridge --config mad-x ...] [--out runs/transfer]
 
 ``--quick``: the ``smoke`` profile, Amharic UPOS, English and Russian sources, 1,000 lines of
-target text, one seed, zero-shot + UniBridge (a check that the grid runs; its scores mean nothing). Writes benchmarks/results/transfer.json (``--quick``:
-transfer_quick.json); the last line printed is ``RESULT transfer ...``.
+target text, one seed, zero-shot + UniBridge (a check that the grid runs; its scores mean
+nothing). Writes benchmarks/results/transfer.json (--quick: transfer_quick.json); the last line
+printed is ``RESULT transfer ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -53,11 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                             sources=["en", "ru"] if a.quick else None,
                             change={"mono_max_lines": 1000} if a.quick else None)
         records.append(grid.run(command="python benchmarks/transfer.py " + " ".join(sys.argv[1:])))
-    name = "transfer_quick" if a.quick else "transfer"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(records, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(RESULTS / f"{name}.json")
+    write_result("transfer", records, a.quick)
     first = records[0]
     task = next(iter(first["tasks"]))
     cfg = first["tasks"][task]["configs"]

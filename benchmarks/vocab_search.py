@@ -22,14 +22,13 @@ text is the same; only the ALP samples differ) and both curves are plotted.
 
     python benchmarks/vocab_search.py [--quick]
 
-Writes benchmarks/results/vocab_search.{json,png}; the last line printed is
-``RESULT vocab_search ...``.
+Writes benchmarks/results/vocab_search.{json,png} (--quick: vocab_search_quick.{json,png}); the
+last line printed is ``RESULT vocab_search ...``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -47,7 +46,8 @@ from unibridge.errors import VocabSizeError
 from unibridge.vocab import (algorithm1, alp, pack_samples, search_vocab_size,
                              train_sentencepiece)
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from results_io import result_path, write_result
+
 AMHARIC = ["mono/masakhane_ner_text_by_language/amharic/amharic_news.txt",
            "mono/masakhanews/amh/dev.tsv", "mono/masakhanews/amh/test.tsv"]
 GRID = dict(v_i=7000, v_m=60000, delta=1000, eps=5.0)
@@ -204,12 +204,9 @@ def main() -> int:
         print(f"chosen size: 128-word samples {full.vocab_size}, sentences {by_sentence.vocab_size}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     plot({"128-word samples": curve128, "sentence samples": curve_sent},
-         res["chosen"], GRID["eps"], RESULTS / "vocab_search.png")
-    tmp_json = RESULTS / "vocab_search.json.tmp"
-    tmp_json.write_text(json.dumps(res, indent=2))
-    os.replace(tmp_json, RESULTS / "vocab_search.json")
+         res["chosen"], GRID["eps"], result_path("vocab_search", args.quick, ".png"))
+    write_result("vocab_search", res, args.quick)
     e = res["early_stopping"]
     print(f"RESULT vocab_search ratio={e['ratio']:.2f} same_size={e['same_size']} "
           f"size={fast.vocab_size} bisect_ratio={e['bisect']['ratio']:.2f} "

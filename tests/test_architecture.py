@@ -13,11 +13,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "unibridge"
 # lowest first; a module may import from its own group and from lower layers only
 LAYERS = [
     ["errors"],
-    ["data", "plotting", "registry", "heads"],
+    ["data", "plotting", "registry", "heads", "plugins"],
     ["config", "artifacts", "backbones"],
-    ["vocab", "hub", "testing"],
+    ["vocab", "hub"],
     ["embeddings", "adaptation"],
-    ["tasks"],
+    ["tasks", "testing"],
     ["inference"],
     ["pipeline", "recipes"],
     ["transfer", ""],  # "" is the package itself (unibridge/__init__.py)

@@ -112,38 +112,14 @@ def _data_cell(st: RecipeStatus) -> str:
     return "; ".join(parts) or "all here"
 
 
-GRIDS = "docs/grid/defaults.txt"
-"""The recorded grids of docs/results.md's table of every target on the current defaults, one
-``transfer-report`` argument (``FILE`` or ``FILE:CONFIG,...``) a line."""
-
-
-def recorded_scores(grids: str | Path = GRIDS) -> dict[str, dict]:
-    """Per target, per task: ``(metric, UniBridge mean, spread, zero-shot mean or None, seeds)``
-    from the grids listed in the file ``grids`` (paths relative to the working folder), merged as
-    ``transfer-report`` merges them. {} when the file does not exist."""
-    from .transfer import read_grids
-
-    f = Path(grids)
-    if not f.is_file():
-        return {}
-    args = [x.strip() for x in f.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
-    out: dict[str, dict] = {}
-    for r in read_grids(args):
-        for task, e in r["tasks"].items():
-            ub, zs = e["configs"].get("unibridge"), e["configs"].get("zero-shot")
-            if ub:
-                out.setdefault(r["target"], {})[task] = (e["metric"], ub["mean"], ub["std"],
-                                                         zs["mean"] if zs else None, len(ub["per_seed"]))
-    return out
-
-
-def recipe_table(folder: str | Path = "recipes", runs: str | Path | None = None, grids: str | Path = GRIDS) -> str:
+def recipe_table(folder: str | Path = "recipes", runs: str | Path | None = None, recorded: dict | None = None) -> str:
     """The catalogue as a Markdown table: target, language, script, tasks, data, and the recorded
-    UniBridge score on the current defaults (:func:`recorded_scores`; mean ± spread over seeds,
-    zero-shot beside it), so the table is regenerated, never edited."""
+    UniBridge score on the current defaults (``recorded``: per target, per task ``(metric, mean,
+    spread, zero-shot mean or None, seeds)``, :func:`unibridge.transfer.recorded_scores`), so the
+    table is regenerated, never edited."""
     from .data import get_language
 
-    recorded = recorded_scores(grids)
+    recorded = recorded or {}
     rows = ["| recipe | language | script | tasks | data | UniBridge (zero-shot), cpu profile, docs/results.md |",
             "|---|---|---|---|---|---|"]
     for f in recipe_files(folder):

@@ -451,6 +451,29 @@ def read_grids(args: list[str]) -> list[dict]:
     return combine_results(records)
 
 
+GRIDS = "docs/grid/defaults.txt"
+"""The recorded grids of docs/results.md's table of every target on the current defaults, one
+``transfer-report`` argument (``FILE`` or ``FILE:CONFIG,...``) a line."""
+
+
+def recorded_scores(grids: str | Path = GRIDS) -> dict[str, dict]:
+    """Per target, per task: ``(metric, UniBridge mean, spread, zero-shot mean or None, seeds)``
+    from the grids listed in the file ``grids`` (paths relative to the working folder), merged as
+    ``transfer-report`` merges them. {} when the file does not exist."""
+    f = Path(grids)
+    if not f.is_file():
+        return {}
+    args = [x.strip() for x in f.read_text(encoding="utf-8").splitlines() if x.strip() and not x.startswith("#")]
+    out: dict[str, dict] = {}
+    for r in read_grids(args):
+        for task, e in r["tasks"].items():
+            ub, zs = e["configs"].get("unibridge"), e["configs"].get("zero-shot")
+            if ub:
+                out.setdefault(r["target"], {})[task] = (e["metric"], ub["mean"], ub["std"],
+                                                         zs["mean"] if zs else None, len(ub["per_seed"]))
+    return out
+
+
 # ---------------------------------------------------------------------- report
 
 def _cell(entry: dict | None) -> str:

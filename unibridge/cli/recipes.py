@@ -14,7 +14,9 @@ def cmd_recipes(a) -> int:
     from ..recipes import recipe_files, recipe_status, recipe_table
 
     if a.markdown:
-        print(recipe_table(a.folder, grids=a.grids))
+        from ..transfer import recorded_scores
+
+        print(recipe_table(a.folder, recorded=recorded_scores(a.grids)))
         return 0
     rows, records = [], []
     for f in recipe_files(a.folder):
