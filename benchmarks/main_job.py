@@ -10,7 +10,8 @@ on any machine after the first run, the cold ones start from an empty one, as on
   baseline; ``ratio`` = retrain / shipped;
 * ``smoke_s``: ``--profile smoke`` (the installation check);
 * ``cold_cpu_s`` and ``cold_smoke_s``: the cpu and smoke runs with ``UNIBRIDGE_CACHE`` set to a new
-  empty folder: the backbone is built, and nothing a first run fills is there yet.
+  empty folder: the backbone is built, and nothing a first run fills is there yet;
+* ``cold_test_s``: the test suite (``make test``'s pytest command) with an empty ``UNIBRIDGE_CACHE``.
 
 ``--quick`` times the smoke profile only (the two cpu-profile runs take most of an hour on 2
 cores) and reads and writes its own file, main_job_quick.json, so a quick run never overwrites the
@@ -24,7 +25,7 @@ machine's cache (the backbone image, a backbone MLM head of its profile) is mark
 
 Writes benchmarks/results/main_job.json (--quick: main_job_quick.json; per run: seconds, the stage
 times of its run.json, its scores, when it ran); the last line printed is
-``RESULT main_job cpu_s=... retrain_s=... smoke_s=... cold_cpu_s=... cold_smoke_s=... ratio=...``
+``RESULT main_job cpu_s=... retrain_s=... smoke_s=... cold_cpu_s=... cold_smoke_s=... cold_test_s=... ratio=...``
 (n/a for what was not run).
 """
 
@@ -45,8 +46,8 @@ from results_io import result_path, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = {"smoke": ("smoke",), "cpu": ("cpu",), "retrain": ("cpu", "--retrain-sources"),
-        "cold_smoke": ("smoke",), "cold_cpu": ("cpu",)}
-COLD = {"cold_smoke", "cold_cpu"}  # run with an empty UNIBRIDGE_CACHE
+        "cold_smoke": ("smoke",), "cold_cpu": ("cpu",), "cold_test": ()}
+COLD = {"cold_smoke", "cold_cpu", "cold_test"}  # run with an empty UNIBRIDGE_CACHE
 
 
 def timed_run(recipe: str, profile: str, *extra: str, work: Path, cache: Path | None = None) -> dict:
@@ -83,6 +84,23 @@ def timed_run(recipe: str, profile: str, *extra: str, work: Path, cache: Path | 
     return res
 
 
+def timed_tests(cache: Path) -> dict:
+    """``make test``'s pytest command in a fresh process with ``UNIBRIDGE_CACHE`` set to ``cache``
+    (emptied first); returns seconds and pytest's closing line. Raises CalledProcessError on failure."""
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "UNIBRIDGE_CACHE": str(cache)})
+    seconds = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout[-3000:])
+        raise subprocess.CalledProcessError(p.returncode, cmd)
+    return {"command": "python -m pytest -q tests", "seconds": round(seconds, 1), "when": when, "cold_cache": True,
+            "summary": p.stdout.strip().splitlines()[-1]}
+
+
 def cache_entries() -> set[str]:
     """The backbone images and backbone MLM heads in the machine cache (``$UNIBRIDGE_CACHE``)."""
     from unibridge.backbones.cache import cache_root
@@ -95,7 +113,8 @@ def cache_entries() -> set[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="the smoke profile only (a few minutes)")
-    ap.add_argument("--runs", help="comma-separated runs to time, of smoke, cpu, retrain, cold_smoke, cold_cpu "
+    ap.add_argument("--runs", help="comma-separated runs to time, of smoke, cpu, retrain, cold_smoke, cold_cpu, "
+                                   "cold_test "
                                    "(default: all; "
                                    "the others are kept from an earlier result of the same recipe)")
     ap.add_argument("--recipe", default="recipes/amh.yaml")
@@ -111,16 +130,20 @@ def main() -> int:
         work = Path(a.workdir or tmp)
         work.mkdir(parents=True, exist_ok=True)
         for name in wanted:
+            if name == "cold_test":
+                runs[name] = timed_tests(cache=work / "empty-cache")
+                continue
             runs[name] = timed_run(a.recipe, *RUNS[name], work=work,
                                    cache=work / "empty-cache" if name in COLD else None)
     res = {"recipe": a.recipe, "quick": a.quick, "cores": os.cpu_count(), "runs": runs,
            "smoke_s": runs.get("smoke", {}).get("seconds"), "cpu_s": runs.get("cpu", {}).get("seconds"),
            "retrain_s": runs.get("retrain", {}).get("seconds"),
            "cold_cpu_s": runs.get("cold_cpu", {}).get("seconds"),
-           "cold_smoke_s": runs.get("cold_smoke", {}).get("seconds")}
+           "cold_smoke_s": runs.get("cold_smoke", {}).get("seconds"),
+           "cold_test_s": runs.get("cold_test", {}).get("seconds")}
     res["ratio"] = round(res["retrain_s"] / res["cpu_s"], 2) if res["cpu_s"] and res["retrain_s"] else None
     write_result("main_job", res, a.quick)
-    keys = ("cpu_s", "retrain_s", "smoke_s", "cold_cpu_s", "cold_smoke_s", "ratio")
+    keys = ("cpu_s", "retrain_s", "smoke_s", "cold_cpu_s", "cold_smoke_s", "cold_test_s", "ratio")
     print("RESULT main_job " + " ".join(f"{k}={'n/a' if res[k] is None else res[k]}" for k in keys))
     return 0
 

@@ -328,8 +328,11 @@ def _bert_tokenizer(tmp_path: Path):
 
 
 def test_tiny_backbone_with_bert_tokenizer(tmp_path):
+    with pytest.raises(ConfigError, match="cannot fit its MLM head on head_text"):  # the default lines are all [UNK]
+        make_tiny_backbone(tmp_path / "bert", tokenizer_source=_bert_tokenizer(tmp_path),
+                           hidden=16, layers=1, heads=4, intermediate=32)
     folder = make_tiny_backbone(tmp_path / "bert", tokenizer_source=_bert_tokenizer(tmp_path),
-                                hidden=16, layers=1, heads=4, intermediate=32)
+                                hidden=16, layers=1, heads=4, intermediate=32, head_text=("hello worlds", "world"))
     model, tokenizer = load_backbone(str(folder))
     assert tokenizer_style(tokenizer) == "bert"
     assert model.config.vocab_size == 8 and model.config.pad_token_id == 0

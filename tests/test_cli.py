@@ -152,24 +152,18 @@ def test_the_json_help_texts_say_what_is_printed(capsys):
         assert words in " ".join(capsys.readouterr().out.split())
 
 
-def test_the_shipped_adapter_line_names_the_task_adapters_kind(tiny_base, tmp_path, caplog, monkeypatch):
-    import logging
-
+def test_the_shipped_adapter_line_names_the_task_adapters_kind(tiny_base, tmp_path, monkeypatch):
+    from unibridge import pipeline
     from unibridge.config import Recipe
     from unibridge.hub import sources
-    from unibridge.pipeline import Pipeline
 
-    pipe = Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), tmp_path / "run")
+    pipe = pipeline.Pipeline(Recipe.from_dict(tiny_recipe(tiny_base)), tmp_path / "run")
     monkeypatch.setattr(sources, "restore_shipped", lambda *a: True)
-    caplog.set_level(logging.INFO, logger="unibridge")
-    logging.getLogger("unibridge").propagate = True
-    try:
-        for on_source in (True, False, None):
-            assert pipe._restore_source(tmp_path / "x", "fp", "task-pos-en" if on_source is not None else "source-en",
-                                        on_source)
-    finally:
-        logging.getLogger("unibridge").propagate = False
-    assert [r.getMessage() for r in caplog.records] == [
-        "task-pos-en on its language adapter: shipped adapter restored (checksums verified)",
-        "task-pos-en on the bare base: shipped adapter restored (checksums verified)",
-        "source-en: shipped adapter restored (checksums verified)"]
+    said = []
+    monkeypatch.setattr(pipeline, "_say", said.append)
+    for on_source in (True, False, None):
+        assert pipe._restore_source(tmp_path / "x", "fp", "task-pos-en" if on_source is not None else "source-en",
+                                    on_source)
+    assert said == ["task-pos-en on its language adapter: shipped adapter restored (checksums verified)",
+                    "task-pos-en on the bare base: shipped adapter restored (checksums verified)",
+                    "source-en: shipped adapter restored (checksums verified)"]

@@ -60,7 +60,8 @@ def make_tiny_backbone(
         ``out_dir`` as a Path.
 
     Raises:
-        ConfigError: invalid sizes or an unresolvable tokenizer source.
+        ConfigError: invalid sizes, an unresolvable tokenizer source, or a ``head_text`` in which
+            the tokenizer finds no piece but special ones.
     """
     import torch
     from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
@@ -101,8 +102,12 @@ def make_tiny_backbone(
         from .adaptation.model import load_adapter_model
 
         adapter_model = load_adapter_model(out_dir)
-        head, report = fit_backbone_head(adapter_model, tokenizer, list(head_text), steps=head_steps,
-                                         batch_size=4, max_length=24, seed=seed)
+        try:
+            head, report = fit_backbone_head(adapter_model, tokenizer, list(head_text), steps=head_steps,
+                                             batch_size=4, max_length=24, seed=seed)
+        except ValueError as e:  # e.g. a toy vocabulary that reads the lines as unknown pieces only
+            raise ConfigError(f"tiny backbone: cannot fit its MLM head on head_text ({e}); give lines its "
+                              "tokenizer reads, or head_text=None") from None
         save_head(out_dir / HEAD_FOLDER, head, report, backbone=out_dir.name,
                   embeddings=embedding_digest(adapter_model))
     return out_dir

@@ -61,7 +61,8 @@ def _add_output_options(parser: argparse.ArgumentParser, default) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", default=default,
                         help="show library logs and full tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", default=default,
-                        help="no stage messages, progress bars or library warnings on stderr (errors only)")
+                        help="no stage messages, progress bars or library warnings on stderr (UniBridge's own "
+                             "warnings and errors only)")
 
 
 def _subparsers(parser: argparse.ArgumentParser):
@@ -103,7 +104,7 @@ def _quiet_libraries() -> None:
         import tqdm
 
         tqdm.tqdm.__init__ = partialmethod(tqdm.tqdm.__init__, disable=True)
-    for name in ("adapters", "transformers", "datasets", "huggingface_hub", "unibridge.transfer"):
+    for name in ("adapters", "transformers", "datasets", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -116,12 +117,28 @@ class _StageFormatter(logging.Formatter):
         return f"[{name}] {level}{record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler on whatever ``sys.stderr`` is when a record is emitted (in a test or a
+    notebook the stream of an earlier command may be closed by then)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _log_to_stderr(level: int) -> None:
     """Stage messages of the ``unibridge`` loggers go to stderr at ``level`` (results go to stdout)."""
     log = logging.getLogger("unibridge")
     for h in [h for h in log.handlers if getattr(h, "_unibridge_cli", False)]:
         log.removeHandler(h)
-    h = logging.StreamHandler(sys.stderr)
+    h = _StderrHandler()
     h._unibridge_cli = True
     h.setFormatter(_StageFormatter())
     log.addHandler(h)
@@ -144,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unibridge: error: {e}", file=sys.stderr)
         return 2
     a = build_parser().parse_args(argv)
-    _log_to_stderr(logging.ERROR if a.quiet else logging.DEBUG if a.verbose else logging.INFO)
+    _log_to_stderr(logging.WARNING if a.quiet else logging.DEBUG if a.verbose else logging.INFO)
     install_signal_handlers()
     if a.quiet:
         _quiet_libraries()
