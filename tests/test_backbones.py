@@ -292,6 +292,7 @@ def test_resolve_folder_without_config(tmp_path):
 
 
 @needs_offline
+@pytest.mark.slow
 def test_tiny_backbone_round_trip(tmp_path):
     folder = make_tiny_backbone(tmp_path / "tiny")
     assert resolve_backbone(str(folder)) == folder

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from .conftest import needs_data, tiny_recipe
@@ -41,6 +42,7 @@ def _recipe(tmp_path, tiny_base):
     return str(tmp_path / "r.yaml")
 
 
+@pytest.mark.slow
 def test_a_plugin_module_named_on_the_command_line_registers_what_run_accepts(tmp_path, tiny_base):
     (tmp_path / "toy_unibridge_plugin.py").write_text(PLUGIN)
     r = _recipe(tmp_path, tiny_base)
@@ -55,6 +57,7 @@ def test_a_plugin_module_named_on_the_command_line_registers_what_run_accepts(tm
         "No module named 'no_such_plugin'")
 
 
+@pytest.mark.slow
 def test_an_installed_package_declaring_the_entry_point_loads_by_itself(tmp_path, tiny_base):
     (tmp_path / "toy_ep_plugin.py").write_text(PLUGIN)
     info = tmp_path / "toy_ep-0.1.dist-info"
