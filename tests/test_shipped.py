@@ -93,3 +93,30 @@ def test_the_model_card_reads_the_head_type_of_saved_task_adapters(tmp_path):
     assert heads_type([by_kind["task-nli-en"]]) == "mean-pooled-classification"
     assert heads_type([by_kind["task-pos-en"]]) == "tagging"
     assert heads_type([tmp_path]) == "tagging"  # no saved head
+
+
+def test_hub_verify_checks_the_shipped_sources_and_head_folders(tmp_path, capsys):
+    import shutil
+
+    from unibridge.adaptation.backbone_head import SHIPPED_HEADS
+    from unibridge.cli import main
+
+    assert main(["hub", "verify", str(SHIPPED_SOURCES)]) == 0
+    assert capsys.readouterr().out.strip() == (f"{SHIPPED_SOURCES}: {len(_entries())} shipped source adapters, "
+                                               f"{sum(len(e['files']) for e in _entries().values())} files verified")
+    assert main(["hub", "verify", str(SHIPPED_HEADS / "me5-small")]) == 0
+    assert "MLM head of me5-small" in capsys.readouterr().out
+    copy = tmp_path / "sources"
+    shutil.copytree(SHIPPED_SOURCES, copy)
+    name = next(iter(_entries()))
+    with open(copy / name / "stage.json", "a") as f:
+        f.write(" ")
+    assert main(["hub", "verify", str(copy)]) == 2
+    assert "'stage.json' is missing or differs from its checksum" in capsys.readouterr().err
+    shutil.rmtree(copy / name)
+    (copy / "stray").mkdir()
+    manifest = json.loads((copy / MANIFEST).read_text())
+    del manifest["entries"][name]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    assert main(["hub", "verify", str(copy)]) == 2
+    assert "adapter folder(s) not in the manifest ['stray']" in capsys.readouterr().err
