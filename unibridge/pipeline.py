@@ -79,6 +79,7 @@ class Pipeline:
         self._base_dir = None
         self._base_tok = None
         self._model = None
+        self._backbone_head = None
         self._mono = None
         self._reads: dict = {}
         torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -282,7 +283,7 @@ class Pipeline:
         saved with the backbone, shipped, or fitted once per backbone on a fixed text and
         cached) as a :class:`~unibridge.adaptation.backbone_head.BackboneHead`; loaded once per
         pipeline. Every language adapter of every run on this backbone trains against it."""
-        if getattr(self, "_backbone_head", None) is None:
+        if self._backbone_head is None:
             from .adaptation.backbone_head import backbone_head
 
             info = backbone_head(self.model(), self.base_tokenizer, self.recipe.base_model, self.base_dir, say=_say)
