@@ -373,3 +373,40 @@ def test_config_prints_every_effective_setting_and_where_it_comes_from(tmp_path,
 def test_a_directory_given_as_a_recipe_says_so(tmp_path):
     with pytest.raises(ConfigError, match="is a directory; give a recipe file"):
         Recipe.load(tmp_path)
+
+
+@needs_data
+def test_recipes_for_languages_outside_the_table_validate_and_an_unknown_code_is_refused(tmp_path, tiny_base):
+    from tests.conftest import tiny_recipe
+
+    for code, name in (("cop", "Coptic"), ("sat", "Santali")):
+        r = Recipe.from_dict({**tiny_recipe(tiny_base), "target": code})
+        assert r.target == code and get_language(r.target).name == name
+        assert all(s.parallel for s in r.sources.values())  # the tiny recipe names its pairs itself
+    no_pairs = {**tiny_recipe(tiny_base), "target": "cop"}
+    no_pairs["sources"] = {"en": {k: v for k, v in no_pairs["sources"]["en"].items() if k != "parallel"}}
+    assert Recipe.from_dict(no_pairs).sources["en"].parallel is None  # no alignment file for Coptic
+    with pytest.raises(ConfigError, match="unknown language code 'xqz'"):
+        Recipe.from_dict({**tiny_recipe(tiny_base), "target": "xqz"})
+
+
+@needs_data
+@pytest.mark.slow
+def test_a_run_for_a_language_outside_the_table_completes_and_names_it(tiny_base, tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from tests.conftest import tiny_recipe
+    from unibridge.cli import main
+    from unibridge.hub import pack
+
+    recipe = {**tiny_recipe(tiny_base), "target": "sat", "tasks": {"pos": tiny_recipe(tiny_base)["tasks"]["pos"]}}
+    (tmp_path / "sat.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True))
+    assert main(["run", str(tmp_path / "sat.yaml"), "--run-dir", str(tmp_path / "run"), "--json"]) == 0
+    cap = capsys.readouterr()
+    out = json.loads(cap.out)
+    assert out["target"] == "sat" and "harmony" in out["scores"]["pos"]["strategies"]
+    assert "[unibridge] target sat: Santali, Olck script (not in FLORES-200: no default alignment sentences)" in cap.err
+    art = pack(tmp_path / "run", tmp_path / "art")
+    assert "Santali" in (art / "README.md").read_text(encoding="utf-8")

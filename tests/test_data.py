@@ -324,8 +324,21 @@ def test_language_codes_match_alignment_files():
 
 
 def test_unknown_language():
-    with pytest.raises(ConfigError, match=r"unknown language code 'xx'; known: .*amh"):
+    with pytest.raises(ConfigError, match=r"unknown language code 'xx': neither in the project's table nor"):
         get_language("xx")
+    with pytest.raises(ConfigError, match=r"unknown language code 'xqz'"):
+        get_language("xqz")
+    with pytest.raises(ConfigError, match=r"did you mean 'amh', 'amh_ethi', 'am'\?"):
+        get_language("amhh")
+
+
+def test_a_language_outside_the_table_is_resolved_from_the_registry():
+    cop, sat = get_language("cop"), get_language("Santali")
+    assert (cop.iso3, cop.name, cop.script, cop.flores, cop.alignment_dir) == ("cop", "Coptic", "Copt", None, None)
+    assert (sat.iso3, sat.iso1, sat.name, sat.script) == ("sat", None, "Santali", "Olck")
+    assert get_language("bo").iso3 == get_language("bod").iso3 == "bod" and get_language("bo").iso1 == "bo"
+    assert get_language("sat-Olck") == sat
+    assert get_language("am") is get_language("amh")  # the table first: its FLORES code and alignment folder
 
 
 # --------------------------------------------------------------------------- Hugging Face datasets

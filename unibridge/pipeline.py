@@ -432,7 +432,12 @@ class Pipeline:
 
         p = self.recipe.sources[lang].parallel
         if not p:
-            raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights")
+            from .data import get_language
+
+            none = "" if get_language(self.recipe.target).alignment_dir else (
+                f" (target '{self.recipe.target}' has no UniBridge alignment file to default to: give each source "
+                "`parallel: target_file|source_file` of line-aligned sentences)")
+            raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights{none}")
         if "|" in p:  # "target_file|source_file": line-aligned text
             tgt, src = p.split("|", 1)
             return self._read_once(("pairs", lang, k), lambda: read_parallel(tgt, src, limit=k))
@@ -644,6 +649,11 @@ class Pipeline:
         self.check_inputs()
         check_run_target(self.run_dir, self.recipe.target)
         with run_lock(self.run_dir):
+            from .data import get_language
+
+            lang = get_language(self.recipe.target)
+            _say(f"target {lang.iso3}: {lang.name}, {lang.script} script"
+                 + ("" if lang.flores else " (not in FLORES-200: no default alignment sentences)"))
             for left in sweep_temp(self.run_dir):
                 _say(f"removed {left.relative_to(self.run_dir)}, left by an interrupted run")
             return self._run(only)

@@ -125,23 +125,61 @@ def _build_index() -> dict[str, Language]:
 _INDEX = _build_index()
 
 
+def _registered(code: str) -> Language | None:
+    """A language outside the table from the IANA registry as ``langcodes`` (with
+    ``language-data``) knows it: an ISO 639-1/639-3 code or BCP 47 tag (``cop``, ``sat``,
+    ``sat-Olck``) or an English name (``Coptic``). Its script is the tag's, else the language's
+    most likely one; it has no FLORES-200 code or alignment sentences (only the table records
+    those). None when the registry does not know it."""
+    import langcodes
+
+    text = code.strip()
+    try:
+        tag = langcodes.Language.get(text) if " " not in text else None
+    except (ValueError, LookupError):
+        tag = None
+    if tag is None or not tag.is_valid() or not tag.language:
+        try:
+            tag = langcodes.find(text)
+        except LookupError:
+            return None
+    try:
+        iso3 = tag.to_alpha3()
+    except LookupError:
+        return None
+    name = tag.language_name("en")
+    if name.startswith("Unknown language"):
+        return None
+    script = tag.script or tag.maximize().script or "Zyyy"
+    return _L(iso3, tag.language if len(tag.language) == 2 else None, name, script)
+
+
 def get_language(code: str) -> Language:
     """Look a language up by any of its codes (case-insensitive).
 
     Accepts ISO 639-3 (``amh``), ISO 639-1 (``am``), FLORES-200 (``amh_Ethi``), the UniBridge
     alignment code or folder name, an alias (``fil``, ``pus``, ``cmn``, ``gn`` ...) or the
-    English name (``Amharic``).
+    English name (``Amharic``) of a language in the table; any other language the IANA registry
+    knows (``cop``, ``sat``, ``Coptic``; :func:`_registered`, via ``langcodes``) without a
+    FLORES-200 code or alignment folder.
 
     Returns:
         The :class:`Language`.
 
     Raises:
-        ConfigError: ``unknown language code 'xx'; known: ...`` (the ISO 639-3 codes).
+        ConfigError: ``unknown language code 'xqz'`` with the table's close matches, if any.
     """
-    lang = _INDEX.get(str(code).strip().lower()) if code is not None else None
+    text = str(code).strip() if code is not None else ""
+    lang = _INDEX.get(text.lower())
+    if lang is None and text:
+        lang = _registered(text)
     if lang is None:
-        known = ", ".join(sorted(lang.iso3 for lang in LANGUAGES))
-        raise ConfigError(f"unknown language code '{code}'; known: {known}")
+        import difflib
+
+        close = difflib.get_close_matches(text.lower(), list(_INDEX), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(f"unknown language code '{code}': neither in the project's table nor an ISO 639 "
+                          f"code or language name the IANA registry knows{hint}")
     return lang
 
 
