@@ -264,6 +264,8 @@ def test_recipes_command(tmp_path, capsys):
     assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--json"]) == 0
     records = {r["recipe"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(records) == set(rows) and records["tat"]["missing"] == ["ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"]
+    assert records["tam"]["last_scores"] == {"pos": {"metric": "accuracy", "score": 0.5}}  # the machine's own run
+    assert records["tam"]["last_run"] == "cpu profile, me5-small" and records["khm"]["last_scores"] == {}
 
 
 @needs_data

@@ -305,7 +305,6 @@ def test_a_run_sweeps_the_temporary_folders_of_dead_processes_and_keeps_live_one
 
 @pytest.mark.slow
 def test_sigterm_during_a_stage_leaves_no_temporary_folder_and_exit_status_143(tiny_base, tmp_path):
-    import os
     import signal
     import subprocess
     import sys

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.digest import sha256_file
 from .head import HEAD_FILE, fit_mlm_head, unigram_log_prior
 from .model import MLMHead
 
@@ -61,14 +62,6 @@ class BackboneHead:
     origin: str
     folder: Path
     report: dict = field(default_factory=dict)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def embedding_digest(model) -> str:
@@ -152,7 +145,7 @@ def save_head(folder: str | Path, head: MLMHead, report: dict, *, backbone: str,
     state = {k: v.detach().to(torch.float32).contiguous() for k, v in head.state_dict().items()
              if k in ("dense.weight", "dense.bias", "norm.weight", "norm.bias", "bias")}
     save_file(state, str(tmp / HEAD_FILE))
-    sha = _sha256(tmp / HEAD_FILE)
+    sha = sha256_file(tmp / HEAD_FILE)
     write_json(tmp / RECORD, {"format": FORMAT, "backbone": backbone, "embeddings": embeddings,
                               "files": {HEAD_FILE: sha}, "report": report})
     if folder.exists():
@@ -174,20 +167,18 @@ def verify_head(folder: str | Path) -> dict:
     if record.get("format") != FORMAT:
         raise ArtifactError(f"{folder / RECORD}: unsupported format {record.get('format')!r}")
     f = folder / HEAD_FILE
-    sha = _sha256(f) if f.is_file() else None
+    sha = sha256_file(f) if f.is_file() else None
     if sha is None or sha != record.get("files", {}).get(HEAD_FILE):
         raise ArtifactError(f"{folder}: '{HEAD_FILE}' is missing or differs from its checksum; refusing to load it")
     return {**record, "digest": sha[:16]}
 
 
-def load_head(folder: str | Path, model, *, origin: str, check_embeddings: bool = False) -> BackboneHead:
+def load_head(folder: str | Path, model, *, origin: str) -> BackboneHead:
     """The head saved in ``folder``, tied to ``model``'s active embeddings, frozen.
 
     Raises:
-        ArtifactError: no record, an unknown format, a file that differs from its sha256, a
-            head whose shapes do not fit the model's embeddings (V, d), or, with
-            ``check_embeddings``, a head recorded for other embedding weights
-            (:func:`embedding_digest`).
+        ArtifactError: no record, an unknown format, a file that differs from its sha256, or a
+            head whose shapes do not fit the model's embeddings (V, d).
     """
     from safetensors.torch import load_file
 
@@ -201,9 +192,6 @@ def load_head(folder: str | Path, model, *, origin: str, check_embeddings: bool 
     if tuple(state["bias"].shape) != (V,) or tuple(state["dense.weight"].shape) != (d, d):
         raise ArtifactError(f"{folder}: a head for {tuple(state['bias'].shape)[0]} pieces and hidden size "
                             f"{state['dense.weight'].shape[0]} does not fit a backbone with {V} x {d} embeddings")
-    if check_embeddings and record.get("embeddings") != embedding_digest(model):
-        raise ArtifactError(f"{folder}: fitted on other {record.get('backbone')} weights "
-                            f"(embeddings {record.get('embeddings')}, loaded {embedding_digest(model)})")
     head = MLMHead(emb, getattr(model.config, "layer_norm_eps", 1e-12))
     head.load_state_dict(state)
     return BackboneHead(head.freeze(), record["digest"], origin, folder, record.get("report", {}))
@@ -239,7 +227,6 @@ def backbone_head(model, tokenizer, base_model: str, base_dir: str | Path, *, ca
     head must be fitted but the data root holds no :data:`HEAD_TEXT`.
     """
     from ..backbones import cache_root
-    from ..hub.artifact import ArtifactError
 
     base_dir = Path(base_dir)
     saved = getattr(model, "active_embeddings", None)
@@ -250,13 +237,12 @@ def backbone_head(model, tokenizer, base_model: str, base_dir: str | Path, *, ca
             return load_head(base_dir / HEAD_FOLDER, model, origin="backbone folder")
         name = str(base_model).strip()
         if shipped is not None and "/" not in name and (Path(shipped) / name / RECORD).is_file():
-            try:
-                return load_head(Path(shipped) / name, model, origin="shipped", check_embeddings=True)
-            except ArtifactError as e:
-                if "other" not in str(e):
-                    raise
-                if say:
-                    say(f"shipped MLM head not used: {e}")
+            record = verify_head(Path(shipped) / name)
+            if record.get("embeddings") == embedding_digest(model):
+                return load_head(Path(shipped) / name, model, origin="shipped")
+            if say:
+                say(f"shipped MLM head not used: {Path(shipped) / name}: fitted on other {record.get('backbone')} "
+                    f"weights (embeddings {record.get('embeddings')}, loaded {embedding_digest(model)})")
         texts = head_text()
         if not texts:
             raise ValueError(f"no text to fit the backbone MLM head on: the data root holds no {HEAD_TEXT}")

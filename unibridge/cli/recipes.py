@@ -29,7 +29,9 @@ def cmd_recipes(a) -> int:
         rows.append([f.stem, ",".join(st.recipe.tasks), len(st.here), len(st.hub), len(st.missing),
                      " ".join(map(str, st.missing))])
         records.append({"recipe": f.stem, "tasks": list(st.recipe.tasks), "here": [str(x) for x in st.here],
-                        "hub": [str(x) for x in st.hub], "missing": [str(x) for x in st.missing]})
+                        "hub": [str(x) for x in st.hub], "missing": [str(x) for x in st.missing],
+                        "last_scores": {t: {"metric": m, "score": v} for t, (m, v) in st.scores.items()},
+                        "last_run": st.run})
     if a.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
         return 0
@@ -59,7 +61,8 @@ def add_parser(sub) -> None:
     """Register ``recipes`` and ``config`` on the subparsers ``sub``."""
     rc = sub.add_parser("recipes", help="list the target recipes and which of their data is here, on the hub, or missing")
     rc.add_argument("folder", nargs="?", default="recipes", help="recipe folder (default recipes)")
-    rc.add_argument("--runs", default="runs", help="runs folder for the last scores (default runs)")
+    rc.add_argument("--runs", default="runs", help="runs folder whose finished runs give --json its last scores "
+                                                    "(default runs)")
     rc.add_argument("--markdown", action="store_true", help="print the Markdown table of recipes/README.md "
                                                              "(scores from the recorded grids of --grids)")
     rc.add_argument("--grids", default="docs/grid/defaults.txt",
