@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import re
+
 import pytest
 
 from unibridge.config import Recipe
@@ -22,9 +24,11 @@ def test_every_recipe_and_profile_validates(path):
     assert {"paper", "cpu", "smoke"} <= set(profiles)  # inherited from _base.yaml
     for profile in [None, *profiles]:
         r = Recipe.load(path, profile)
-        assert r.target == path.stem and r.sources
-        for code, spec in r.sources.items():  # every source names its harmony pairs
-            assert spec.parallel and spec.parallel.endswith(f"-{get_language(code).alignment_code}.txt")
+        assert get_language(r.target).iso3 == path.stem and r.sources
+        for code, spec in r.sources.items():  # every source names its harmony pairs: UniBridge's or SIB-200's
+            lang = get_language(code)
+            assert spec.parallel and (spec.parallel.endswith(f"-{lang.alignment_code}.txt") or re.fullmatch(
+                rf"sib200/{r.target[:3]}_\w+/train\.tsv\|sib200/{lang.alignment_code[:3]}_\w+/train\.tsv", spec.parallel))
         for task in r.tasks:  # every task has training data in at least two sources
             assert sum(bool(s.task_files(task)) for s in r.sources.values()) >= 2
 
@@ -36,7 +40,10 @@ def test_catalogue_covers_the_papers_targets():
     tasks = {p.stem: set(Recipe.load(p).tasks) for p in RECIPES}
     assert {t for t in wikiann if "ner" in tasks.get(t, ())} == set(wikiann)
     assert {t for t in ud if "pos" in tasks.get(t, ())} == set(ud)
-    assert {t for t in americasnli if tasks.get(t) == {"nli"}} == set(americasnli)
+    assert {t for t in americasnli if "nli" in tasks.get(t, ())} == set(americasnli)
+    sib200 = "amh tir lij san snd tam khm quy sat tzm bod".split()  # SIB-200 topics: every target of the shared data
+    assert {t for t in sib200 if "topic" in tasks.get(t, ())} == set(sib200)
+    assert Recipe.load(RECIPE_DIR / "tzm.yaml").target == "tzm-Tfng"  # Tifinagh, as SIB-200 writes it
     sources = sorted(p.stem for p in (RECIPE_DIR / "sources").glob("*.yaml"))
     assert sources == ["ar", "en", "ja", "ru", "zh"]
     assert "ja" not in Recipe.load(RECIPE_DIR / "quy.yaml").sources  # XNLI has no Japanese
@@ -258,9 +265,10 @@ def test_recipes_command(tmp_path, capsys):
     (grid / "results.json").write_text(json.dumps(rec))
     assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--markdown", "--grids", str(grids)]) == 0
     table = capsys.readouterr().out
-    assert "| [tam](tam.yaml) | Tamil | Taml | pos | all here | — |" in table
-    assert "| [khm](khm.yaml) | Khmer | Khmr | ner | hub: unimelb-nlp/wikiann km | — |" in table
-    assert "| nli | all here | nli accuracy 40.0 ± 1.2 (35.0) |" in table
+    assert "| [tam](tam.yaml) | Tamil | Taml | pos, topic | all here | — |" in table
+    assert "| [sat](sat.yaml) | Santali | Olck | topic | all here | — |" in table
+    assert "| [khm](khm.yaml) | Khmer | Khmr | ner, topic | hub: unimelb-nlp/wikiann km | — |" in table
+    assert "| nli, topic | all here | nli accuracy 40.0 ± 1.2 (35.0) |" in table
     assert main(["recipes", str(RECIPE_DIR), "--runs", str(tmp_path), "--json"]) == 0
     records = {r["recipe"]: r for r in json.loads(capsys.readouterr().out)}
     assert set(records) == set(rows) and records["tat"]["missing"] == ["ud/UD_Tatar-NMCTT/tt_nmctt-ud-test.conllu"]
@@ -409,6 +417,6 @@ def test_a_run_for_a_language_outside_the_table_completes_and_names_it(tiny_base
     cap = capsys.readouterr()
     out = json.loads(cap.out)
     assert out["target"] == "sat" and "harmony" in out["scores"]["pos"]["strategies"]
-    assert "[unibridge] target sat: Santali, Olck script (not in FLORES-200: no default alignment sentences)" in cap.err
+    assert "[unibridge] target sat: Santali, Olck script (no default alignment sentences for harmony weights)" in cap.err
     art = pack(tmp_path / "run", tmp_path / "art")
     assert "Santali" in (art / "README.md").read_text(encoding="utf-8")

@@ -341,6 +341,55 @@ def test_a_language_outside_the_table_is_resolved_from_the_registry():
     assert get_language("am") is get_language("amh")  # the table first: its FLORES code and alignment folder
 
 
+# --------------------------------------------------------------------------- SIB-200 topics
+
+
+def test_topic_reader_on_the_shared_sib200_files():
+    from unibridge.data import SIB_TOPICS, read_topic_tsv
+
+    train = read_topic_tsv("sib200/sat_Olck/train.tsv")
+    assert len(train) == 701 and len(read_topic_tsv("sib200/sat_Olck/test.tsv")) == 204
+    assert (train[0].id, train[0].label) == ("431", "geography") and train[0].text.startswith("ᱛᱩᱨᱠᱤ")
+    assert {x.label for x in train} == set(SIB_TOPICS) and len(SIB_TOPICS) == 7
+    assert len(read_topic_tsv(["sib200/sat_Olck/train.tsv", "sib200/sat_Olck/dev.tsv"], limit=705)) == 705
+
+
+def test_topic_reader_errors_name_file_and_line(tmp_path):
+    from unibridge.data import read_topic_tsv
+
+    f = tmp_path / "t.tsv"
+    f.write_text("index_id\tcategory\ttext\n1\tSports\tA match.\n", encoding="utf-8")
+    (x,) = read_topic_tsv(f)
+    assert (x.id, x.label, x.text) == ("1", "sports", "A match.")  # case of the label ignored
+    cases = {"index_id\tcategory\ttext\n1\tsports\tA.\n2\tweather\tB.\n": r"t.tsv:3: unknown topic 'weather'",
+             "index_id\tcategory\ttext\n1\tsports\n": r"t.tsv:2: expected 3 tab-separated columns, found 2",
+             "index_id\ttopic\ttext\n1\tsports\tA.\n": r"t.tsv:1: the header needs the column\(s\) category",
+             "index_id\tcategory\ttext\n1\tsports\t \n": r"t.tsv:2: empty text",
+             "index_id\tcategory\ttext\n": r"no examples in topic file"}
+    for text, message in cases.items():
+        f.write_text(text, encoding="utf-8")
+        with pytest.raises(DataError, match=message):
+            read_topic_tsv(f)
+
+
+def test_parallel_pairs_are_joined_on_index_id(tmp_path):
+    from unibridge.data import read_id_aligned
+
+    tgt, src = tmp_path / "tgt.tsv", tmp_path / "src.tsv"
+    tgt.write_text("index_id\tcategory\ttext\n3\ttravel\tT3\n1\ttravel\tT1\n8\ttravel\tT8\n", encoding="utf-8")
+    src.write_text("index_id\tcategory\ttext\n1\ttravel\tS1\n3\ttravel\tS3\n5\ttravel\tS5\n", encoding="utf-8")
+    assert read_id_aligned(tgt, src) == [("T3", "S3"), ("T1", "S1")]  # the target's order; 8 and 5 unmatched
+    assert read_id_aligned(tgt, src, limit=1) == [("T3", "S3")]
+    real = read_id_aligned("sib200/sat_Olck/train.tsv", "sib200/eng_Latn/train.tsv", limit=10)
+    assert len(real) == 10 and real[0][1].startswith("Turkey is encircled by seas")
+    src.write_text("index_id\ttext\n5\tS5\n", encoding="utf-8")
+    with pytest.raises(DataError, match="share no index_id"):
+        read_id_aligned(tgt, src)
+    src.write_text("index_id\ttext\n3\tS3\n3\tS3\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"src.tsv:3: index_id '3' repeats"):
+        read_id_aligned(tgt, src)
+
+
 # --------------------------------------------------------------------------- Hugging Face datasets
 
 
@@ -373,6 +422,8 @@ def hf_mirror(tmp_path, monkeypatch):
                            "label": ClassLabel(names=["entailment", "neutral", "contradiction"])}),
     ).to_parquet(str(root / "nli" / "validation.parquet"))
     Dataset.from_dict({"text": ["One. Two!", "Three.", "Four."]}).to_parquet(str(root / "wiki" / "train.parquet"))
+    Dataset.from_dict({"index_id": [7, 9], "category": ["sports", "health"],
+                       "text": ["A  match\tended.", "Eat well."]}).to_parquet(str(root / "sib" / "test.parquet"))
     return root
 
 
@@ -389,6 +440,10 @@ def test_hub_datasets_become_files_the_readers_read(hf_mirror):
     assert [(x.premise, x.hypothesis, x.label) for x in nli] == [("A man sleeps.", "He rests.", "entailment")]
     wiki = HFDataRef(str(hf_mirror / "wiki"), max_rows=2)  # streamed, first two rows
     assert read_text(wiki) == ["One.", "Two!", "Three."]
+    from unibridge.data import read_topic_tsv
+
+    sib = read_topic_tsv(HFDataRef(str(hf_mirror / "sib"), split="test"))  # SIB-200's columns: the shared TSV
+    assert [(x.id, x.label, x.text) for x in sib] == [("7", "sports", "A match ended."), ("9", "health", "Eat well.")]
 
 
 def test_hub_datasets_are_fetched_once(hf_mirror, monkeypatch):

@@ -480,3 +480,64 @@ def test_a_task_registered_outside_the_package_runs_from_recipe_to_predictor_and
     capsys.readouterr()
     assert main(["-q", "predict", "--target", "amh", "--task", "coarse", "--run-dir", str(run), " ".join(words)]) == 0
     assert capsys.readouterr().out.split() == [f"{w}/{t}" for w, t in zip(words, labels)]
+
+
+def test_the_target_text_never_holds_a_test_sentence(tiny_base, tmp_path, caplog):
+    """SIB-200's sentences are FLORES-200's: a FLORES file used as target text holds the test set's
+    texts. Every line equal to a test input of the recipe's tasks is left out, and the stages'
+    fingerprints say so (a run without the task keeps its own)."""
+    import logging
+
+    from unibridge.data import read_topic_tsv
+
+    test = read_topic_tsv("sib200/amh_Ethi/test.tsv")
+    mono = tmp_path / "mono.txt"
+    mono.write_text(f"ሰላም ነው።\n{test[0].text}\nሌላ መስመር።\n {test[5].text}\n", encoding="utf-8")
+    raw = tiny_recipe(tiny_base)
+    raw["mono"] = [str(mono)]
+    raw["sources"]["en"]["topic"] = "sib200/eng_Latn/dev.tsv"
+    with_topic = dict(raw, tasks={**raw["tasks"], "topic": {"test": "sib200/amh_Ethi/test.tsv"}})
+    with caplog.at_level(logging.INFO, logger="unibridge"):
+        pipe = Pipeline(Recipe.from_dict(with_topic), tmp_path / "a")
+        assert pipe.mono == ["ሰላም ነው።", "ሌላ መስመር።"]
+    assert "target text: 2 line(s) left out, test sentences of the recipe's tasks" in caplog.text
+    plain = Pipeline(Recipe.from_dict(raw), tmp_path / "b")
+    assert len(plain.mono) == 4
+    assert ":minus-2-tests-" in pipe.stage_fingerprint("vocab") and ":minus" not in plain.stage_fingerprint("vocab")
+
+
+@pytest.mark.slow
+def test_topic_classification_runs_from_recipe_to_predictor_and_cli(finished_run, tmp_path, capsys):
+    """SIB-200 topics on the tiny run: source task adapters train on each source's topic file, the
+    target's test set is scored, the predictor gives one label per text or (N, 7) probabilities,
+    and `unibridge predict --task topic` prints `label<TAB>text`."""
+    import shutil
+
+    from unibridge import MultiSourcePredictor
+    from unibridge.artifacts import read_json
+    from unibridge.cli import main
+    from unibridge.data import SIB_TOPICS
+
+    raw = tiny_recipe(read_json(finished_run[0] / "run.json")["base_model"])
+    raw["tasks"] = {"topic": {"test": "sib200/amh_Ethi/test.tsv", "dev": "sib200/amh_Ethi/dev.tsv"}}
+    raw["sources"]["en"]["topic"] = "sib200/eng_Latn/train.tsv"
+    raw["sources"]["ru"]["topic"] = "sib200/rus_Cyrl/train.tsv"
+    raw["sources"]["ru"]["parallel"] = "sib200/amh_Ethi/train.tsv|sib200/rus_Cyrl/train.tsv"  # joined on index_id
+    run = tmp_path / "run"
+    shutil.copytree(finished_run[0], run, ignore=shutil.ignore_patterns("tasks", "tasks-base", "harmony", "evaluation"))
+    result = Pipeline(Recipe.from_dict(raw), run).run()
+    assert result.cached == ["vocab", "embeddings", "adaptation"]
+    scores = result.scores["topic"]
+    assert scores["metric"] == "accuracy" and scores["n_test"] == 12 and scores["harmony"]["n_dev"] == 12
+    assert set(scores["strategies"]) >= {"harmony", "uniform", "single:en", "single:ru"}
+    texts = ["ስፖርት በጣም ጥሩ ነው።", "ሐኪሙ መድኃኒት ሰጠ።", "ጉዞ"]
+    pred = MultiSourcePredictor(target="amh", task="topic", run_dir=run)
+    labels = pred.predict(texts)
+    assert len(labels) == 3 and set(labels) <= set(SIB_TOPICS)
+    rich = pred.predict(texts, return_probs=True)
+    probs = np.stack([r["probs"] for r in rich])
+    assert probs.shape == (3, 7) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert [SIB_TOPICS[i] for i in probs.argmax(1)] == labels == [r["labels"] for r in rich]
+    capsys.readouterr()
+    assert main(["-q", "predict", "--target", "amh", "--task", "topic", "--run-dir", str(run), *texts]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{l}\t{t}" for l, t in zip(labels, texts)]

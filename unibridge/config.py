@@ -26,20 +26,20 @@ from .registry import TASKS
 STAGES = ("vocab", "embeddings", "adaptation", "sources", "harmony", "evaluation")  # in pipeline order
 
 
-def _number(value, kind: str, key: str):
-    """``value`` as ``kind`` ("float" or "int"); YAML 1.1 reads ``1.0e9`` (no exponent sign) as a
+def _number(value, typ: str, key: str):
+    """``value`` as ``typ`` ("float" or "int"); YAML 1.1 reads ``1.0e9`` (no exponent sign) as a
     string, so numeric strings are accepted. Raises ConfigError for anything else."""
     if value is None or isinstance(value, bool):
         if value is None:
             return None
         raise ConfigError(f"'{key}' must be a number, got {value!r}")
-    if isinstance(value, (int, float)) and (kind == "float" or isinstance(value, int)):
+    if isinstance(value, (int, float)) and (typ == "float" or isinstance(value, int)):
         return value  # as written (an int in a float field keeps the recipe's fingerprint)
     try:
         num = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"'{key}' must be a number, got {value!r}") from None
-    if kind == "int":
+    if typ == "int":
         if num != int(num):
             raise ConfigError(f"'{key}' must be an integer, got {value!r}")
         return int(num)
@@ -124,9 +124,9 @@ def _from_dict(cls, data: dict | None, where: str):
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in '{where}'; allowed: {sorted(names)}")
     for k, v in data.items():
-        kind = str(names[k].type).split(" |")[0]
-        if kind in ("float", "int"):
-            data[k] = _number(v, kind, f"{where}.{k}")
+        typ = str(names[k].type).split(" |")[0]
+        if typ in ("float", "int"):
+            data[k] = _number(v, typ, f"{where}.{k}")
     try:
         return cls(**data)
     except ConfigError as e:
@@ -384,11 +384,12 @@ class TaskConfig(_Config):
         s = self.source_language_adapter
         return (True, False) if s == "choose" else (s,)
 
-    def fingerprint_for(self, task_kind: str) -> dict:
-        """:meth:`fingerprint_dict` as a task adapter of ``task_kind`` depends on it: without
-        ``pooling`` for tasks other than ``classification`` (a tagging head reads every token)."""
+    def fingerprint_for(self, pooled: bool) -> dict:
+        """:meth:`fingerprint_dict` as a task adapter depends on it: without ``pooling`` unless
+        its head reads a ``pooled`` state (a tagging head reads every token; see
+        :attr:`TaskKind.uses_pooling <unibridge.tasks.kind.TaskKind.uses_pooling>`)."""
         d = self.fingerprint_dict()
-        if task_kind != "classification":
+        if not pooled:
             d.pop("pooling", None)
         return d
 

@@ -81,6 +81,7 @@ class Pipeline:
         self._model = None
         self._backbone_head = None
         self._mono = None
+        self._mono_dropped = 0
         self._reads: dict = {}
         torch.set_num_threads(max(1, os.cpu_count() or 1))
 
@@ -105,10 +106,28 @@ class Pipeline:
             from .data import read_text
 
             lines = read_text(list(self.recipe.mono), limit=self.recipe.mono_max_lines)
-            if not lines:
+            tests = self._test_sentences()
+            kept = [ln for ln in lines if ln.strip() not in tests]
+            if len(kept) < len(lines):
+                _say(f"target text: {len(lines) - len(kept)} line(s) left out, test sentences of the recipe's tasks")
+            if not kept:
                 raise DataError(f"the target corpus {list(self.recipe.mono)} is empty")
-            self._mono = lines
+            self._mono, self._mono_dropped = kept, len(lines) - len(kept)
         return self._mono
+
+    def _test_sentences(self) -> set[str]:
+        """Every raw sentence of the recipe's target test sets (:meth:`TaskKind.texts`), stripped:
+        the target text never holds one (SIB-200's sentences are FLORES-200's, whose devtest
+        files serve as target text)."""
+        from .tasks import get_task
+
+        r, out = self.recipe, set()
+        for task, tspec in r.tasks.items():
+            spec = get_task(task)
+            examples = self._read_once(("test-all", task), lambda: [
+                x for p in tspec.test for x in spec.read(p, limit=None, label_map=tspec.label_map)])
+            out.update(t.strip() for x in examples for t in spec.kind.texts(x))
+        return out
 
     def target_tokenizer(self):
         """The tokenizer of the target embeddings (after the embeddings stage)."""
@@ -150,9 +169,13 @@ class Pipeline:
     def fingerprint(self, *keys: str, data: tuple[str, ...] = ("mono",), extra: str = "") -> str:
         """Fingerprint of the recipe's base model, seed and target text settings plus the named
         recipe sections ``keys``, and the content digest of the ``data`` parts; ``extra`` is
-        appended (e.g. ``":mad-x"`` for a configuration built on the same inputs)."""
+        appended (e.g. ``":mad-x"`` for a configuration built on the same inputs). Where test
+        sentences were left out of the target text (:attr:`mono`), the test files' digest is part
+        of it too."""
+        dropped = f":minus-{self._mono_dropped}-tests-{self.data_digest('tests')[:8]}" \
+            if "mono" in data and self.mono and self._mono_dropped else ""
         return (self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
-                + "-" + self.data_digest(*data)[:16] + extra)
+                + "-" + self.data_digest(*data)[:16] + dropped + extra)
 
     def stage_fingerprint(self, stage: str) -> str | None:
         """Fingerprint of what a stage depends on (None for ``sources``, cached per adapter): the
@@ -180,19 +203,27 @@ class Pipeline:
     def source_fingerprint(self, lang: str, task: str | None = None, on_source: bool | None = None) -> str:
         """Fingerprint of source ``lang``'s language adapter (or, with ``task``, its task adapter,
         of kind ``on_source`` when given: the task settings as :meth:`TaskConfig.with_kind` reads
-        them): the base model, seed, that source's data (names and content digests), the task
-        settings, and, for a language adapter and a task adapter stacked on one, the
+        them): the base model, seed, the source data that adapter reads (names and content
+        digests: a task adapter that task's files and label map), the task settings, and, for a
+        language adapter and a task adapter stacked on one, the language adapter's text, the
         source-adaptation settings and the backbone head's digest (:meth:`head_digest`); a task
-        adapter on the bare base depends on neither. Nothing of the target, so one source adapter
-        serves every target."""
+        adapter on the bare base depends on none of these. Nothing of the target, and nothing of
+        the source's other tasks, so one source adapter serves every target and recipe."""
         from .data import data_digest
 
         r = self.recipe
         src = r.sources[lang]
-        spec = src.fingerprint_dict()
-        spec.pop("parallel")
-        part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec, "text": data_digest(src.text)}
+        full = src.fingerprint_dict()
+        full.pop("parallel")
         stacked = task is None or (on_source if on_source is not None else r.task.source_language_adapter is not False)
+        spec: dict = {}
+        if stacked:  # the language adapter reads the source's text, or without one all its labelled text
+            spec = {"text": full["text"]} if src.text else full
+            text = src.text or tuple(f for t in src.labelled for f in src.task_files(t))
+            spec["text_digest"] = data_digest(text)
+        if task is not None:
+            spec.update({task: full.get(task, ()), f"{task}_label_map": src.label_map(task)})
+        part = {"base_model": r.base_model, "seed": r.seed, "lang": lang, "spec": spec}
         if stacked:
             part.update(source_adaptation=r.source_adaptation.fingerprint_dict(),
                         head=self.head_digest("source_adaptation"))
@@ -200,7 +231,7 @@ class Pipeline:
             from .tasks import get_task
 
             cfg = r.task if on_source is None else r.task.with_kind(on_source)
-            part.update(task=task, task_config=cfg.fingerprint_for(get_task(task).kind),
+            part.update(task=task, task_config=cfg.fingerprint_for(get_task(task).kind.uses_pooling),
                         files=data_digest(src.task_files(task)))
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
@@ -230,7 +261,7 @@ class Pipeline:
         for lang, spec in r.sources.items():
             self._source_texts(lang)
             for task in r.tasks:
-                self._task_data(lang, task)
+                self.task_data(lang, task)
             if spec.parallel:
                 self._pairs(lang, r.harmony.k)
         for task in r.tasks:
@@ -337,12 +368,15 @@ class Pipeline:
         if spec.text:
             return read_text(list(spec.text))
         sents = []
-        for task in TASKS.names():  # registration order: pos, ner, nli, then tasks added by users
-            for x in self._task_data(lang, task):
-                sents.extend([" ".join(x.tokens)] if hasattr(x, "tokens") else [x.premise, x.hypothesis])
+        for task in TASKS.names():  # registration order: pos, ner, nli, topic, then tasks added by users
+            kind = TASKS.get(task).kind
+            for x in self.task_data(lang, task):
+                sents.extend(kind.texts(x))
         return [t for t in sents if t.strip()]
 
-    def _task_data(self, lang: str, task: str):
+    def task_data(self, lang: str, task: str) -> list:
+        """Source ``lang``'s labelled training examples of ``task`` (its files under the recipe's
+        ``task.train.max_examples`` cap, label map applied), read once per pipeline."""
         from .tasks import get_task
 
         spec = self.recipe.sources[lang]
@@ -421,7 +455,7 @@ class Pipeline:
             if on_source:
                 ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
             with stage_dir(d_task, fp) as d:
-                adapt_task(model, self.base_tokenizer, self._task_data(lang, task), get_task(task), lang, d,
+                adapt_task(model, self.base_tokenizer, self.task_data(lang, task), get_task(task), lang, d,
                            cfg=r.task, seed=r.seed, language_adapter=on_source)
             share_stage(d_task, fp, self.stage_cache, kind)
         return trained
@@ -438,9 +472,12 @@ class Pipeline:
                 f" (target '{self.recipe.target}' has no UniBridge alignment file to default to: give each source "
                 "`parallel: target_file|source_file` of line-aligned sentences)")
             raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights{none}")
-        if "|" in p:  # "target_file|source_file": line-aligned text
+        if "|" in p:  # "target_file|source_file": line-aligned text, or TSV files joined on index_id
+            from .data import read_id_aligned
+
             tgt, src = p.split("|", 1)
-            return self._read_once(("pairs", lang, k), lambda: read_parallel(tgt, src, limit=k))
+            read = read_id_aligned if tgt.endswith(".tsv") and src.endswith(".tsv") else read_parallel
+            return self._read_once(("pairs", lang, k), lambda: read(tgt, src, limit=k))
         return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
 
     def stage_harmony(self) -> None:
@@ -615,7 +652,7 @@ class Pipeline:
                     if name == r.harmony.strategy and pred.static:
                         labels = [_combine(o, pred.weights, spec, len(g)) for o, g in zip(out, gold_tags)]
                     elif name == r.harmony.strategy:
-                        labels = [o["labels"] if spec.kind == "tagging" else [o["labels"]] for o in out]
+                        labels = [o["labels"] if spec.kind.token_level else [o["labels"]] for o in out]
                     else:
                         w = resolve_weights(name, pred.sources, target=r.target, **stored_weights(stored, task))
                         labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
@@ -653,7 +690,8 @@ class Pipeline:
 
             lang = get_language(self.recipe.target)
             _say(f"target {lang.iso3}: {lang.name}, {lang.script} script"
-                 + ("" if lang.flores else " (not in FLORES-200: no default alignment sentences)"))
+                 + ("" if lang.alignment_dir or all(s.parallel for s in self.recipe.sources.values())
+                    else " (no default alignment sentences for harmony weights)"))
             for left in sweep_temp(self.run_dir):
                 _say(f"removed {left.relative_to(self.run_dir)}, left by an interrupted run")
             return self._run(only)

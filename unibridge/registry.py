@@ -91,3 +91,9 @@ class Registry(Generic[T]):
 
 TASKS: Registry = Registry("task")
 """Task name -> :class:`unibridge.tasks.TaskSpec` (labels, reader, metric, kind)."""
+
+TASK_KINDS: Registry = Registry("task kind", pattern=r"[a-z][a-z0-9_-]*")
+"""Task kind name -> :class:`unibridge.tasks.kind.TaskKind` (how a task's examples become model
+inputs, which head reads them, how its labels come back): ``tagging``, ``classification``
+(sentence pairs) and ``text-classification`` (one text), each in its own module of
+:mod:`unibridge.tasks`."""

@@ -277,7 +277,7 @@ class TransferGrid:
             if not restore_stage(d, fp, self.cache, f"zeroshot-{task}"):
                 _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
                 with stage_dir(d, fp) as out:
-                    adapt_task(model, pipe.base_tokenizer, pipe._task_data("en", task), get_task(task), "en", out,
+                    adapt_task(model, pipe.base_tokenizer, pipe.task_data("en", task), get_task(task), "en", out,
                                cfg=r.task, seed=seed, language_adapter=False)
                 share_stage(d, fp, self.cache, f"zeroshot-{task}")
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
@@ -355,14 +355,14 @@ class TransferGrid:
         for task in self.tasks:
             spec = get_task(task)
             entry = {"metric": spec.main_metric, "n_test": len(self.test_examples(task)), "test": [
-                str(x) for x in self.base.tasks[task].test], "configs": {}, "strategies": {}}
-            for kind, idx in (("configs", 0), ("strategies", 1)):
-                names = self.configs if kind == "configs" else self.strategies
+                str(x) for x in self.base.tasks[task].test], "configs": {}, "strategies": {},
+                "majority": majority_score(spec, self.test_examples(task))}
+            for part, idx, names in (("configs", 0, self.configs), ("strategies", 1, self.strategies)):
                 for name in names:
                     vals = {str(s): per_seed[s][idx][name][task] for s in self.seeds if name in per_seed[s][idx]}
                     if vals:
                         m, sd = mean_std(list(vals.values()))
-                        entry[kind][name] = {"per_seed": vals, "mean": m, "std": sd}
+                        entry[part][name] = {"per_seed": vals, "mean": m, "std": sd}
             record["tasks"][task] = entry
         record["seconds"] = {c: sum(per_seed[s][2].get(c, 0.0) for s in self.seeds) for c in
                              dict.fromkeys(c for s in self.seeds for c in per_seed[s][2])}
@@ -371,6 +371,21 @@ class TransferGrid:
             record = merge_results(read_json(f), record)
         write_json(f, record)
         return record
+
+
+def majority_score(spec, examples: list) -> float:
+    """The task's main metric when every label is the most frequent gold label of ``examples``
+    (ties: the first in ``spec.labels``): the floor a transfer method must clear (for a
+    classification task the majority-class accuracy; for IOB2 NER, ``O`` everywhere scores F1 0).
+    Raises ValueError if ``examples`` is empty."""
+    from collections import Counter
+
+    if not examples:
+        raise ValueError("no examples")
+    gold = [spec.gold(x) for x in examples]
+    counts = Counter(label for g in gold for label in g)
+    top = max(spec.labels, key=lambda label: counts[label])  # max keeps the first of equal counts
+    return float(spec.metric(gold, [[top] * len(g) for g in gold])[spec.main_metric])
 
 
 def merge_results(old: dict, new: dict) -> dict:
@@ -384,7 +399,7 @@ def merge_results(old: dict, new: dict) -> dict:
     out = copy.deepcopy(old)
     for task, e in new["tasks"].items():
         dst = out["tasks"].setdefault(task, {**e, "configs": {}, "strategies": {}})
-        dst.update({k: e[k] for k in ("metric", "n_test", "test")})
+        dst.update({k: e[k] for k in ("metric", "n_test", "test", "majority") if k in e})
         for kind in ("configs", "strategies"):
             for name, entry in e[kind].items():
                 vals = {**dst[kind].get(name, {}).get("per_seed", {}), **entry["per_seed"]}
@@ -485,8 +500,9 @@ def _cell(entry: dict | None) -> str:
 
 def results_markdown(records: list[dict]) -> str:
     """The results of several grids (``results.json`` records) as Markdown: one column per
-    (target, task), rows = configurations, then the weight strategies; scores in %, mean ± std
-    over seeds (a single seed shows the value alone)."""
+    (target, task), rows = the majority-class score (where the grid recorded it), the
+    configurations, then the weight strategies; scores in %, mean ± std over seeds (a single seed
+    shows the value alone)."""
     if not records:
         raise ValueError("no results")
     cols = [(r, t) for r in records for t in r["tasks"]]
@@ -498,6 +514,9 @@ def results_markdown(records: list[dict]) -> str:
     labels = dict(LABELS)  # the fixed-vocab row names the size its grids used (records before it: 10k)
     if sizes and sizes != {FIXED_VOCAB_SIZE}:
         labels["fixed-vocab"] = "− vocabulary search (" + (f"{sizes.pop():,} pieces)" if len(sizes) == 1 else "fixed sizes)")
+    if any("majority" in r["tasks"][t] for r, t in cols):  # grids before it recorded none
+        out.append("| Majority class (every example the test set's most frequent label) | " + " | ".join(
+            f"{100 * r['tasks'][t]['majority']:.1f}" if "majority" in r["tasks"][t] else "—" for r, t in cols) + " |")
     for c in CONFIGS:
         if any(c in r["tasks"][t]["configs"] for r, t in cols):
             out.append(f"| {labels[c]} | " + " | ".join(_cell(r["tasks"][t]["configs"].get(c)) for r, t in cols) + " |")

@@ -98,12 +98,11 @@ def anchor_loss(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor
     if student.shape != teacher.shape:
         raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} differ in shape")
     t = teacher.detach()
-    if kind == "cosine":
-        per_row = 1.0 - F.cosine_similarity(student, t, dim=-1, eps=1e-8)
-    elif kind == "mse":
-        per_row = (student - t).pow(2).mean(-1)
-    else:
+    distances = {"cosine": lambda: 1.0 - F.cosine_similarity(student, t, dim=-1, eps=1e-8),
+                 "mse": lambda: (student - t).pow(2).mean(-1)}
+    if kind not in distances:
         raise ValueError(f"anchor kind must be 'cosine' or 'mse', got {kind!r}")
+    per_row = distances[kind]()
     if mask is None:
         return per_row.mean()
     m = mask.to(per_row.dtype)

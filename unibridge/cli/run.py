@@ -44,28 +44,21 @@ def cmd_run(a) -> int:
 
 
 def cmd_predict(a) -> int:
-    """``unibridge predict``: one output line per sentence (``word/label``) or pair (``label<TAB>pair``)."""
-    from ..errors import ConfigError
+    """``unibridge predict``: one output line per input, as its task's kind writes it: ``word/label``
+    per word (tagging), ``label<TAB>input`` (a pair or a text)."""
     from ..inference import MultiSourcePredictor
 
     p = MultiSourcePredictor(a.target, a.task, run_dir=a.run_dir, weights=a.weights)
-    if p.task.kind == "tagging":
-        inputs = a.texts
-    else:
-        inputs = [t.split(" ||| ") for t in a.texts]
-        if any(len(x) != 2 for x in inputs):
-            raise ConfigError(f"'{a.task}' takes pairs written as \"premise ||| hypothesis\"")
+    inputs = [p.task.kind.parse_line(t, a.task) for t in a.texts]
     rich = p.predict(inputs, return_probs=a.json)
     if a.json:  # one record per input: words (or the pair), labels, probabilities in p.labels' order
         print(json.dumps({"labels": p.labels, "weights": p.weights, "predictions": [
-            {"input": list(r["input"]), "labels": r["labels"], "probs": r["probs"].round(6).tolist()}
+            {"input": r["input"] if isinstance(r["input"], str) else list(r["input"]), "labels": r["labels"],
+             "probs": r["probs"].round(6).tolist()}
             for r in rich]}, ensure_ascii=False, indent=2))
         return 0
     for text, out in zip(a.texts, rich):
-        if p.task.kind == "tagging":
-            print(" ".join(f"{w}/{l}" for w, l in zip(text.split(), out)))
-        else:
-            print(f"{out}\t{text}")
+        print(p.task.kind.format_line(text, out))
     return 0
 
 
@@ -107,9 +100,10 @@ def add_parser(sub) -> None:
                    help="train the source adapters even where shipped ones (adapters_hub/sources) match")
     r.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("predict", help="tag sentences (pos, ner) or classify pairs (nli) with a finished run")
-    p.add_argument("texts", nargs="+", help="sentences (words separated by spaces); for nli "
-                                            "\"premise ||| hypothesis\"")
+    p = sub.add_parser("predict", help="tag sentences (pos, ner), classify pairs (nli) or texts (topic) with a "
+                                       "finished run")
+    p.add_argument("texts", nargs="+", help="inputs: for pos and ner sentences (words separated by spaces), for "
+                                            "nli \"premise ||| hypothesis\", for topic texts")
     p.add_argument("--target", required=True)
     p.add_argument("--task", required=True, choices=TASKS.names())
     p.add_argument("--run-dir")

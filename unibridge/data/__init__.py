@@ -13,6 +13,7 @@ from .labels import (
     NER_MAPPINGS,
     NER_TYPES,
     NLI_LABELS,
+    SIB_TOPICS,
     STOCKMARK_JA,
     UPOS_TAGS,
     get_ner_mapping,
@@ -24,16 +25,19 @@ from .digest import data_digest, file_digest
 from .hf import HFDataRef
 from .languages import LANGUAGES, Language, get_language, known_languages
 from .formats import (
+    LabelledText,
     NLIExample,
     TaggedSentence,
     read_alignment_file,
     read_dictionary,
     read_conllu,
     read_iob,
+    read_id_aligned,
     read_nli_tsv,
     read_parallel,
     read_stockmark_json,
     read_text,
+    read_topic_tsv,
 )
 from .root import data_root, resolve_data_path, resolve_data_paths
 from .sentences import split_sentences
@@ -50,8 +54,10 @@ __all__ = [
     "NER_LABELS",
     "NER_MAPPINGS",
     "NER_TYPES",
+    "LabelledText",
     "NLIExample",
     "NLI_LABELS",
+    "SIB_TOPICS",
     "STOCKMARK_JA",
     "TaggedSentence",
     "UPOS_TAGS",
@@ -64,11 +70,13 @@ __all__ = [
     "read_alignment_file",
     "read_dictionary",
     "read_conllu",
+    "read_id_aligned",
     "read_iob",
     "read_nli_tsv",
     "read_parallel",
     "read_stockmark_json",
     "read_text",
+    "read_topic_tsv",
     "resolve_data_path",
     "resolve_data_paths",
     "split_sentences",

@@ -20,6 +20,8 @@ features:
 * ``tokens`` + ``ner_tags`` (WikiANN) -> ``token<TAB>TAG`` columns (``.iob``);
 * ``premise`` + ``hypothesis`` + ``label`` (XNLI, AmericasNLI) -> TSV with a header (``.tsv``),
   unlabelled rows (label -1) dropped;
+* ``category`` + ``text`` (SIB-200, ``{hf: Davlan/sib200, config: amh_Ethi}``) -> TSV with the
+  header ``index_id category text`` (``.tsv``);
 * ``column`` (default ``text``) -> one sentence a line (``.txt``), each row split with
   :func:`~unibridge.data.sentences.split_sentences`.
 
@@ -157,11 +159,16 @@ def _render(ref: HFDataRef, rows, features) -> tuple[str, str]:
         out += [f"{_clean(r['premise'])}\t{_clean(r['hypothesis'])}\t{_label(r['label'], names)}"
                 for r in all_rows() if r["label"] not in (-1, None)]
         return ".tsv", "\n".join(out)
+    if ref.column is None and {"category", "text"} <= cols:  # SIB-200 topics: the shared data's TSV
+        out = ["index_id\tcategory\ttext"]
+        out += [f"{r.get('index_id', '')}\t{_label(r['category'], _names(features, 'category'))}\t{_clean(r['text'])}"
+                for r in all_rows()]
+        return ".tsv", "\n".join(out)
     column = ref.column or "text"
     if column not in cols:
         raise DataError(f"{ref}: no '{column}' column (columns: {', '.join(sorted(cols))}); name the text "
-                        "column with 'column:' or use a dataset with tokens+upos, tokens+ner_tags or "
-                        "premise+hypothesis+label")
+                        "column with 'column:' or use a dataset with tokens+upos, tokens+ner_tags, "
+                        "premise+hypothesis+label or category+text")
     return ".txt", "\n".join(s for r in all_rows() for s in split_sentences(str(r[column] or "")))
 
 

@@ -2,7 +2,7 @@
 
 Cross-lingual transfer needs one label space for every source and target language. UniBridge
 uses the 17 Universal POS tags for POS tagging, the three entity types PER / ORG / LOC (IOB2
-encoded) for NER and the three XNLI classes for NLI.
+encoded) for NER, the three XNLI classes for NLI and the seven SIB-200 topics.
 
 NER type mappings (``entity type in the file -> shared type``; a type missing from a mapping
 and any result outside :data:`NER_TYPES` becomes ``O``):
@@ -70,6 +70,10 @@ NER_LABELS: list[str] = ["O"] + [f"{p}-{t}" for t in NER_TYPES for p in ("B", "I
 a label's index is its class id."""
 
 NLI_LABELS: list[str] = ["entailment", "neutral", "contradiction"]
+
+# SIB-200 topics (Adelani et al. 2023), in the order of its data card
+SIB_TOPICS: list[str] = ["science/technology", "travel", "politics", "sports", "health", "entertainment",
+                         "geography"]
 """The NLI classes, in the XNLI order (a label's index is its class id)."""
 
 MASAKHANER: dict[str, str] = {"PER": "PER", "ORG": "ORG", "LOC": "LOC", "DATE": "O"}

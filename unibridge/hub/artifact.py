@@ -111,10 +111,16 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
     compute the harmony-weighted logits (docs/hub.md; a test runs them). ``folder``: where the
     artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare
-    base); ``head_type``: the type of the task's heads (``head_config.json``): ``tagging`` reads
-    a sentence and gives (1, tokens, labels) logits; a classification head reads a
-    (premise, hypothesis) pair and gives (1, labels); ``mean-pooled-classification`` (``task.pooling:
-    mean``) is a head type the lines define and register first."""
+    base); ``head_type``: the type of the task's heads (``head_config.json``);
+    ``mean-pooled-classification`` (``task.pooling: mean``) is a head type the lines define and
+    register first. The forward line and what the logits hold come from the task's kind
+    (:meth:`TaskKind.usage_call <unibridge.tasks.kind.TaskKind.usage_call>`): a tagging task reads a
+    sentence and gives (1, tokens, labels) logits, a pair task (nli) a (premise, hypothesis)
+    pair and a text task (topic) one text, each giving (1, labels). Raises ConfigError for an
+    unknown task."""
+    from ..registry import TASKS
+
+    kind = TASKS.get(task).kind
     mean_pooled = head_type == MEAN_POOLED_HEAD
     head = [
         "from adapters.heads import ClassificationHead",
@@ -151,12 +157,9 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
         "model.active_head = heads if many else heads[0]",
         "model.eval()",
         "with torch.no_grad():",
-        *(["    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))"] if head_type == "tagging" else
-          ["    outs = model(**tokenizer([\"premise ...\"], [\"hypothesis ...\"], return_tensors=\"pt\"))"]),
+        kind.usage_call(),
         "outs = outs if many else [outs]  # one output per source",
-        ("logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per token; words: first piece"
-         if head_type == "tagging" else
-         "logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # per pair; labels: the heads' id2label"),
+        f"logits = sum(w * o.logits for w, o in zip(weights.values(), outs))  # {kind.usage_logits}",
     ]
 
 

@@ -213,7 +213,7 @@ class MultiSourcePredictor:
         per_src = source_logits(self.model, ids, att, self.target, self.heads, mode=mode).float().cpu()
         S, w = per_src.shape[0], self._w
         if self._per_batch is not None:  # the strategy re-weights every batch from the sources' logits
-            if self.task.kind == "tagging":
+            if self.task.kind.token_level:
                 _, B, L, C = per_src.shape
                 scored = torch.zeros(B, L, dtype=torch.bool)
                 for j, first in enumerate(batch["first"]):
@@ -236,15 +236,7 @@ class MultiSourcePredictor:
     def _inputs(self, texts) -> list:
         if isinstance(texts, str):
             raise TypeError("predict() takes a list of texts, not a single string")
-        if self.task.kind == "tagging":
-            return [t.split() if isinstance(t, str) else list(t) for t in texts]
-        out = []
-        for t in texts:
-            pair = (t.premise, t.hypothesis) if hasattr(t, "premise") else tuple(t)
-            if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
-                raise TypeError(f"{self.task.name} takes (premise, hypothesis) pairs, got {t!r}")
-            out.append(pair)
-        return out
+        return [self.task.kind.check_input(t, self.task.name) for t in texts]
 
     def predict(self, texts: list, *, batch_size: int | None = None, return_probs: bool = False,
                 return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
@@ -254,8 +246,9 @@ class MultiSourcePredictor:
         and return ``list[list[str]]``, exactly one label per word: a text longer than
         ``max_length`` sub-tokens is read in overlapping word-aligned windows, each word labelled
         from the window where it has the most context; a word that yields no sub-token gets
-        "O" (ner) or "X" (pos) and a zero probability row. Classification tasks (nli) take
-        ``(premise, hypothesis)`` pairs (or NLIExample) and return ``list[str]``. With
+        "O" (ner) or "X" (pos) and a zero probability row. Pair classification tasks (nli) take
+        ``(premise, hypothesis)`` pairs (or NLIExample), text classification tasks (topic) take
+        texts (or LabelledText); both return ``list[str]``, one label per input. With
         ``return_probs`` or ``return_source_logits``: dicts ``{"input", "labels", "probs"
         ((n_words, C) or (C,)), "source_logits" {lang: same shape}}``, numpy float32 arrays
         whose last dimension follows :attr:`labels`.
@@ -266,7 +259,7 @@ class MultiSourcePredictor:
         if mode == "merge" and return_source_logits:
             raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
         inputs = self._inputs(texts)
-        labels, tagging = self.task.labels, self.task.kind == "tagging"
+        labels, tagging = self.task.labels, self.task.kind.token_level
         if tagging:  # long texts are read in overlapping word-aligned windows
             spans = [self._windows(words) for words in inputs]
             pieces = [words[s:e] for words, sp in zip(inputs, spans) for s, e in sp]
@@ -313,7 +306,7 @@ class MultiSourcePredictor:
     def _forward(self, inputs: list, batch_size: int, progress: bool, mode: str, keep_sources: bool) -> list:
         """Per input ``(word_index or None, combined logits ((n_kept, C) or (C,)), per-source logits
         ((S, n_kept, C) or (S, C)) or None)``, in input order."""
-        tagging = self.task.kind == "tagging"
+        tagging = self.task.kind.token_level
         out: list = [None] * len(inputs)
         for idx, chunk, batch in self._batches(inputs, batch_size, progress):
             combined, per_src = self._combine(batch, mode)
@@ -354,6 +347,6 @@ class MultiSourcePredictor:
         pos and nli, seqeval entity F1 for ner."""
         pred = self.predict([self.task.inputs(x) for x in examples], batch_size=batch_size, progress=progress,
                             mode=mode)
-        if self.task.kind != "tagging":
+        if not self.task.kind.token_level:
             pred = [[p] for p in pred]
         return self.task.metric([self.task.gold(x) for x in examples], pred)

@@ -4,7 +4,9 @@
 (see :mod:`unibridge.data.labels` for the mappings), entity-level F1 with seqeval. Word-level
 predictions come from each word's first sub-token (kind ``tagging``). ``nli``: premise and
 hypothesis, 3 classes (entailment / neutral / contradiction), accuracy; XNLI and AmericasNLI
-TSV files (kind ``classification``: one label per pair from a classification head).
+TSV files (kind ``classification``: one label per pair from a classification head). ``topic``:
+the 7 topics of SIB-200 (Adelani et al. 2023), one per FLORES-200 sentence, accuracy; SIB-200
+TSV files (kind ``text-classification``: one label per text).
 """
 
 from __future__ import annotations
@@ -14,25 +16,34 @@ from typing import Callable
 
 from ..config import SOURCE_KEYS
 from ..registry import TASKS
+from . import tagging  # noqa: F401, I001 (the built-in task kinds register, in this order)
+from . import classification, text_classification  # noqa: F401
+from .kind import TaskKind, get_kind
 
 
 @dataclass(frozen=True)
 class TaskSpec:
     """A task: ``labels`` (ordered), ``read(path, limit, label_map)`` -> examples,
     ``metric(gold, pred) -> dict`` over lists of label lists (one label per word, or a one-item
-    list per pair), the metric's main key, and ``kind``: ``"tagging"`` (TaggedSentence, word
-    labels from the first sub-token, tagging head) or ``"classification"`` (NLIExample, one
-    label per pair, classification head). ``takes_label_map``: whether ``read`` uses a label
-    mapping (``ner``: a dataset's entity types to the shared PER/ORG/LOC); a recipe that gives
-    one to a task without it is refused, not silently read unmapped."""
+    list per input), the metric's main key, and ``kind``: the :class:`~unibridge.tasks.kind.TaskKind`
+    (or its registered name) that turns the examples into model inputs and owns the head:
+    ``"tagging"`` (TaggedSentence, word labels from the first sub-token), ``"classification"``
+    (NLIExample, one label per pair) or ``"text-classification"`` (LabelledText, one label per
+    text). ``takes_label_map``: whether ``read`` uses a label mapping (``ner``: a dataset's
+    entity types to the shared PER/ORG/LOC); a recipe that gives one to a task without it is
+    refused, not silently read unmapped. Raises ConfigError for an unknown kind name."""
 
     name: str
     labels: tuple[str, ...]
     read: Callable
     metric: Callable
     main_metric: str
-    kind: str = "tagging"
+    kind: TaskKind | str = "tagging"
     takes_label_map: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.kind, str):
+            object.__setattr__(self, "kind", get_kind(self.kind))
 
     @property
     def label2id(self) -> dict[str, int]:
@@ -44,50 +55,33 @@ class TaskSpec:
         return "O" if "O" in self.labels else "X"
 
     def inputs(self, example):
-        """What :meth:`MultiSourcePredictor.predict` takes for an example: its words, or the
-        ``(premise, hypothesis)`` pair."""
-        return list(example.tokens) if self.kind == "tagging" else (example.premise, example.hypothesis)
+        """What :meth:`MultiSourcePredictor.predict` takes for an example: its words, the
+        ``(premise, hypothesis)`` pair, or its text."""
+        return self.kind.inputs(example)
 
     def gold(self, example) -> list[str]:
-        """The example's labels as a list (one per word, or one for a pair)."""
-        return list(example.tags) if self.kind == "tagging" else [example.label]
+        """The example's labels as a list (one per word, or one per input)."""
+        return self.kind.gold(example)
 
     def encode(self, tokenizer, x, max_length: int, labelled: bool = True) -> dict:
         """Model inputs of one example (``labelled``) or one :meth:`inputs` value (not)."""
-        from .classification import encode_pair
-        from .tagging import encode_tagged
-
-        if self.kind == "tagging":
-            words, tags = (x.tokens, x.tags) if labelled else (x, None)
-            return encode_tagged(tokenizer, words, tags, self.label2id, max_length)
-        (p, h), label = ((x.premise, x.hypothesis), x.label) if labelled else (x, None)
-        return encode_pair(tokenizer, p, h, label, self.label2id, max_length)
+        return self.kind.encode(tokenizer, x, self.label2id, max_length, labelled)
 
     def collate(self, items: list[dict], pad_id: int) -> dict:
         """Batch of :meth:`encode` outputs."""
-        from .classification import collate_pairs
-        from .tagging import collate_tagged
-
-        return (collate_tagged if self.kind == "tagging" else collate_pairs)(items, pad_id)
+        return self.kind.collate(items, pad_id)
 
     def add_head(self, model, name: str, pooling: str = "first") -> None:
-        """Add this task's prediction head ``name`` to an adapters flexible-head model. A
-        classification head reads the first token's final state (``pooling="first"``, adapters'
-        ``ClassificationHead``) or the mean over the attention mask (``"mean"``, the head type
-        :data:`~unibridge.heads.MEAN_POOLED_HEAD`); tagging heads ignore ``pooling``.
-        Raises ValueError for another ``pooling``."""
-        from ..heads import MEAN_POOLED_HEAD, POOLINGS, register_heads
+        """Add this task's prediction head ``name`` to an adapters flexible-head model
+        (:meth:`TaskKind.add_head`). A classification head reads the first token's final state
+        (``pooling="first"``, adapters' ``ClassificationHead``) or the mean over the attention
+        mask (``"mean"``, the head type :data:`~unibridge.heads.MEAN_POOLED_HEAD`); tagging heads
+        ignore ``pooling``. Raises ValueError for another ``pooling``."""
+        from ..heads import POOLINGS
 
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be 'first' or 'mean', got {pooling!r}")
-        id2label = dict(enumerate(self.labels))
-        if self.kind == "tagging":
-            model.add_tagging_head(name, num_labels=len(self.labels), id2label=id2label)
-        elif pooling == "mean":
-            register_heads(model).add_custom_head(MEAN_POOLED_HEAD, name, num_labels=len(self.labels),
-                                                  id2label=id2label)
-        else:
-            model.add_classification_head(name, num_labels=len(self.labels), id2label=id2label)
+        self.kind.add_head(model, name, self.labels, pooling)
 
 
 def register_task(spec: TaskSpec) -> TaskSpec:
@@ -145,13 +139,20 @@ def _read_nli(path, limit=None, label_map=None):
     return read_nli_tsv(path, limit=limit)
 
 
+def _read_topic(path, limit=None, label_map=None):
+    from ..data import read_topic_tsv
+
+    return read_topic_tsv(path, limit=limit)
+
+
 def _labels():
-    from ..data.labels import NER_LABELS, NLI_LABELS, UPOS_TAGS
+    from ..data.labels import NER_LABELS, NLI_LABELS, SIB_TOPICS, UPOS_TAGS
 
-    return tuple(UPOS_TAGS), tuple(NER_LABELS), tuple(NLI_LABELS)
+    return tuple(UPOS_TAGS), tuple(NER_LABELS), tuple(NLI_LABELS), tuple(SIB_TOPICS)
 
 
-_upos, _ner, _nli = _labels()
+_upos, _ner, _nli, _topics = _labels()
 register_task(TaskSpec("pos", _upos, _read_pos, accuracy, "accuracy"))
 register_task(TaskSpec("ner", _ner, _read_ner, entity_f1, "f1", takes_label_map=True))
 register_task(TaskSpec("nli", _nli, _read_nli, accuracy, "accuracy", kind="classification"))
+register_task(TaskSpec("topic", _topics, _read_topic, accuracy, "accuracy", kind="text-classification"))

@@ -1,9 +1,9 @@
-"""Token tagging data: word-level labels on the first sub-token, -100 elsewhere."""
+"""The ``tagging`` task kind (pos, ner): word-level labels on each word's first sub-token, -100
+elsewhere; a tagging head; long texts read in overlapping word windows."""
 
 from __future__ import annotations
 
-import torch
-from torch.nn.utils.rnn import pad_sequence
+from .kind import TaskKind, register_kind
 
 
 def encode_tagged(tokenizer, tokens: list[str], tags: list[str] | None, label2id: dict[str, int],
@@ -57,8 +57,11 @@ def window_owner(spans: list[tuple[int, int]], n_words: int) -> list[int]:
     return owner
 
 
-def collate_tagged(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+def collate_tagged(items: list[dict], pad_id: int) -> dict:
     """Pad a list of :func:`encode_tagged` outputs into (B, L) tensors."""
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
     ids = pad_sequence([torch.tensor(x["input_ids"]) for x in items], batch_first=True, padding_value=pad_id)
     att = torch.zeros_like(ids)
     for j, x in enumerate(items):
@@ -67,14 +70,51 @@ def collate_tagged(items: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "attention_mask": att, "labels": labels}
 
 
-class TaggedDataset(torch.utils.data.Dataset):
-    """Encoded tagged sentences for the Trainer."""
+class Tagging(TaskKind):
+    """One label per word (TaggedSentence): UPOS, IOB2 NER. Inputs are word lists (a string is
+    split on whitespace); the label of a word is read at its first sub-token (adapters'
+    ``TaggingHead``)."""
 
-    def __init__(self, items: list[dict]):
-        self.items = items
+    name = "tagging"
+    token_level = True
+    input_help = "a sentence (words split on whitespace)"
+    usage_logits = "per token; words: first piece"
 
-    def __len__(self):
-        return len(self.items)
+    def inputs(self, example):
+        return list(example.tokens)
 
-    def __getitem__(self, i):
-        return self.items[i]
+    def gold(self, example) -> list[str]:
+        return list(example.tags)
+
+    def texts(self, example) -> list[str]:
+        return [" ".join(example.tokens)]
+
+    def check_input(self, x, task: str):
+        if isinstance(x, str):
+            return x.split()
+        words = list(x)
+        if not all(isinstance(w, str) for w in words):
+            raise TypeError(f"{task} takes texts or lists of words, got {x!r}")
+        return words
+
+    def encode(self, tokenizer, x, label2id, max_length, labelled=True) -> dict:
+        words, tags = (x.tokens, x.tags) if labelled else (x, None)
+        return encode_tagged(tokenizer, words, tags, label2id, max_length)
+
+    def collate(self, items, pad_id) -> dict:
+        return collate_tagged(items, pad_id)
+
+    def add_head(self, model, name, labels, pooling="first") -> None:
+        model.add_tagging_head(name, num_labels=len(labels), id2label=dict(enumerate(labels)))
+
+    def parse_line(self, line: str, task: str):
+        return line.split()
+
+    def format_line(self, line: str, labels) -> str:
+        return " ".join(f"{w}/{l}" for w, l in zip(line.split(), labels))
+
+    def usage_call(self) -> str:
+        return "    outs = model(**tokenizer([\"...\"], return_tensors=\"pt\"))"
+
+
+TAGGING = register_kind(Tagging())

@@ -1,7 +1,7 @@
 """Task-adapter training (stage 4b): a SeqBn task adapter stacked on a source language adapter.
 
 MAD-X (Pfeiffer et al. 2020): ``Stack(lang_s, task_s)``, only the task adapter and its head
-(tagging or classification, by task kind) train; the language adapter and the base stay frozen.
+(the task kind's: tagging or classification) train; the language adapter and the base stay frozen.
 """
 
 from __future__ import annotations
@@ -14,7 +14,19 @@ from ..adaptation.train import training_arguments
 from ..config import TaskConfig
 from ..errors import DataError
 from .definitions import TaskSpec
-from .tagging import TaggedDataset
+
+
+class _Encoded:
+    """Encoded examples as the Trainer's dataset (a sized, indexable list)."""
+
+    def __init__(self, items: list[dict]):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
 
 
 def task_adapter_name(task: str, lang: str) -> str:
@@ -28,7 +40,7 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     """Add and train task adapter ``{task}_{lang}`` + the task's head on top of language adapter ``lang``
     (``language_adapter=False``: directly on the base model, the zero-shot baseline).
 
-    ``sentences``: the task's examples (TaggedSentence or NLIExample) in ``task.labels``.
+    ``sentences``: the task's examples (TaggedSentence, NLIExample or LabelledText) in ``task.labels``.
     Returns the logged training history. Raises DataError if ``sentences`` is empty.
     """
     if not sentences:
@@ -46,7 +58,7 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]
     history: list[dict] = []
     args = training_arguments(cfg.train, output_dir, seed, len(items), group_by_length=cfg.group_by_length)
-    trainer = AdapterTrainer(model=model, args=args, train_dataset=TaggedDataset(items),
+    trainer = AdapterTrainer(model=model, args=args, train_dataset=_Encoded(items),
                              data_collator=lambda b: task.collate(b, tokenizer.pad_token_id))
     trainer.train()
     history.extend(h for h in trainer.state.log_history if "loss" in h)

@@ -17,29 +17,35 @@ Formats:
 * stockmark Japanese Wikipedia NER JSON (character spans): :func:`read_stockmark_json` (:mod:`.iob`).
 * NLI TSV: AmericasNLI (``language premise hypothesis label`` with a header) and XNLI dev in
   XTREME format (``premise hypothesis label``, no header): :func:`read_nli_tsv` (:mod:`.nli`).
+* SIB-200 topic TSV (``index_id category text``): :func:`read_topic_tsv`, and the parallel
+  pairs of two such files joined on ``index_id``: :func:`read_id_aligned` (:mod:`.topic`).
 * Line-aligned parallel text (FLORES-200, NTREX-128, Tatoeba, HornMT): :func:`read_parallel` (:mod:`.parallel`).
 * UniBridge's alignment sentences (``code: sentence`` blocks): :func:`read_alignment_file` (:mod:`.parallel`).
 * Raw text, one sentence a line, or MasakhaNEWS TSV articles: :func:`read_text`; bilingual
   word dictionaries: :func:`read_dictionary` (:mod:`.text`).
 
-The example types (:class:`TaggedSentence`, :class:`NLIExample`) and the helpers every reader
+The example types (:class:`TaggedSentence`, :class:`NLIExample`, :class:`LabelledText`) and the helpers every reader
 shares live in :mod:`.common`.
 """
 
-from .common import NLIExample, TaggedSentence
+from .common import LabelledText, NLIExample, TaggedSentence
 from .conllu import read_conllu
 from .iob import read_iob, read_stockmark_json
 from .nli import read_nli_tsv
 from .parallel import read_alignment_file, read_parallel
 from .text import read_dictionary, read_text
+from .topic import read_id_aligned, read_topic_tsv
 
 __all__ = [
     "TaggedSentence",
     "NLIExample",
+    "LabelledText",
     "read_conllu",
     "read_iob",
     "read_stockmark_json",
     "read_nli_tsv",
+    "read_topic_tsv",
+    "read_id_aligned",
     "read_parallel",
     "read_alignment_file",
     "read_text",

@@ -31,6 +31,17 @@ class NLIExample:
     language: str | None = None
 
 
+@dataclass(frozen=True)
+class LabelledText:
+    """One text with one label (SIB-200: a FLORES-200 sentence and its topic, one of
+    :data:`~unibridge.data.labels.SIB_TOPICS`). ``id`` is the file's ``index_id`` where it has
+    one: the same id is the same sentence in every language."""
+
+    text: str
+    label: str
+    id: str | None = None
+
+
 def _check_limit(limit: int | None) -> None:
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ConfigError(f"limit must be a non-negative integer or None, got {limit!r}")
