@@ -59,6 +59,33 @@ def test_report_rewrites_the_results_block_and_draws_the_figure(tmp_path, capsys
     assert "cannot read results" in capsys.readouterr().err
 
 
+def test_report_writes_a_named_block_and_the_majority_class_row(tmp_path, capsys):
+    from unibridge.data import LabelledText, TaggedSentence
+    from unibridge.tasks import get_task
+    from unibridge.transfer import majority_score
+
+    topic = get_task("topic")
+    texts = [LabelledText("a", "sports"), LabelledText("b", "health"), LabelledText("c", "sports"),
+             LabelledText("d", "travel")]
+    assert majority_score(topic, texts) == 0.5  # "sports" for every text: 2 of 4
+    assert majority_score(topic, texts[1:2] + texts[3:]) == 0.5  # a tie: the first label of the task's order
+    assert majority_score(get_task("ner"), [TaggedSentence(
+        ["A", "b"], ["B-PER", "O"])]) == 0.0  # O everywhere finds no entity
+    a = rec([42, 43], {"zero-shot": {"42": 0.25, "43": 0.25}}, "grid")
+    a["tasks"]["pos"]["majority"] = 0.25
+    f = tmp_path / "sat.json"
+    f.write_text(json.dumps(a))
+    doc = tmp_path / "results.md"
+    doc.write_text("<!-- results:begin -->\nmain\n<!-- results:end -->\n"
+                   "<!-- results:topic:begin -->\nold\n<!-- results:topic:end -->\ntail\n")
+    assert main(["transfer-report", str(f), "--out", str(doc), "--block", "topic"]) == 0
+    text = doc.read_text()
+    assert "main" in text and "old" not in text and text.endswith("<!-- results:topic:end -->\ntail\n")
+    assert "| Majority class (every example the test set's most frequent label) | 25.0 |" in text
+    assert main(["transfer-report", str(f), "--out", str(doc), "--block", "nli"]) == 2
+    assert "has no <!-- results:nli:begin -->" in capsys.readouterr().err
+
+
 def test_report_takes_configurations_from_several_grids_of_one_target(tmp_path, capsys):
     old = rec([42, 43], {"zero-shot": {"42": 0.5, "43": 0.7}, "unibridge": {"42": 0.1, "43": 0.1}}, "old")
     old["tasks"]["pos"]["strategies"] = {"harmony": {"per_seed": {"42": 0.1}, "mean": 0.1, "std": 0.0}}

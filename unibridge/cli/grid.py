@@ -34,6 +34,13 @@ def cmd_transfer(a) -> int:
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
+def block_markers(name: str | None) -> tuple[str, str]:
+    """The markers of a document's generated results block: ``<!-- results:begin -->`` ...
+    ``<!-- results:end -->``, or ``<!-- results:NAME:begin -->`` ... for a named one (a document
+    may hold several, e.g. one per task)."""
+    return (BEGIN, END) if not name else (f"<!-- results:{name}:begin -->", f"<!-- results:{name}:end -->")
+
+
 def cmd_transfer_report(a) -> int:
     """``unibridge transfer-report``: the Markdown table of finished grids, printed or written into the
     results block of a document (``--out``)."""
@@ -55,11 +62,12 @@ def cmd_transfer_report(a) -> int:
         print(table)
         return 0
     out = Path(a.out)
-    text = out.read_text(encoding="utf-8") if out.is_file() else f"{BEGIN}\n{END}\n"
-    if BEGIN not in text or END not in text:
-        raise DataError(f"{out} has no {BEGIN} ... {END} block to replace")
-    head, rest = text.split(BEGIN, 1)
-    text = head + BEGIN + "\n" + table + END + rest.split(END, 1)[1]
+    begin, end = block_markers(a.block)
+    text = out.read_text(encoding="utf-8") if out.is_file() else f"{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        raise DataError(f"{out} has no {begin} ... {end} block to replace")
+    head, rest = text.split(begin, 1)
+    text = head + begin + "\n" + table + end + rest.split(end, 1)[1]
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
@@ -103,6 +111,8 @@ def add_parser(sub) -> None:
                           "configurations from a file; grids of the same target, profile and base model are "
                           "merged in the order given (a later file wins on a seed both have)")
     trr.add_argument("--out", help="document holding <!-- results:begin --> ... <!-- results:end -->")
+    trr.add_argument("--block", help="with --out: the named block <!-- results:NAME:begin --> ... "
+                                     "<!-- results:NAME:end --> instead of the unnamed one")
     trr.add_argument("--plot", help="also draw the configurations as grouped bars into this PNG")
     trr.add_argument("--json", action="store_true", help="print a JSON list with one row per target, task and configuration")
     trr.set_defaults(fn=cmd_transfer_report)
