@@ -308,10 +308,10 @@ def test_choose_trains_both_kinds_of_task_adapters_and_predicts_with_the_one_bet
     monkeypatch.setattr(tasks_pkg, "train_task_adapter",
                         lambda *a, **k: (task_calls.append((a[4], k.get("language_adapter"))), real_ta(*a, **k))[1])
     dev = {True: 0.9, False: 0.4}  # the dev score of each kind's tuned harmony, constructed
-    real_tune = Pipeline._tune_harmony
-    monkeypatch.setattr(Pipeline, "_tune_harmony",
-                        lambda self, model, task, distances, on_source:
-                        {**real_tune(self, model, task, distances, on_source), "dev_score": dev[on_source]})
+    from unibridge.inference import stage as harmony_stage
+
+    real_tune = harmony_stage.tune_harmony
+    monkeypatch.setattr(harmony_stage, "tune_harmony", lambda *a: {**real_tune(*a), "dev_score": dev[a[-1]]})
     pipe.run(only=["sources", "harmony"])
     assert sorted(task_calls) == [("en", False), ("ru", False)]  # only the bare-base kind was missing
     for s in ("en", "ru"):

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .artifacts import (
@@ -481,129 +480,21 @@ class Pipeline:
         return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
 
     def stage_harmony(self) -> None:
-        """Harmony weights (Eq. 10-12) from both distance kinds, the recipe's setting as the
-        default, and per task with ``dev`` data the setting chosen on it (:meth:`_tune_harmony`).
-        Under ``task.source_language_adapter: choose`` the distances and the dev choice are made
-        for both kinds of task adapters, and each task with dev data keeps the kind whose chosen
-        setting scores higher there (``source_language_adapter`` in each record; the top level
-        holds the fall-back kind, the bare-base one)."""
-        from .inference.plot import plot_weight_heatmap
+        """Stage 5 (:func:`~unibridge.inference.stage.build_harmony`): harmony weights from the
+        run's target adapter, source language adapters and task adapters, each source's K
+        parallel sentences and each task's dev examples."""
+        from .inference.stage import build_harmony
 
-        r, cfg = self.recipe, self.recipe.harmony
+        r = self.recipe
         model = self.model()
-        load_run_target(model, self.run_dir, self.recipe.target, self.target_tokenizer())
-        kinds = r.task.adapter_kinds
+        load_run_target(model, self.run_dir, r.target, self.target_tokenizer())
         for _, lang, task, _ in self.source_adapters():
             if task is None:  # the source language adapters
                 ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
         with stage_dir(self.run_dir / "harmony", self.stage_fingerprint("harmony")) as d:
-            per_kind = {k: self._harmony_of_kind(model, k) for k in kinds}
-            res, gaps, _ = per_kind[kinds[-1]]
-            res["tasks"] = {}
-            for t, spec in r.tasks.items():
-                if not (spec.dev and cfg.tune_distances and cfg.tune_temperatures):
-                    continue
-                tuned = {k: self._tune_harmony(model, t, per_kind[k][2], k) for k in kinds}
-                best = max(reversed(kinds), key=lambda k: tuned[k]["dev_score"])  # ties: the fall-back
-                res["tasks"][t] = {**tuned[best], "source_language_adapter": best}
-                if len(kinds) > 1:
-                    res["tasks"][t]["dev_score_per_kind"] = {("source" if k else "base"): tuned[k]["dev_score"]
-                                                             for k in kinds}
-                    # every setting's dev score for both kinds: what a default for targets without dev data is chosen on
-                    res["tasks"][t]["candidates_per_kind"] = {("source" if k else "base"): tuned[k]["candidates"]
-                                                              for k in kinds}
-            write_json(d / "weights.json", res)
-            write_json(d / "diagnostics.json", {"centroid_gap": gaps})
-            plot_weight_heatmap({r.target: res["weights"], **{f"{r.target} {t} (dev)": c["weights"]
-                                                              for t, c in res["tasks"].items()}},
-                                d / "weights.png", title="harmony weights", row_label="target (setting)")
-        _say("harmony weights: " + ", ".join(f"{s}={w:.3f}" for s, w in res["weights"].items()))
-        for t, c in res["tasks"].items():
-            kind = "" if len(kinds) == 1 else \
-                ", task adapters " + ("on the source adapters" if c["source_language_adapter"] else "on the base")
-            _say(f"harmony weights for {t}, chosen on {c['n_dev']} dev examples ({c['distance']} distance, "
-                 f"T={c['temperature']:g}, dev {c['dev_score']:.3f}{kind}): "
-                 + ", ".join(f"{s}={w:.3f}" for s, w in c["weights"].items())
-                 + "; each source alone on dev: "
-                 + ", ".join(f"{s}={v:.3f}" for s, v in c["dev_score_per_source"].items()))
-
-    def _harmony_of_kind(self, model, on_source: bool) -> tuple[dict, dict, dict]:
-        """Harmony at the recipe's setting for one kind of task adapters: the source side under
-        each source's language adapter (``on_source``) or on the bare base. Returns the weights
-        record (with ``source_language_adapter``), the centroid gaps and both distance kinds."""
-        from .inference.weights import harmony_from_distances, harmony_weights
-
-        r, cfg = self.recipe, self.recipe.harmony
-        res = harmony_weights(model, self.target_tokenizer(), self.base_tokenizer, target_embeddings=r.target,
-                              target_adapter=r.target, pairs={s: self._pairs(s, cfg.k) for s in r.sources},
-                              k=cfg.k, temperature=cfg.temperature, standardise=cfg.standardise,
-                              source_adapters=on_source)
-        gaps = self._centroid_gaps(model, on_source)
-        distances = {"sentence": res["distances"], "centroid": {s: g["adapted"] for s, g in gaps.items()}}
-        res.update(distance=cfg.distance, temperature=cfg.temperature, centroid_gap=distances["centroid"],
-                   weights=harmony_from_distances(distances[cfg.distance], cfg.temperature, cfg.standardise),
-                   source_language_adapter=on_source)
-        return res, gaps, distances
-
-    def _tune_harmony(self, model, task: str, distances: dict[str, dict[str, float]], on_source: bool) -> dict:
-        """The harmony setting for ``task`` chosen on its target dev data: per-source logits of
-        the dev examples are computed once (the run's task adapters of kind ``on_source`` stacked
-        on the target adapter, as the predictor runs them), then every (distance kind,
-        temperature) of the recipe is scored (:func:`~unibridge.inference.weights.choose_harmony`).
-        Adds ``n_dev`` and ``dev_score_per_source`` (each source's task adapter alone on the same
-        dev examples; recorded, not chosen from)."""
-        from .inference.predictor import MultiSourcePredictor
-        from .inference.weights import choose_harmony
-        from .tasks import get_task
-        from .tasks.train import task_adapter_name
-
-        r, cfg, spec = self.recipe, self.recipe.harmony, get_task(task)
-        heads = {}
-        for s, src in r.sources.items():
-            if src.task_files(task):
-                heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
-                ensure_adapter(model, heads[s], task_adapter_dir(self.run_dir, task, s, on_source) / "adapter",
-                               with_head=True)
-        model.set_active_embeddings(r.target)
-        pred = MultiSourcePredictor.from_model(model, self.target_tokenizer(), task, heads, language_adapter=r.target)
-        dev = self.dev_examples(task)
-        out = pred.predict([spec.inputs(x) for x in dev], batch_size=r.evaluation.batch_size,
-                           return_source_logits=True, progress=False)
-        gold = [spec.gold(x) for x in dev]
-
-        def score(weights: dict[str, float]) -> float:
-            w = {s: weights.get(s, 0.0) for s in heads}
-            return spec.metric(gold, [_combine(o, w, spec, len(g)) for o, g in zip(out, gold)])[spec.main_metric]
-
-        chosen = choose_harmony({k: {s: d[s] for s in heads} for k, d in distances.items() if k in cfg.tune_distances},
-                                score, temperatures=cfg.tune_temperatures, standardise=cfg.standardise,
-                                preferred=(cfg.distance, cfg.temperature))
-        per_source = {s: score({s: 1.0}) for s in heads}  # what each source's task adapter scores alone
-        return {**chosen, "n_dev": len(dev), "dev_score_per_source": per_source}
-
-    def _centroid_gaps(self, model, on_source: bool = True) -> dict:
-        """Centroid gap (:func:`~unibridge.adaptation.diagnostics.centroid_gap`) between the target
-        side of each source's K parallel sentences under the target adapter and the source side
-        under the source's adapter (``on_source``; else with no adapter, where task adapters
-        train on the bare base), and the same gap on the bare base (no adapters, base
-        tokenizer on both sides): how far apart the spaces the task adapters meet are.
-        Returns ``{source: {"adapted": gap, "base": gap}}``."""
-        from .adaptation.diagnostics import centroid_gap, token_centroid
-
-        r, tok_t, tok_b = self.recipe, self.target_tokenizer(), self.base_tokenizer
-        gaps = {}
-        for s in r.sources:
-            pairs = self._pairs(s, r.harmony.k)
-            tgt, src = [p[0] for p in pairs], [p[1] for p in pairs]
-            adapted = centroid_gap(token_centroid(model, tok_t, tgt, embeddings=r.target, adapter=r.target),
-                                   token_centroid(model, tok_b, src, embeddings="default",
-                                                  adapter=s if on_source else None))
-            base = centroid_gap(token_centroid(model, tok_b, tgt, embeddings="default", adapter=None),
-                                token_centroid(model, tok_b, src, embeddings="default", adapter=None))
-            gaps[s] = {"adapted": adapted, "base": base}
-        _say("centroid gap target/source (base): " + ", ".join(
-            f"{s}={g['adapted']:.2f} ({g['base']:.2f})" for s, g in gaps.items()))
-        return gaps
+            build_harmony(model, r, self.run_dir, d, target_tokenizer=self.target_tokenizer(),
+                          base_tokenizer=self.base_tokenizer, pairs={s: self._pairs(s, r.harmony.k) for s in r.sources},
+                          dev={t: self.dev_examples(t) for t, spec in r.tasks.items() if spec.dev}, say=_say)
 
     # ------------------------------------------------------------------ evaluation
     def test_examples(self, task: str) -> list:
@@ -626,44 +517,14 @@ class Pipeline:
             for x in spec.read(p, limit=r.evaluation.max_examples, label_map=tspec.label_map)])
 
     def stage_evaluation(self) -> dict:
-        from .inference.predictor import MultiSourcePredictor
-        from .inference.strategies import resolve_weights, strategy_names
-        from .inference.weights import stored_weights
-        from .tasks import get_task
+        """Stage 6 (:func:`~unibridge.inference.stage.evaluate_run`): every task's test set scored
+        by the predictor a user gets, for each weight strategy."""
+        from .inference.stage import evaluate_run
 
-        r = self.recipe
         self._write_run_json()
         self._model = None  # the predictor loads exactly what a user would
-        scores = {}
-        stored = read_json(self.run_dir / "harmony" / "weights.json")
         with stage_dir(self.run_dir / "evaluation", self.stage_fingerprint("evaluation")) as d:
-            for task in r.tasks:
-                spec = get_task(task)
-                gold = self.test_examples(task)
-                pred = MultiSourcePredictor(r.target, task, run_dir=self.run_dir, weights=r.harmony.strategy)
-                out = pred.predict([spec.inputs(x) for x in gold], batch_size=r.evaluation.batch_size,
-                                   return_source_logits=True, progress=True)
-                gold_tags = [spec.gold(x) for x in gold]
-                # every static strategy scored from the one pass's per-source logits; the recipe's
-                # own strategy as the predictor combined it (a per-batch one re-weights each batch)
-                names = [*strategy_names(static_only=True), *(f"single:{s}" for s in pred.sources)]
-                task_scores = {}
-                for name in dict.fromkeys([r.harmony.strategy, *names]):
-                    if name == r.harmony.strategy and pred.static:
-                        labels = [_combine(o, pred.weights, spec, len(g)) for o, g in zip(out, gold_tags)]
-                    elif name == r.harmony.strategy:
-                        labels = [o["labels"] if spec.kind.token_level else [o["labels"]] for o in out]
-                    else:
-                        w = resolve_weights(name, pred.sources, target=r.target, **stored_weights(stored, task))
-                        labels = [_combine(o, w, spec, len(g)) for o, g in zip(out, gold_tags)]
-                    task_scores[name] = spec.metric(gold_tags, labels)
-                setting = stored["tasks"].get(task, stored)  # chosen on dev data, else the recipe's
-                scores[task] = {"metric": spec.main_metric, "n_test": len(gold), "weights": pred.weights,
-                                "harmony": {k: setting[k] for k in ("distance", "temperature", "dev_score", "n_dev")
-                                            if k in setting},
-                                "strategies": task_scores}
-            write_json(d / "results.json", scores)
-        return scores
+            return evaluate_run(self.recipe, self.run_dir, d, {t: self.test_examples(t) for t in self.recipe.tasks})
 
     # ------------------------------------------------------------------ driver
     def _write_run_json(self, timings: dict | None = None) -> None:
@@ -733,13 +594,6 @@ def _say_diagnostics(adapter: str, diag: dict | None) -> None:
         from .adaptation.diagnostics import format_diagnostics
 
         _say(f"diagnostics '{adapter}': " + format_diagnostics(diag).replace("\n", "; "))
-
-
-def _combine(out: dict, weights: dict[str, float], spec, n_labels: int) -> list[str]:
-    """Labels from one predictor output's per-source logits combined with ``weights``."""
-    logits = sum(weights[s] * l for s, l in out["source_logits"].items())
-    pred = [spec.labels[k] for k in np.atleast_1d(logits.argmax(-1)).tolist()]
-    return pred + [spec.fill_label] * (n_labels - len(pred))
 
 
 def _rm(p: Path) -> None:
