@@ -241,7 +241,7 @@ def test_nli_task_pairs_encoding_and_metric(tiny_base):
 
     tok = AutoTokenizer.from_pretrained(str(tiny_base))
     spec = get_task("nli")
-    assert spec.kind == "classification" and spec.labels == ("entailment", "neutral", "contradiction")
+    assert spec.kind.name == "classification" and spec.labels == ("entailment", "neutral", "contradiction")
     ex = NLIExample("the cat sat", "a cat is sitting", "entailment")
     enc = spec.encode(tok, ex, 64)
     assert enc["input_ids"] == tok("the cat sat", "a cat is sitting")["input_ids"] and enc["labels"] == 0

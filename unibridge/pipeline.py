@@ -218,7 +218,7 @@ class Pipeline:
         spec: dict = {}
         if stacked:  # the language adapter reads the source's text, or without one all its labelled text
             spec = {"text": full["text"]} if src.text else full
-            text = src.text or tuple(f for t in src.labelled for f in src.task_files(t))
+            text = src.text or tuple(sorted((f for t in src.labelled for f in src.task_files(t)), key=str))
             spec["text_digest"] = data_digest(text)
         if task is not None:
             spec.update({task: full.get(task, ()), f"{task}_label_map": src.label_map(task)})
