@@ -16,19 +16,6 @@ from ..errors import DataError
 from .definitions import TaskSpec
 
 
-class _Encoded:
-    """Encoded examples as the Trainer's dataset (a sized, indexable list)."""
-
-    def __init__(self, items: list[dict]):
-        self.items = items
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
-
-
 def task_adapter_name(task: str, lang: str) -> str:
     """Name of the task adapter (and its head) of ``task`` trained on source ``lang``: ``"{task}_{lang}"``."""
     return f"{task}_{lang}"
@@ -58,7 +45,7 @@ def train_task_adapter(model, tokenizer, sentences, task: TaskSpec, lang: str, *
     items = [task.encode(tokenizer, s, cfg.train.max_length) for s in sentences]
     history: list[dict] = []
     args = training_arguments(cfg.train, output_dir, seed, len(items), group_by_length=cfg.group_by_length)
-    trainer = AdapterTrainer(model=model, args=args, train_dataset=_Encoded(items),
+    trainer = AdapterTrainer(model=model, args=args, train_dataset=items,
                              data_collator=lambda b: task.collate(b, tokenizer.pad_token_id))
     trainer.train()
     history.extend(h for h in trainer.state.log_history if "loss" in h)
