@@ -704,3 +704,91 @@ def test_method_options_reach_only_the_initializers_that_declare_them(setup, mon
         register_initializer("bad", options=("lexicon",))
     assert registry.INITIALIZERS.find("va").options == ("augment_size",)
     assert registry.INITIALIZERS.find("tema").options == ("dictionary",)
+
+
+# ---------------------------------------------------------------- align (IBM Model 1)
+
+
+def test_ibm1_spreads_a_lone_token_evenly_and_keeps_each_tokens_mass():
+    from unibridge.embeddings.align import NULL, ibm1_counts
+
+    # one target token, two source tokens and NULL: every table entry stays 1, so 1/3 each
+    assert ibm1_counts([[7]], [[1, 2]], iterations=4) == pytest.approx({(7, NULL): 1 / 3, (7, 1): 1 / 3,
+                                                                       (7, 2): 1 / 3})
+    tgt, src = [[1, 2], [1, 3], [1, 2, 3]], [[10, 20], [10, 30], [30, 20, 10]]
+    counts = ibm1_counts(tgt, src, iterations=10)
+    for t, n in ((1, 3), (2, 2), (3, 2)):  # each occurrence spreads exactly one link
+        assert sum(c for (a, _), c in counts.items() if a == t) == pytest.approx(n)
+    # the pigeonhole: 1 always meets 10, so EM gives 1 to 10 and 2, 3 to what is left
+    assert max((c, s) for (t, s), c in counts.items() if t == 1)[1] == 10
+    assert max((c, s) for (t, s), c in counts.items() if t == 2)[1] == 20
+    assert max((c, s) for (t, s), c in counts.items() if t == 3)[1] == 30
+    with pytest.raises(ValueError, match="2 target sentences but 1"):
+        ibm1_counts([[1], [2]], [[3]])
+
+
+def test_aligned_rows_are_count_weighted_means_without_null_links():
+    from unibridge.embeddings.align import NULL, aligned_rows
+
+    E = torch.tensor([[0.0, 0.0], [4.0, 8.0], [1.0, 1.0]])
+    rows = aligned_rows(E, {(5, 0): 1.0, (5, 1): 3.0, (5, NULL): 10.0, (6, 1): 0.5, (7, 2): 2.0},
+                        min_count=1.0, ignore={2})
+    assert set(rows) == {5}  # 6 has too few links, 7 links only to an ignored id
+    assert torch.allclose(rows[5], torch.tensor([3.0, 6.0]))
+
+
+def test_align_places_each_piece_at_the_base_rows_of_its_translation(setup):
+    """Target words that only ever appear opposite one English word start nearest that word's pieces."""
+    src, tgt, E_S = setup["src"], setup["tgt"], setup["E_S"]
+    inv = {i: t for t, i in tgt.get_vocab().items()}
+    new = [i for i, t in sorted(inv.items()) if t.startswith("\u2581") and len(t) > 2
+           and i not in lexical_overlap(src, tgt) and tgt(t[1:], add_special_tokens=False)["input_ids"] == [i]][:6]
+    assert len(new) == 6
+    words = ["dog", "house", "water", "king", "road", "river"]
+    w_ids = [src(w, add_special_tokens=False)["input_ids"] for w in words]
+    parallel = []
+    for k in range(40):  # each target piece, in varying company, opposite its one English word
+        a, b = k % 6, (k % 6 + 1 + k // 6) % 6
+        if a != b:
+            parallel.append((inv[new[a]][1:] + " " + inv[new[b]][1:], f"{words[a]} {words[b]}"))
+    res = initialize_embeddings("align", seed=0, parallel=parallel, **_kw(setup))
+    assert sum(res.report.values()) == len(tgt) and res.report["aligned"] >= 6
+    word_rows = torch.stack([E_S[ids].mean(0) for ids in w_ids])
+    nearest = torch.nn.functional.cosine_similarity(res.embeddings[new][:, None], word_rows[None], dim=-1).argmax(1)
+    assert nearest.tolist() == list(range(6))  # each piece sits nearest the word it translates
+    for t, s in lexical_overlap(src, tgt).items():
+        assert torch.equal(res.embeddings[t], E_S[s])
+    with pytest.raises(ConfigError, match="needs parallel sentences"):
+        initialize_embeddings("align", seed=0, **_kw(setup))
+
+
+# ---------------------------------------------------------------- roman (uroman + FVT)
+
+
+def test_romanize_piece_keeps_the_word_start_and_drops_what_needs_no_romanising():
+    from unibridge.embeddings.roman import romanize_piece
+
+    assert romanize_piece("\u2581ⴰⵣⵓⵍ") == "\u2581azul"  # Tifinagh "hello"
+    assert romanize_piece("ላም") == "laame"  # Ethiopic, word-internal
+    assert romanize_piece("\u2581བོད") == "\u2581bod"  # Tibetan, the tsheg dropped
+    assert romanize_piece("\u2581abc") == romanize_piece("12") == ""  # already Latin / digits
+
+
+def test_roman_starts_unreadable_pieces_at_the_base_pieces_of_their_romanisation(setup, tmp_path):
+    from unibridge.embeddings.registry import base_pieces, subtoken_mean
+
+    E_S, tgt = setup["E_S"], setup["tgt"]
+    english = _sp_tokenizer(_english(600, skip=300), 400, tmp_path / "en")  # reads no Ethiopic
+    E = E_S[:len(english)]
+    res = initialize_embeddings("roman", source_embeddings=E, source_tokenizer=english, target_tokenizer=tgt,
+                                corpus=setup["corpus"], seed=0)
+    roman = res.details["romanized"]
+    assert sum(res.report.values()) == len(tgt) and res.report["aligned"] == len(roman) > 50
+    inv = {i: t for t, i in tgt.get_vocab().items()}
+    for t, r in roman.items():
+        assert base_pieces(inv[t], english) == [] and base_pieces(r, english)  # unreadable, its romanisation read
+        assert torch.equal(res.embeddings[t], subtoken_mean(E, english, [r])[0][0])
+    fvt = initialize_embeddings("fvt", source_embeddings=E, source_tokenizer=english, target_tokenizer=tgt,
+                                corpus=setup["corpus"], seed=0)
+    assert fvt.report["combined"] == res.report["combined"]  # pieces the base reads: FVT's rows
+    assert torch.equal(fvt.embeddings[fvt.details["combined_ids"]], res.embeddings[res.details["combined_ids"]])

@@ -506,6 +506,29 @@ def test_the_target_text_never_holds_a_test_sentence(tiny_base, tmp_path, caplog
     assert ":minus-2-tests-" in pipe.stage_fingerprint("vocab") and ":minus" not in plain.stage_fingerprint("vocab")
 
 
+def test_the_align_initializer_reads_every_parallel_pair_of_every_source(tiny_base, tmp_path):
+    """``align`` reads all the sources' parallel sentences (not harmony's K); which files and how
+    they pair enter the fingerprints of the stages it feeds, and only when the method reads them."""
+    from unibridge.data import read_alignment_file, read_parallel
+
+    raw = tiny_recipe(tiny_base)
+    raw["embeddings"] = {"method": "align"}
+    pipe = Pipeline(Recipe.from_dict(raw), tmp_path / "a")
+    en = read_alignment_file("parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt")
+    ru = read_parallel(*raw["sources"]["ru"]["parallel"].split("|"))
+    assert pipe.parallel_pairs() == en + ru and len(ru) > pipe.recipe.harmony.k  # all, not harmony's K
+    pipe.run(only=["vocab", "embeddings"])
+    report = json.loads((tmp_path / "a" / "embeddings" / "report.json").read_text())
+    assert report["counts"]["aligned"] > 100
+    fp = pipe.stage_fingerprint("embeddings")
+    assert ":parallel-" in fp and ":parallel-" in pipe.stage_fingerprint("adaptation")
+    raw["sources"]["ru"]["parallel"] = "parallel/unibridge_alignment/flores/am/amh_Ethi-rus_Cyrl.txt"
+    other = Pipeline(Recipe.from_dict(raw), tmp_path / "b")
+    assert other.stage_fingerprint("embeddings") != fp and other.stage_fingerprint("vocab") == pipe.stage_fingerprint("vocab")
+    raw["embeddings"] = {"method": "fvt"}
+    assert ":parallel-" not in Pipeline(Recipe.from_dict(raw), tmp_path / "c").stage_fingerprint("embeddings")
+
+
 @pytest.mark.slow
 def test_topic_classification_runs_from_recipe_to_predictor_and_cli(finished_run, tmp_path, capsys):
     """SIB-200 topics on the tiny run: source task adapters train on each source's topic file, the

@@ -468,3 +468,16 @@ def test_cli_vocab_writes_tokenizer_plot_and_curve(tmp_path, xlmr_base):
     assert rec["searched"] and rec["tokenizer_size"] == len(tok)  # the pipeline's record (one service)
     text = _clean_texts(sp)[0]
     assert tok(text).input_ids[1:-1] == [i + 1 for i in sp.encode(text)]
+
+
+def test_unk_share_counts_the_base_pieces_read_as_unknown(tmp_path):
+    from transformers import BertTokenizerFast
+
+    from unibridge.vocab.tokenizer import unk_share
+
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nab\n##ab\n##c\nc\n", encoding="utf-8")
+    bert = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"), do_lower_case=False)
+    # "ab" "zz"->[UNK] "c" | "abc"->ab ##c "q"->[UNK]: 2 of 6 pieces
+    assert unk_share(bert, ["ab zz c", "abc q"]) == pytest.approx(2 / 6)
+    assert unk_share(bert, ["ab zz c", "abc q"], max_lines=1) == pytest.approx(1 / 3)
+    assert unk_share(bert, []) == 0.0

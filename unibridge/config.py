@@ -183,8 +183,8 @@ class VocabConfig(_Config):
 class EmbeddingConfig(_Config):
     """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7).
 
-    ``method``: a registered initializer (unibridge, focus, fvt, script, script+posn, ident, tema,
-    va, random). ``dictionary``: bilingual dictionary files (relative to the data root) for
+    ``method``: a registered initializer (unibridge, focus, fvt, align, roman, script, script+posn,
+    ident, tema, va, random; ``align`` reads the sources' ``parallel:`` sentences, all of them). ``dictionary``: bilingual dictionary files (relative to the data root) for
     ``tema``. ``augment_size``: pieces ``va`` adds to the base vocabulary (Chau et al.: 99).
     """
 

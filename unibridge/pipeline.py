@@ -176,6 +176,13 @@ class Pipeline:
         return (self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
                 + "-" + self.data_digest(*data)[:16] + dropped + extra)
 
+    def _embeddings_read_parallel(self) -> bool:
+        """Whether the recipe's embedding initializer takes the sources' parallel sentences (it
+        declared the ``parallel`` option, e.g. ``align``)."""
+        from .embeddings.registry import INITIALIZERS
+
+        return "parallel" in INITIALIZERS.get(self.recipe.embeddings.method).options
+
     def stage_fingerprint(self, stage: str) -> str | None:
         """Fingerprint of what a stage depends on (None for ``sources``, cached per adapter): the
         recipe's settings for it and the contents of its data files (:meth:`data_digest`), so a
@@ -190,10 +197,17 @@ class Pipeline:
             extra = ":dev-" + hashlib.sha256(json.dumps(dev, sort_keys=True).encode()).hexdigest()[:12] if dev else ""
             extra += self.head_digest("adaptation") + self.head_digest("source_adaptation")
             return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=extra)
+        if stage in ("embeddings", "adaptation") and self._embeddings_read_parallel():
+            # the initializer reads every source's parallel sentences: which files, paired how
+            pairs = ":parallel-" + hashlib.sha256(json.dumps(
+                {s: spec.parallel for s, spec in self.recipe.sources.items()}, sort_keys=True).encode()).hexdigest()[:12]
+            data = self._STAGE_DATA[stage] + ("parallel",)
+        else:
+            pairs, data = "", self._STAGE_DATA[stage]
         if stage == "adaptation":  # the target language adapter trains against the backbone head
-            return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage], extra=self.head_digest())
+            return self.fingerprint(*chain[stage], data=data, extra=pairs + self.head_digest())
         if stage in chain:
-            return self.fingerprint(*chain[stage], data=self._STAGE_DATA[stage])
+            return self.fingerprint(*chain[stage], data=data, extra=pairs)
         if stage == "evaluation":  # scores with the stored harmony: rebuilt whenever harmony is
             return self.fingerprint(data=self._STAGE_DATA[stage],
                                     extra=self.recipe.fingerprint() + ":" + self.stage_fingerprint("harmony"))
@@ -263,6 +277,8 @@ class Pipeline:
                 self.task_data(lang, task)
             if spec.parallel:
                 self._pairs(lang, r.harmony.k)
+        if self._embeddings_read_parallel():
+            self.parallel_pairs()
         for task in r.tasks:
             self.test_examples(task)
             self.dev_examples(task)
@@ -279,7 +295,9 @@ class Pipeline:
 
         with stage_dir(self.run_dir / "vocab", self.stage_fingerprint("vocab")) as d:
             info, _ = build_vocabulary(self.mono, self.recipe.vocab, d, self.base_tokenizer)
-        _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens)")
+        unk = f"; the base tokenizer reads {info['base_unk_share']:.0%} of the text's pieces as unknown" \
+            if "base_unk_share" in info else ""
+        _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens){unk}")
 
     # ------------------------------------------------------------------ stage 2
     def stage_embeddings(self) -> None:
@@ -292,6 +310,7 @@ class Pipeline:
                                       base_tokenizer=self.base_tokenizer,
                                       target_tokenizer=load_tokenizer(self.run_dir / "vocab" / "tokenizer"),
                                       corpus=self.mono, seed=self.recipe.seed,
+                                      parallel=self.parallel_pairs() if self._embeddings_read_parallel() else None,
                                       workdir=self.run_dir / "cache" / "static",
                                       title=f"{self.recipe.target}: {cfg.method} initialisation")
         _say(f"embeddings ({cfg.method}): {res.report}")
@@ -478,6 +497,13 @@ class Pipeline:
             read = read_id_aligned if tgt.endswith(".tsv") and src.endswith(".tsv") else read_parallel
             return self._read_once(("pairs", lang, k), lambda: read(tgt, src, limit=k))
         return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
+
+    def parallel_pairs(self) -> list[tuple[str, str]]:
+        """Every (target, source) sentence pair that the sources' ``parallel:`` entries name, all
+        of them (not only harmony's K), sources in recipe order: what an embedding initializer
+        that aligns them (``align``) reads. Raises DataError as :meth:`_pairs`, or when no source
+        names parallel sentences and the target has no default alignment file."""
+        return [p for s in self.recipe.sources for p in self._pairs(s, None)]
 
     def stage_harmony(self) -> None:
         """Stage 5 (:func:`~unibridge.inference.stage.build_harmony`): harmony weights from the

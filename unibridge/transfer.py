@@ -11,9 +11,10 @@ Configurations (``CONFIGS``):
 * ``unibridge``: the full method (the recipe as written), harmony weights;
 * ``no-kl`` (β = 0), ``random-init`` (random embedding initialisation), ``fixed-vocab`` (no
   vocabulary search: 10,000 pieces): Table 5's ablations, each a full run with one change;
-* ``fvt-init`` / ``paper-init``: the full method with the embeddings initialised by FVT (each new
-  token's row the mean of its base pieces', Gee et al. 2022) / by Eq. 2–8 of Pham et al. 2024,
-  whichever the recipe does not use already;
+* ``fvt-init`` / ``paper-init`` / ``align-init`` / ``roman-init``: the full method with the
+  embeddings initialised by FVT (each new token's row the mean of its base pieces', Gee et al.
+  2022) / by Eq. 2–8 of Pham et al. 2024 / by IBM Model 1 word alignments of the sources' parallel
+  sentences / by FVT over uroman's romanisation, whichever the recipe does not use already;
 * ``english-only``: the UniBridge run with the English task adapter alone (no multi-source).
 
 Weight strategies (the registry of :mod:`~unibridge.inference.strategies`: harmony,
@@ -49,13 +50,15 @@ from .errors import ConfigError
 from .inference.strategies import strategy_names
 
 FIXED_VOCAB_SIZE = 10000  # the fixed-vocab ablation's vocabulary unless a grid names another (the paper's 10k)
-CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "paper-init", "fixed-vocab",
-           "english-only")
+CONFIGS = ("zero-shot", "mad-x", "unibridge", "no-kl", "random-init", "fvt-init", "paper-init", "align-init",
+           "roman-init", "fixed-vocab", "english-only")
 ABLATIONS = {
     "no-kl": {"adaptation": {"beta": 0.0}},
     "random-init": {"embeddings": {"method": "random"}},
     "fvt-init": {"embeddings": {"method": "fvt"}},
     "paper-init": {"embeddings": {"method": "unibridge"}},
+    "align-init": {"embeddings": {"method": "align"}},
+    "roman-init": {"embeddings": {"method": "roman"}},
     "fixed-vocab": {"vocab": {"fixed_size": FIXED_VOCAB_SIZE}},  # TransferGrid.fixed_vocab_size
 }
 LABELS = {
@@ -66,6 +69,8 @@ LABELS = {
     "random-init": "− embedding initialisation (random)",
     "fvt-init": "embedding initialisation by base pieces (FVT)",
     "paper-init": "embedding initialisation of Eq. 2–8 (the paper's)",
+    "align-init": "embedding initialisation by word alignments of the parallel sentences (IBM Model 1)",
+    "roman-init": "embedding initialisation by base pieces of the romanisation (uroman + FVT)",
     "fixed-vocab": "− vocabulary search (10k pieces)",
     "english-only": "− multi-source (English task adapter only)",
 }

@@ -3,7 +3,7 @@
 An initializer is a function registered by name with :func:`register_initializer`; it takes the
 common keyword arguments of :func:`initialize_embeddings` (source embeddings and tokenizer,
 target tokenizer, corpus, config, seed, workdir) plus the method options it declared at
-registration (``dictionary``, ``augment_size``), and returns an :class:`InitResult`. Adding a
+registration (``dictionary``, ``augment_size``, ``parallel``), and returns an :class:`InitResult`. Adding a
 method is one new module that registers itself on import.
 """
 
@@ -44,7 +44,7 @@ class InitResult:
 
 
 Initializer = Callable[..., InitResult]
-METHOD_OPTIONS = ("dictionary", "augment_size")
+METHOD_OPTIONS = ("dictionary", "augment_size", "parallel")
 """Keyword arguments of :func:`initialize_embeddings` that reach only the methods declaring them."""
 
 
@@ -100,7 +100,8 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
                           config: "StaticConfig | None" = None, seed: int = 0,
                           workdir: Path | None = None,
                           dictionary: "Sequence[tuple[str, str]] | None" = None,
-                          augment_size: int = 99) -> InitResult:
+                          augment_size: int = 99,
+                          parallel: "Sequence[tuple[str, str]] | None" = None) -> InitResult:
     """Initialise a target-vocabulary embedding matrix with the named method.
 
     Args:
@@ -115,7 +116,9 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
         workdir: cache directory for trained static spaces (none: no caching).
         dictionary: ``(source word, target word)`` pairs for methods that take one (``tema``).
         augment_size: pieces added by vocabulary augmentation (``va``; 99 as in Chau et al.).
-        Method options (``dictionary``, ``augment_size``) reach only the initializers that
+        parallel: ``(target sentence, source sentence)`` pairs for methods that align them
+            (``align``).
+        Method options (``dictionary``, ``augment_size``, ``parallel``) reach only the initializers that
         declared them at registration, so one call serves every method.
     Returns:
         :class:`InitResult` with float32 ``(V_T, d)`` embeddings, V_T = the vocabulary size of
@@ -126,7 +129,7 @@ def initialize_embeddings(method: str, *, source_embeddings: torch.Tensor, sourc
     Source: Section 2.2 (Eq. 2–8) of Pham et al. (2024) for ``"unibridge"``.
     """
     entry = INITIALIZERS.get(method)
-    given = {"dictionary": dictionary, "augment_size": augment_size}
+    given = {"dictionary": dictionary, "augment_size": augment_size, "parallel": parallel}
     options = {k: given[k] for k in entry.options}
     res = entry.fn(source_embeddings=source_embeddings, source_tokenizer=source_tokenizer,
              target_tokenizer=target_tokenizer, corpus=corpus, config=config, seed=seed,

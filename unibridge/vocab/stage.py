@@ -12,7 +12,7 @@ from ..artifacts import write_json
 from ..config import VocabConfig
 from .plot import plot_alp_curve
 from .search import VocabSearchResult, search_vocab_size
-from .tokenizer import wrap_tokenizer
+from .tokenizer import unk_share, wrap_tokenizer
 from .trainer import train_sentencepiece
 
 
@@ -26,8 +26,9 @@ def build_vocabulary(lines: Sequence[str], cfg: VocabConfig, out: str | Path, ba
 
     ``search``: further arguments of :func:`~unibridge.vocab.search.search_vocab_size`
     (``workers``, ``seed``, ``progress``). Returns ``(record, result)``: ``record`` is
-    ``{"searched", "vocab_size", ...the search result..., "tokenizer_size"}`` (the last with
-    ``base_tokenizer``), ``result`` the :class:`VocabSearchResult` (None without a search).
+    ``{"searched", "vocab_size", ...the search result..., "tokenizer_size", "base_unk_share"}``
+    (the last two with ``base_tokenizer``; the share of the text's base pieces that are
+    ``<unk>``, :func:`~unibridge.vocab.tokenizer.unk_share`), ``result`` the :class:`VocabSearchResult` (None without a search).
     Raises what the search raises (DataError: empty text; VocabSizeError: too little text for
     ``cfg.v_i`` pieces).
     """
@@ -52,5 +53,6 @@ def build_vocabulary(lines: Sequence[str], cfg: VocabConfig, out: str | Path, ba
         shutil.copyfile(model_path, final)
     if base_tokenizer is not None:
         record["tokenizer_size"] = len(wrap_tokenizer(final, base_tokenizer, out / "tokenizer"))
+        record["base_unk_share"] = unk_share(base_tokenizer, list(lines))
     write_json(out / "search.json", record)
     return record, res
