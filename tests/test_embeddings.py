@@ -510,6 +510,14 @@ def test_cli_init_writes_embeddings_report_and_pca(tmp_path, tiny_base):
                  "--method", "tema", "--dictionary", str(tmp_path / "dict.tsv"), "--base", str(tiny_base)]) == 0
     report = json.loads((tmp_path / "tema" / "report.json").read_text())
     assert report["method"] == "tema" and report["counts"]["aligned"] == 1
+    # align reads --parallel: here the K=10 pairs of UniBridge's Amharic-English alignment file
+    assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(tmp_path / "align"),
+                 "--method", "align", "--base", str(tiny_base), "--no-plot"]) == 2  # none given: one-line error
+    assert main(["init", str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(tmp_path / "align"),
+                 "--method", "align", "--base", str(tiny_base), "--no-plot",
+                 "--parallel", "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt"]) == 0
+    report = json.loads((tmp_path / "align" / "report.json").read_text())
+    assert report["method"] == "align" and report["counts"]["aligned"] > 0  # most pieces here overlap the base's
 
 
 def test_focus_without_overlapping_anchors_is_a_clear_error(setup, monkeypatch):

@@ -203,7 +203,7 @@ class Pipeline:
                 {s: spec.parallel for s, spec in self.recipe.sources.items()}, sort_keys=True).encode()).hexdigest()[:12]
             data = self._STAGE_DATA[stage] + ("parallel",)
         else:
-            pairs, data = "", self._STAGE_DATA[stage]
+            pairs, data = "", self._STAGE_DATA.get(stage, ())
         if stage == "adaptation":  # the target language adapter trains against the backbone head
             return self.fingerprint(*chain[stage], data=data, extra=pairs + self.head_digest())
         if stage in chain:
@@ -479,8 +479,8 @@ class Pipeline:
         return trained
 
     # ------------------------------------------------------------------ stage 5
-    def _pairs(self, lang: str, k: int) -> list[tuple[str, str]]:
-        from .data import read_alignment_file, read_parallel
+    def _pairs(self, lang: str, k: int | None) -> list[tuple[str, str]]:
+        from .data import read_pairs
 
         p = self.recipe.sources[lang].parallel
         if not p:
@@ -490,13 +490,7 @@ class Pipeline:
                 f" (target '{self.recipe.target}' has no UniBridge alignment file to default to: give each source "
                 "`parallel: target_file|source_file` of line-aligned sentences)")
             raise DataError(f"source '{lang}' names no parallel sentences ('parallel:') for harmony weights{none}")
-        if "|" in p:  # "target_file|source_file": line-aligned text, or TSV files joined on index_id
-            from .data import read_id_aligned
-
-            tgt, src = p.split("|", 1)
-            read = read_id_aligned if tgt.endswith(".tsv") and src.endswith(".tsv") else read_parallel
-            return self._read_once(("pairs", lang, k), lambda: read(tgt, src, limit=k))
-        return self._read_once(("pairs", lang, k), lambda: read_alignment_file(p)[:k])
+        return self._read_once(("pairs", lang, k), lambda: read_pairs(p, limit=k))
 
     def parallel_pairs(self) -> list[tuple[str, str]]:
         """Every (target, source) sentence pair that the sources' ``parallel:`` entries name, all

@@ -39,7 +39,7 @@ def cmd_init(a) -> int:
 
     from ..backbones import backbone_tokenizer, load_input_embeddings, load_tokenizer
     from ..config import EmbeddingConfig
-    from ..data import read_text
+    from ..data import read_pairs, read_text
     from ..embeddings import get_initializer
     from ..embeddings.stage import build_embeddings
 
@@ -47,9 +47,10 @@ def cmd_init(a) -> int:
     out = Path(a.out)
     cfg = EmbeddingConfig(method=a.method, static_dim=a.static_dim, static_epochs=a.static_epochs,
                           dictionary=list(a.dictionary) if a.dictionary else None, augment_size=a.augment_size)
+    parallel = [p for spec in a.parallel or () for p in read_pairs(spec)] or None
     res, path = build_embeddings(cfg, out, base_embeddings=load_input_embeddings(a.base),
                                  base_tokenizer=backbone_tokenizer(a.base), target_tokenizer=load_tokenizer(a.tokenizer),
-                                 corpus=read_text(a.corpus), seed=a.seed, workdir=out / "static",
+                                 corpus=read_text(a.corpus), seed=a.seed, workdir=out / "static", parallel=parallel,
                                  title=f"{a.method} initialisation", plot=not a.no_plot)
     total = sum(res.report.values())
     print(text_table([[k, v, f"{100 * v / total:.1f}"] for k, v in res.report.items()],
@@ -161,10 +162,13 @@ def add_parser(sub) -> None:
     i.add_argument("--tokenizer", required=True, help="target tokenizer folder (e.g. runs/vocab-amh/tokenizer)")
     i.add_argument("--out", required=True)
     i.add_argument("--method", default="unibridge",
-                   help="registered initializer: unibridge (default), focus, fvt, tema, va, script, script+posn, "
-                        "ident, random, or one a plug-in registers (docs/embeddings.md)")
+                   help="registered initializer: unibridge (default), focus, fvt, align, roman, tema, va, script, "
+                        "script+posn, ident, random, or one a plug-in registers (docs/embeddings.md)")
     i.add_argument("--base", default="me5-small")
     i.add_argument("--dictionary", action="append", help="bilingual dictionary file (tema), repeatable")
+    i.add_argument("--parallel", action="append", metavar="TARGET|SOURCE",
+                   help="parallel sentences (align), repeatable: two line-aligned files or SIB-200 TSV files "
+                        "joined as TARGET|SOURCE, or one UniBridge alignment file")
     config_arg(i, "--augment-size", EmbeddingConfig, "augment_size",
                "va: target pieces added to the base vocabulary (as in Chau et al. 2020)")
     config_arg(i, "--static-dim", EmbeddingConfig, "static_dim", "dimension of the fastText static spaces")

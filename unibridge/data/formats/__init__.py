@@ -19,7 +19,8 @@ Formats:
   XTREME format (``premise hypothesis label``, no header): :func:`read_nli_tsv` (:mod:`.nli`).
 * SIB-200 topic TSV (``index_id category text``): :func:`read_topic_tsv`, and the parallel
   pairs of two such files joined on ``index_id``: :func:`read_id_aligned` (:mod:`.topic`).
-* Line-aligned parallel text (FLORES-200, NTREX-128, Tatoeba, HornMT): :func:`read_parallel` (:mod:`.parallel`).
+* Line-aligned parallel text (FLORES-200, NTREX-128, Tatoeba, HornMT): :func:`read_parallel` (:mod:`.parallel`);
+  a recipe's ``parallel:`` entry, whichever of the three forms: :func:`read_pairs`.
 * UniBridge's alignment sentences (``code: sentence`` blocks): :func:`read_alignment_file` (:mod:`.parallel`).
 * Raw text, one sentence a line, or MasakhaNEWS TSV articles: :func:`read_text`; bilingual
   word dictionaries: :func:`read_dictionary` (:mod:`.text`).
@@ -32,7 +33,7 @@ from .common import LabelledText, NLIExample, TaggedSentence
 from .conllu import read_conllu
 from .iob import read_iob, read_stockmark_json
 from .nli import read_nli_tsv
-from .parallel import read_alignment_file, read_parallel
+from .parallel import read_alignment_file, read_pairs, read_parallel
 from .text import read_dictionary, read_text
 from .topic import read_id_aligned, read_topic_tsv
 
@@ -46,6 +47,7 @@ __all__ = [
     "read_nli_tsv",
     "read_topic_tsv",
     "read_id_aligned",
+    "read_pairs",
     "read_parallel",
     "read_alignment_file",
     "read_text",

@@ -84,3 +84,21 @@ def read_alignment_file(path: PathLike, limit: int | None = None) -> list[tuple[
         if _full(pairs, limit):
             break
     return pairs
+
+
+def read_pairs(spec: str, limit: int | None = None) -> list[tuple[str, str]]:
+    """The (target, source) sentence pairs of a recipe's ``parallel:`` entry: ``target|source``
+    names two line-aligned files (:func:`read_parallel`) or two TSV files joined on ``index_id``
+    (both ending ``.tsv``: :func:`~unibridge.data.formats.topic.read_id_aligned`); one path names
+    an alignment file (:func:`read_alignment_file`). At most ``limit`` pairs.
+
+    Raises:
+        DataError: as the reader it calls (missing file, unaligned lines, no shared id ...).
+    """
+    if "|" in spec:
+        from .topic import read_id_aligned
+
+        tgt, src = spec.split("|", 1)
+        read = read_id_aligned if tgt.endswith(".tsv") and src.endswith(".tsv") else read_parallel
+        return read(tgt, src, limit=limit)
+    return read_alignment_file(spec, limit=limit)
