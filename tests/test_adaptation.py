@@ -719,3 +719,44 @@ def test_the_lazy_teacher_runs_only_on_the_examples_a_schedule_uses(tiny_base, m
                            output_dir="/tmp/unibridge-test-lazy", resume=False)
     assert len(seen) == 2 and all(len(b) == 4 for b in seen)  # two steps of four examples
     assert sum(calls) == len({i for b in seen for i in b}) <= 8  # the teacher ran on those alone, not on 40
+
+
+def test_an_init_teacher_reads_the_target_through_a_frozen_copy_of_its_starting_embeddings(tiny_base, monkeypatch):
+    from transformers import AutoTokenizer
+
+    import unibridge.adaptation.train as train_mod
+    from unibridge.adaptation.model import attach_embeddings
+    from unibridge.adaptation.train import TEACHER_EMBEDDINGS
+    from unibridge.errors import ConfigError
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    model = load_adapter_model(tiny_base)
+    start = torch.randn(len(tok), model.config.hidden_size, generator=torch.Generator().manual_seed(3))
+    attach_embeddings(model, "tgt", tok, start)
+    texts = [f"line {k} has some words and a number {k * 7}" for k in range(24)]
+    seen = []
+    real_states = train_mod.teacher_states
+
+    def spy(m, tokenizer, words, **k):
+        emb = k.get("embeddings", "default")
+        seen.append((emb, m.loaded_embeddings[emb].weight.detach().clone() if emb != "default" else None,
+                     m.active_embeddings))
+        return real_states(m, tokenizer, words, **k)
+
+    monkeypatch.setattr(train_mod, "teacher_states", spy)
+    for teacher in ("init", "base"):
+        add_language_adapter(model, "xx")
+        cfg = AdaptationConfig(regulariser="anchor", mlm_head="joint", teacher=teacher,
+                               train=TrainConfig(max_steps=2, batch_size=4, learning_rate=1e-2, max_length=16))
+        train_language_adapter(model, tok, texts, "xx", cfg=cfg, base_tokenizer=tok, train_embeddings=True,
+                               output_dir=f"/tmp/unibridge-test-teacher-{teacher}", resume=False)
+        model.delete_adapter("xx")
+        assert TEACHER_EMBEDDINGS not in model.loaded_embeddings and model.active_embeddings == "tgt"
+    init_calls, base_calls = seen[:2], seen[2:]
+    assert len(init_calls) == 2 and len(base_calls) == 2  # a teacher pass per step
+    for emb, weight, active in init_calls:  # the copy as the embeddings started, not as they train
+        assert emb == TEACHER_EMBEDDINGS and torch.equal(weight, start) and active == "tgt"
+    assert all(emb == "default" for emb, _, _ in base_calls)
+    assert not torch.equal(model.loaded_embeddings["tgt"].weight.detach(), start)  # the student's own trained
+    with pytest.raises(ConfigError, match="adaptation.teacher must be one of base, init"):
+        AdaptationConfig(teacher="frozen")

@@ -120,9 +120,11 @@ def teacher_layers(anchor_layers, n_layers: int) -> list[int]:
 
 @torch.no_grad()
 def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length: int,
-                   batch_size: int = 32, layers: list[int] | None = None) -> list[torch.Tensor]:
-    """States of the frozen base (default embeddings, no adapter) per example, computed once
-    since the teacher is frozen and deterministic.
+                   batch_size: int = 32, layers: list[int] | None = None,
+                   embeddings: str = "default") -> list[torch.Tensor]:
+    """States of the frozen base (no adapter; its own embeddings, or the embedding set
+    ``embeddings`` read with ``base_tokenizer``, which is then that set's tokenizer) per example,
+    computed once since the teacher is frozen and deterministic.
 
     Returns per example a (3 + n_words, d · len(layers)) tensor (:func:`state_units` of each
     hidden state in ``layers``, side by side along the feature axis; ``layers`` None: the last
@@ -130,7 +132,7 @@ def teacher_states(model, base_tokenizer, words: list[list[str]], *, max_length:
     ``max_length``.
     """
     out: list[torch.Tensor] = []
-    with model_setup(model, "default", None):
+    with model_setup(model, embeddings, None):
         for encs, ids, att, wid in word_batches(base_tokenizer, words, max_length=max_length,
                                                 batch_size=batch_size):
             res = model.base_model(input_ids=ids, attention_mask=att, output_hidden_states=layers is not None)
@@ -235,6 +237,9 @@ class LanguageModelingObjective(nn.Module):
 
 
 PARTS = ("mlm_loss", "kl_loss", "anchor_loss", "align_loss")
+TEACHER_EMBEDDINGS = "teacher-init"
+"""The embedding set of a teacher that reads the target through the initial new embeddings
+(:attr:`~unibridge.config.AdaptationConfig.teacher` ``init``), removed once training ends."""
 
 
 class LazyTeacher:
@@ -247,16 +252,17 @@ class LazyTeacher:
     """
 
     def __init__(self, model, base_tokenizer, words: list[list[str]], encs: list[_Encoded], max_length: int,
-                 layers: list[int] | None = None):
+                 layers: list[int] | None = None, embeddings: str = "default"):
         self.model, self.tok, self.words, self.encs, self.max_length = model, base_tokenizer, words, encs, max_length
-        self.layers = layers
+        self.layers, self.embeddings = layers, embeddings
         self.cache: dict[int, torch.Tensor] = {}
 
     def get(self, indices: list[int]) -> list[torch.Tensor]:
         missing = list(dict.fromkeys(i for i in indices if i not in self.cache))
         if missing:
             states = teacher_states(self.model, self.tok, [self.words[i] for i in missing],
-                                    max_length=self.max_length, batch_size=len(missing), layers=self.layers)
+                                    max_length=self.max_length, batch_size=len(missing), layers=self.layers,
+                                    embeddings=self.embeddings)
             for i, t in zip(missing, states):  # compare only words present on both sides
                 self.cache[i] = t[: TEACHER_HEADER + min(self.encs[i].n_words, t.shape[0] - TEACHER_HEADER)]
         return [self.cache[i] for i in indices]
@@ -500,7 +506,9 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
             and/or λ·anchor) or :class:`~unibridge.config.AdaptationConfig` (adds α).
         train_embeddings: train the active embeddings (new target embeddings) too.
         base_tokenizer: the teacher's tokenizer (the base model's), needed when a regulariser
-            or α > 0 is on; the teacher is the base with its own embeddings and no adapter.
+            or α > 0 is on; the teacher is the base with its own embeddings and no adapter, or,
+            with ``cfg.teacher == "init"`` and ``train_embeddings``, the base reading the text
+            with ``tokenizer`` through a frozen copy of the new embeddings as they start.
         dictionary: ``(source word, target word)`` pairs for the ALIGN term (α > 0).
         output_dir: Trainer folder; with ``cfg.save_steps`` or early stopping it holds
             checkpoints, and with ``resume`` the last one found there is resumed.
@@ -538,7 +546,19 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
         wanted = {resolve_layer(x, n_layers) for x in cfg.anchor_layers}
         blocks = [b for b, layer in enumerate(layers) if layer in wanted]
     if beta > 0 or anchor > 0:
-        teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length, layers=layers)
+        if getattr(cfg, "teacher", "base") == "init" and train_embeddings:
+            # the teacher reads the text as the student does, through a frozen copy of the new
+            # embeddings as they start: where the base reads the target only as <unk>, its own
+            # states carry nothing to hold the adapter to
+            from .model import attach_embeddings
+
+            active = model.active_embeddings
+            attach_embeddings(model, TEACHER_EMBEDDINGS, tokenizer, model.get_input_embeddings().weight.detach().clone())
+            model.set_active_embeddings(active)
+            teacher = LazyTeacher(model, tokenizer, words, encs, tc.max_length, layers=layers,
+                                  embeddings=TEACHER_EMBEDDINGS)
+        else:
+            teacher = LazyTeacher(model, base_tokenizer, words, encs, tc.max_length, layers=layers)
     align = None
     if alpha > 0:
         align = dictionary_alignment(model, tokenizer, base_tokenizer, dictionary or [])
@@ -587,6 +607,8 @@ def train_language_adapter(model, tokenizer, texts: list[str], adapter: str, *,
     trainer.train(resume_from_checkpoint=last)
     if eval_texts and cfg.patience > 0:  # the best weights are back; record their score
         trainer.evaluate()
+    if TEACHER_EMBEDDINGS in model.loaded_embeddings:
+        model.delete_embeddings(TEACHER_EMBEDDINGS)
     model.eval()
     return head, history
 
