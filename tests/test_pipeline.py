@@ -529,6 +529,27 @@ def test_the_align_initializer_reads_every_parallel_pair_of_every_source(tiny_ba
     assert ":parallel-" not in Pipeline(Recipe.from_dict(raw), tmp_path / "c").stage_fingerprint("embeddings")
 
 
+def test_a_target_the_base_reads_as_unknown_is_measured_and_warned_about(tiny_base, tmp_path, caplog):
+    """Santali in Ol Chiki: the vocab stage says how much of the text the base reads as <unk> and
+    warns unless the recipe uses the settings chosen for such scripts."""
+    import logging
+
+    raw = tiny_recipe(tiny_base)
+    raw["mono"] = ["sib200/sat_Olck/train.tsv"]
+    with caplog.at_level(logging.INFO, logger="unibridge"):
+        Pipeline(Recipe.from_dict(raw), tmp_path / "a").run(only=["vocab"])
+    share = json.loads((tmp_path / "a" / "vocab" / "search.json").read_text())["base_unk_share"]
+    assert share > 0.9  # 92% under XLM-R's tokenizer (the "▁" before each unreadable word not counted)
+    assert f"the base tokenizer reads {share:.0%} of the text's pieces as unknown" in caplog.text
+    warned = [r for r in caplog.records if r.levelno == logging.WARNING and "reads" in r.getMessage()]
+    assert len(warned) == 1 and "embeddings: {method: align}" in warned[0].getMessage()
+    caplog.clear()
+    raw["embeddings"], raw["adaptation"]["regulariser"] = {"method": "align"}, "none"
+    with caplog.at_level(logging.INFO, logger="unibridge"):
+        Pipeline(Recipe.from_dict(raw), tmp_path / "b").run(only=["vocab"])
+    assert "as unknown" in caplog.text and not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
 @pytest.mark.slow
 def test_topic_classification_runs_from_recipe_to_predictor_and_cli(finished_run, tmp_path, capsys):
     """SIB-200 topics on the tiny run: source task adapters train on each source's topic file, the

@@ -39,6 +39,9 @@ from .errors import DataError
 from .registry import TASKS
 
 log = logging.getLogger("unibridge")
+UNREADABLE_SHARE = 0.25
+"""Share of the target text's base pieces that are ``<unk>`` from which the vocab stage warns
+that the recipe's settings are not those chosen for a script the base cannot read (Tibetan: 52%)."""
 
 
 @dataclass
@@ -295,9 +298,16 @@ class Pipeline:
 
         with stage_dir(self.run_dir / "vocab", self.stage_fingerprint("vocab")) as d:
             info, _ = build_vocabulary(self.mono, self.recipe.vocab, d, self.base_tokenizer)
-        unk = f"; the base tokenizer reads {info['base_unk_share']:.0%} of the text's pieces as unknown" \
-            if "base_unk_share" in info else ""
+        share = info.get("base_unk_share")
+        unk = f"; the base tokenizer reads {share:.0%} of the text's pieces as unknown" if share is not None else ""
         _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens){unk}")
+        r = self.recipe
+        if share is not None and share >= UNREADABLE_SHARE and (r.embeddings.method, r.adaptation.regulariser) != (
+                "align", "none"):
+            log.warning(f"the base model reads {share:.0%} of the target text as unknown pieces: for such a script "
+                        "the recipes use `embeddings: {method: align}` and `adaptation: {regulariser: none}` "
+                        "(recipes/sat.yaml; with Eq. 2-8 and the base as teacher every configuration stayed at the "
+                        "majority class, docs/results.md)")
 
     # ------------------------------------------------------------------ stage 2
     def stage_embeddings(self) -> None:
