@@ -137,7 +137,7 @@ def test_every_extension_point_is_one_registry_with_its_own_name_rules():
     assert TASKS.names()[:3] == ("pos", "ner", "nli")  # registration order
     assert list(INITIALIZERS.names()) == sorted(INITIALIZERS.names()) and "script+posn" in INITIALIZERS
     assert "harmony-untuned" in STRATEGIES
-    with pytest.raises(ConfigError, match="unknown embedding initializer 'w2v'; known embedding initializers: focus, fvt"):
+    with pytest.raises(ConfigError, match="unknown embedding initializer 'w2v'; known embedding initializers: align, focus, fvt"):
         INITIALIZERS.get("w2v")
 
     r = Registry("colour", pattern=r"[a-z]+(-[a-z]+)*", replace=True, sort_names=True)
