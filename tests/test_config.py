@@ -171,10 +171,15 @@ def test_an_added_option_at_its_default_leaves_fingerprints_as_they_were():
     # written out, but not fingerprinted at their defaults
     assert d["adaptation"]["anchor_layers"] == [-1] and d["adaptation"]["adapter"] is None
     assert d["adaptation"]["mlm_layer"] == -1
+    assert d["adaptation"]["teacher"] == "base" and "teacher" not in d["source_adaptation"]
     for stage in ("adaptation", "source_adaptation"):
         del d[stage]["anchor_layers"], d[stage]["adapter"], d[stage]["mlm_layer"]
+    del d["adaptation"]["teacher"]
     want = hashlib.sha256(json.dumps({"adaptation": d["adaptation"]}, sort_keys=True).encode()).hexdigest()[:16]
     assert r.fingerprint("adaptation") == want
+    init = Recipe.from_dict({**BASE, "adaptation": {"teacher": "init"}})
+    assert init.fingerprint("adaptation") != r.fingerprint("adaptation")
+    assert init.adaptation.fingerprint_dict()["teacher"] == "init"
     same = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [-1]}})
     moved = Recipe.from_dict({**BASE, "adaptation": {"anchor_layers": [0, -1]}})
     assert same.fingerprint() == r.fingerprint()
