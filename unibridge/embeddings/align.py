@@ -24,9 +24,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from unibridge.embeddings.registry import (InitResult, canonical_token, check_inputs, id_to_token,
-                                           piece_convention, register_initializer, report_counts,
-                                           seed_matrix, special_token_ids, subtoken_mean)
+from unibridge.embeddings.fvt import fill_piece_means
+from unibridge.embeddings.registry import (InitResult, check_inputs, register_initializer, report_counts,
+                                           seed_matrix, special_token_ids)
 from unibridge.embeddings.script import fill_script_fallback
 from unibridge.errors import ConfigError
 
@@ -135,13 +135,7 @@ def align_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_toke
     if len(aligned):
         E_T[aligned] = torch.stack([rows[t] for t in aligned.tolist()])
         done[aligned] = True
-    style = piece_convention(target_tokenizer)
-    tokens = id_to_token(target_tokenizer)
-    rest = [i for i in sorted(tokens) if not done[i]]
-    means, known = subtoken_mean(E_S, source_tokenizer, [canonical_token(tokens[i], style) for i in rest])
-    combined = torch.tensor(rest, dtype=torch.long)[known]
-    E_T[combined] = means[known]
-    done[combined] = True
+    combined = fill_piece_means(E_T, done, E_S, source_tokenizer, target_tokenizer)
     fb = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed)
     return InitResult(E_T, report_counts(specials, overlap, aligned=len(aligned), combined=len(combined),
                                          fallback=len(fb)),

@@ -20,6 +20,21 @@ from unibridge.embeddings.registry import (InitResult, canonical_token, check_in
 from unibridge.embeddings.script import fill_script_fallback
 
 
+def fill_piece_means(E_T: torch.Tensor, done: torch.Tensor, E_S: torch.Tensor, source_tokenizer,
+                     target_tokenizer) -> torch.Tensor:
+    """FVT's step: every target row not yet ``done`` whose token the base can spell becomes the
+    mean of the base rows of its pieces (:func:`~unibridge.embeddings.registry.subtoken_mean`);
+    ``E_T`` (V_T, d) and ``done`` (V_T,) are updated in place. Returns the ids filled (int64)."""
+    style = piece_convention(target_tokenizer)
+    tokens = id_to_token(target_tokenizer)
+    rest = [i for i in sorted(tokens) if not done[i]]
+    rows, known = subtoken_mean(E_S, source_tokenizer, [canonical_token(tokens[i], style) for i in rest])
+    ids = torch.tensor(rest, dtype=torch.long)[known]
+    E_T[ids] = rows[known]
+    done[ids] = True
+    return ids
+
+
 @register_initializer("fvt")
 def fvt_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokenizer,
              corpus: list[str], config=None, seed: int = 0,
@@ -39,13 +54,7 @@ def fvt_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_tokeni
     E_S, _, _ = check_inputs(source_embeddings, source_tokenizer, target_tokenizer, corpus, config)
     t0 = time.perf_counter()
     E_T, done, specials, overlap = seed_matrix(E_S, source_tokenizer, target_tokenizer)
-    style = piece_convention(target_tokenizer)
-    rest = [i for i, _ in sorted(id_to_token(target_tokenizer).items()) if not done[i]]
-    tokens = id_to_token(target_tokenizer)
-    rows, known = subtoken_mean(E_S, source_tokenizer, [canonical_token(tokens[i], style) for i in rest])
-    ids = torch.tensor(rest, dtype=torch.long)[known]
-    E_T[ids] = rows[known]
-    done[ids] = True
+    ids = fill_piece_means(E_T, done, E_S, source_tokenizer, target_tokenizer)
     fb = fill_script_fallback(E_T, done, E_S, source_tokenizer, target_tokenizer, seed)
     return InitResult(E_T, report_counts(specials, overlap, combined=len(ids), fallback=len(fb)),
                       {"combined_ids": ids, "fallback_ids": fb,

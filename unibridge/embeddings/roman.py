@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from unibridge.embeddings.fvt import fill_piece_means
 from unibridge.embeddings.registry import (SP_SPACE, InitResult, canonical_token, check_inputs,
                                            id_to_token, piece_convention, register_initializer,
                                            report_counts, seed_matrix, subtoken_mean)
@@ -60,15 +61,10 @@ def roman_init(*, source_embeddings: torch.Tensor, source_tokenizer, target_toke
     E_S, _, _ = check_inputs(source_embeddings, source_tokenizer, target_tokenizer, corpus, config)
     t0 = time.perf_counter()
     E_T, done, specials, overlap = seed_matrix(E_S, source_tokenizer, target_tokenizer)
+    combined = fill_piece_means(E_T, done, E_S, source_tokenizer, target_tokenizer)
     style = piece_convention(target_tokenizer)
     tokens = id_to_token(target_tokenizer)
-    rest = [i for i in sorted(tokens) if not done[i]]
-    pieces = [canonical_token(tokens[i], style) for i in rest]
-    means, known = subtoken_mean(E_S, source_tokenizer, pieces)
-    combined = torch.tensor(rest, dtype=torch.long)[known]
-    E_T[combined] = means[known]
-    done[combined] = True
-    unread = [(i, romanize_piece(p)) for i, p, k in zip(rest, pieces, known.tolist()) if not k]
+    unread = [(i, romanize_piece(canonical_token(tokens[i], style))) for i in sorted(tokens) if not done[i]]
     unread = [(i, r) for i, r in unread if r.strip(SP_SPACE)]
     romanized: dict[int, str] = {}
     if unread:

@@ -36,59 +36,49 @@ class TaskKind(ABC):
     @abstractmethod
     def inputs(self, example) -> Any:
         """What :meth:`MultiSourcePredictor.predict` takes for one labelled example."""
-        raise NotImplementedError
 
     @abstractmethod
     def gold(self, example) -> list[str]:
         """The example's gold labels as a list (one per word, or one per input)."""
-        raise NotImplementedError
 
     @abstractmethod
     def texts(self, example) -> list[str]:
         """The raw sentences of one example (source text when a source names none; test
         sentences left out of the target text)."""
-        raise NotImplementedError
 
     @abstractmethod
     def check_input(self, x, task: str) -> Any:
         """One predictor input as :meth:`encode` takes it; raises TypeError naming ``task`` and
         what it takes."""
-        raise NotImplementedError
 
     @abstractmethod
     def encode(self, tokenizer, x, label2id: dict[str, int], max_length: int, labelled: bool = True) -> dict:
         """Model inputs of one labelled example (``labelled``) or one :meth:`check_input` value:
         ``input_ids`` and ``labels`` at least."""
-        raise NotImplementedError
 
     @abstractmethod
     def collate(self, items: list[dict], pad_id: int) -> dict:
         """A batch of :meth:`encode` outputs: ``input_ids``/``attention_mask`` (B, L) and ``labels``."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- model
     @abstractmethod
     def add_head(self, model, name: str, labels: tuple[str, ...], pooling: str = "first") -> None:
         """Add the prediction head ``name`` over ``labels`` to an adapters flexible-head model."""
-        raise NotImplementedError
 
     # ---------------------------------------------------------------- command line and card
     @abstractmethod
     def parse_line(self, line: str, task: str) -> Any:
         """One ``unibridge predict`` argument as a predictor input; raises ConfigError naming
         ``task`` and :attr:`input_help` when it does not parse."""
-        raise NotImplementedError
 
     @abstractmethod
     def format_line(self, line: str, labels) -> str:
         """The output line of one ``unibridge predict`` argument and its predicted labels."""
-        raise NotImplementedError
 
     @abstractmethod
     def usage_call(self) -> str:
         """The model card's plain-``adapters`` forward line (inside ``torch.no_grad()``), which
         sets ``outs``."""
-        raise NotImplementedError
 
     usage_logits: str = "per input; labels: the heads' id2label"  # what the card's logits line says
 

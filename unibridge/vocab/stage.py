@@ -53,6 +53,6 @@ def build_vocabulary(lines: Sequence[str], cfg: VocabConfig, out: str | Path, ba
         shutil.copyfile(model_path, final)
     if base_tokenizer is not None:
         record["tokenizer_size"] = len(wrap_tokenizer(final, base_tokenizer, out / "tokenizer"))
-        record["base_unk_share"] = unk_share(base_tokenizer, list(lines))
+        record["base_unk_share"] = unk_share(base_tokenizer, lines)
     write_json(out / "search.json", record)
     return record, res

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from pathlib import Path
+from typing import Sequence
 
 from unibridge.backbones import tokenizer_style
 from unibridge.errors import ConfigError, DataError
@@ -201,7 +202,7 @@ def vocab_digest(tokenizer) -> str:
     return entry["digest"]
 
 
-def unk_share(tokenizer, lines: list[str], max_lines: int = 2000) -> float:
+def unk_share(tokenizer, lines: Sequence[str], max_lines: int = 2000) -> float:
     """Share (0–1) of the pieces ``tokenizer`` cuts the first ``max_lines`` of ``lines`` into that
     are its unknown token, a lone word-start marker ("▁", which SentencePiece emits before a word
     it cannot spell) not counted as a piece: how much of a target's text a base model cannot read
