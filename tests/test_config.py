@@ -80,6 +80,22 @@ def test_extends_and_source_files(tmp_path):
     assert Recipe.profile_names(r) == ["cpu"]
 
 
+def test_a_parallel_pattern_names_every_source_s_pairs_and_a_source_s_own_entry_wins():
+    base = {"target": "tir", "base_model": "m", "mono": ["a.txt"], "tasks": {"pos": {"test": "t.conllu"}},
+            "sources": {"en": {"pos": "en.conllu"}, "ja": {"pos": "ja.conllu", "parallel": "mine.txt|theirs.txt"}}}
+    r = Recipe.from_dict({**base, "parallel": "sib200/{flores}/train.tsv"})
+    # tir is outside the table: its FLORES-200 code is built from ISO 639-3 and its script
+    assert r.sources["en"].parallel == "sib200/tir_Ethi/train.tsv|sib200/eng_Latn/train.tsv"
+    assert r.sources["ja"].parallel == "mine.txt|theirs.txt"
+    assert Recipe.from_dict({**base, "target": "amh", "parallel": "p/{code}.txt"}).sources["en"].parallel == "p/amh.txt|p/en.txt"
+    assert Recipe.from_dict(r.to_dict()) == r  # the pattern round-trips with the entries it made
+    assert Recipe.from_dict(base).fingerprint() != r.fingerprint()
+    for bad, msg in (("sib200/train.tsv", "must name {flores} or {code}"), ("x/{lang}.tsv", "and nothing else"),
+                     ("x/{flores", "malformed"), (["a"], "must be a file pattern")):
+        with pytest.raises(ConfigError, match=re.escape(msg)):
+            Recipe.from_dict({**base, "parallel": bad})
+
+
 def test_recipe_file_errors(tmp_path):
     _write(tmp_path / "a.yaml", "extends: b.yaml\n")
     _write(tmp_path / "b.yaml", "extends: a.yaml\n")

@@ -714,8 +714,49 @@ def effective_settings(path: str | Path, profile: str | None = None, settings: d
         parts = key.split(".")
         found = next((origin[".".join(parts[:i])] for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in origin),
                      "default")
+        if found == "default" and parts[0] == "sources" and parts[-1] == "parallel" and "parallel" in origin:
+            found = origin["parallel"]  # made from the recipe's pattern
         out.append((key, value, found))
     return out
+
+
+PARALLEL_FIELDS = ("flores", "code")
+
+
+def parallel_from_pattern(pattern: str, target: str, source: str) -> str:
+    """A source's ``parallel:`` entry (``target_file|source_file``) from the recipe's one pattern
+    for all sources, e.g. ``sib200/{flores}/train.tsv`` -> ``sib200/amh_Ethi/train.tsv|
+    sib200/eng_Latn/train.tsv`` for target amh and source en. ``{flores}``: the language's FLORES-200
+    code (the table's, else ISO 639-3 + ``_`` + ISO 15924 script, FLORES-200's own naming, so
+    ``tir_Ethi`` for tir); ``{code}``: the recipe's code (``amh``, ``en``). Files are then read as any
+    ``parallel:`` entry (TSV files joined on ``index_id``, line-aligned text otherwise).
+
+    Raises ConfigError if the pattern is not a string, names another field or none (target and
+    source would read the same file), or a language has no script to build its FLORES-200 code from.
+    """
+    import string
+
+    from .data.languages import get_language
+
+    if not isinstance(pattern, str):
+        raise ConfigError(f"'parallel' must be a file pattern such as 'sib200/{{flores}}/train.tsv'; got {pattern!r}")
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+    except ValueError as e:
+        raise ConfigError(f"'parallel' pattern {pattern!r} is malformed ({e})") from None
+    if not names or names - set(PARALLEL_FIELDS):
+        raise ConfigError(f"'parallel' pattern {pattern!r} must name {{flores}} or {{code}} and nothing else "
+                          "(one file per language: the target's and each source's)")
+
+    def one(code: str) -> str:
+        lang = get_language(code)
+        flores = lang.flores or (f"{lang.iso3}_{lang.script}" if lang.script else None)
+        if flores is None and "flores" in names:
+            raise ConfigError(f"'parallel' pattern {pattern!r}: '{code}' has no FLORES-200 code and no script to "
+                              f"build one from; give sources.{source}.parallel as target_file|source_file")
+        return pattern.format(flores=flores, code=code)
+
+    return f"{one(target)}|{one(source)}"
 
 
 def _default_parallel(target: str, source: str) -> str | None:
@@ -800,6 +841,8 @@ class Recipe:
     seed: int = 42
     profile: str | None = None
     description: str = ""
+    # every source's parallel sentences by one pattern (see from_dict); None: the alignment files
+    parallel: str | None = field(default=None, metadata={"added": True})
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -858,7 +901,8 @@ class Recipe:
                 raise ConfigError(f"sources.{code} must be a mapping (source files are read by Recipe.load)")
             spec = dict(spec or {})
             if spec.get("parallel") is None:
-                spec["parallel"] = _default_parallel(raw["target"], code)
+                spec["parallel"] = (parallel_from_pattern(raw["parallel"], raw["target"], code) if raw.get("parallel")
+                                    else _default_parallel(raw["target"], code))
             sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")
         if not sources:
             raise ConfigError("recipe names no source languages")
