@@ -5,6 +5,7 @@ from pathlib import Path
 import re
 
 import pytest
+import yaml
 
 from unibridge.config import Recipe
 from unibridge.data import HFDataRef, get_language
@@ -80,7 +81,7 @@ def test_extends_and_source_files(tmp_path):
     assert Recipe.profile_names(r) == ["cpu"]
 
 
-def test_a_parallel_pattern_names_every_source_s_pairs_and_a_source_s_own_entry_wins():
+def test_a_parallel_pattern_names_every_source_s_pairs_and_a_source_s_own_entry_wins(tmp_path):
     base = {"target": "tir", "base_model": "m", "mono": ["a.txt"], "tasks": {"pos": {"test": "t.conllu"}},
             "sources": {"en": {"pos": "en.conllu"}, "ja": {"pos": "ja.conllu", "parallel": "mine.txt|theirs.txt"}}}
     r = Recipe.from_dict({**base, "parallel": "sib200/{flores}/train.tsv"})
@@ -90,6 +91,12 @@ def test_a_parallel_pattern_names_every_source_s_pairs_and_a_source_s_own_entry_
     assert Recipe.from_dict({**base, "target": "amh", "parallel": "p/{code}.txt"}).sources["en"].parallel == "p/amh.txt|p/en.txt"
     assert Recipe.from_dict(r.to_dict()) == r  # the pattern round-trips with the entries it made
     assert Recipe.from_dict(base).fingerprint() != r.fingerprint()
+    # `unibridge config` says which layer made each entry: the pattern's, not "default"
+    from unibridge.config import effective_settings
+
+    f = _write(tmp_path / "tir.yaml", yaml.safe_dump(base))
+    origin = {k: o for k, _, o in effective_settings(f, settings={"parallel": "sib200/{flores}/train.tsv"})}
+    assert (origin["sources.en.parallel"], origin["sources.ja.parallel"]) == ("--set", "tir.yaml")
     for bad, msg in (("sib200/train.tsv", "must name {flores} or {code}"), ("x/{lang}.tsv", "and nothing else"),
                      ("x/{flores", "malformed"), (["a"], "must be a file pattern")):
         with pytest.raises(ConfigError, match=re.escape(msg)):
