@@ -823,6 +823,10 @@ class Recipe:
 
     Build with :meth:`Recipe.load` (YAML file) or :meth:`Recipe.from_dict`. Raises
     ConfigError on unknown keys, tasks or profiles.
+
+    A source's ``parallel`` entry, where it names none, comes from the recipe's ``parallel``
+    pattern (:func:`parallel_from_pattern`, e.g. ``sib200/{flores}/train.tsv``), else from
+    UniBridge's alignment file for the target (``None`` where the target has none).
     """
 
     target: str
