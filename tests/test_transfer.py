@@ -167,6 +167,25 @@ def test_an_ablation_that_changes_nothing_in_the_recipe_is_not_run(tiny_base, tm
     assert grid.configs == ["unibridge"]
 
 
+@needs_data
+def test_a_grid_change_of_the_parallel_pattern_reaches_the_pairs_the_recipe_derived_only(tiny_base, tmp_path):
+    from unibridge.transfer import TransferGrid
+
+    raw = tiny_recipe(tiny_base)
+    raw["sources"]["en"].pop("parallel")
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    plain = TransferGrid(tmp_path / "r.yaml", None, out=tmp_path / "g", configs=["unibridge"])
+    assert plain.recipe(42).sources["en"].parallel == "parallel/unibridge_alignment/flores/am/amh_Ethi-eng_Latn.txt"
+    grid = TransferGrid(tmp_path / "r.yaml", None, out=tmp_path / "g", configs=["unibridge"],
+                        change={"parallel": "p/{code}.txt"})
+    assert grid.recipe(42).sources["en"].parallel == "p/amh.txt|p/en.txt"
+    raw["sources"]["en"]["parallel"] = own = "mine.txt|theirs.txt"  # a source's own entry wins over the pattern
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True))
+    grid = TransferGrid(tmp_path / "r.yaml", None, out=tmp_path / "g", configs=["unibridge"],
+                        change={"parallel": "p/{code}.txt"})
+    assert grid.recipe(42).sources["en"].parallel == own
+
+
 @pytest.mark.slow
 @needs_data
 def test_transfer_grid_shares_stages_and_aggregates_seeds(tiny_base, tmp_path):

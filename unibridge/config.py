@@ -759,6 +759,13 @@ def parallel_from_pattern(pattern: str, target: str, source: str) -> str:
     return f"{one(target)}|{one(source)}"
 
 
+def derived_parallel(pattern: str | None, target: str, source: str) -> str | None:
+    """The ``parallel`` entry of a source that names none: from the recipe's ``pattern``
+    (:func:`parallel_from_pattern`), else UniBridge's alignment file for the target (None where
+    it has none). Raises ConfigError as :func:`parallel_from_pattern`."""
+    return parallel_from_pattern(pattern, target, source) if pattern else _default_parallel(target, source)
+
+
 def _default_parallel(target: str, source: str) -> str | None:
     from .data.languages import get_language
 
@@ -905,8 +912,7 @@ class Recipe:
                 raise ConfigError(f"sources.{code} must be a mapping (source files are read by Recipe.load)")
             spec = dict(spec or {})
             if spec.get("parallel") is None:
-                spec["parallel"] = (parallel_from_pattern(raw["parallel"], raw["target"], code) if raw.get("parallel")
-                                    else _default_parallel(raw["target"], code))
+                spec["parallel"] = derived_parallel(raw.get("parallel"), raw["target"], code)
             sources[code] = SourceSpec.from_dict(spec, f"sources.{code}")
         if not sources:
             raise ConfigError("recipe names no source languages")

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .artifacts import read_json, restore_stage, share_stage, stage_dir, task_adapter_dir, write_json
-from .config import Recipe, _deep_merge
+from .config import Recipe, _deep_merge, derived_parallel
 from .errors import ConfigError
 from .inference.strategies import strategy_names
 
@@ -179,6 +179,9 @@ class TransferGrid:
         if self.sources:
             d["sources"] = {s: d["sources"][s] for s in self.sources}
         d["seed"] = seed
+        for code, spec in d["sources"].items():  # pairs the recipe derived, not named: a change of the pattern reaches them
+            if spec["parallel"] == derived_parallel(self.base.parallel, self.base.target, code):
+                spec["parallel"] = None
         r = Recipe.from_dict(_deep_merge(_deep_merge(d, self.change or {}), change or {}))
         return dataclasses.replace(r, profile=self.base.profile)
 
