@@ -763,10 +763,8 @@ def derived_parallel(pattern: str | None, target: str, source: str) -> str | Non
     """The ``parallel`` entry of a source that names none: from the recipe's ``pattern``
     (:func:`parallel_from_pattern`), else UniBridge's alignment file for the target (None where
     it has none). Raises ConfigError as :func:`parallel_from_pattern`."""
-    return parallel_from_pattern(pattern, target, source) if pattern else _default_parallel(target, source)
-
-
-def _default_parallel(target: str, source: str) -> str | None:
+    if pattern:
+        return parallel_from_pattern(pattern, target, source)
     from .data.languages import get_language
 
     t, s = get_language(target), get_language(source)
