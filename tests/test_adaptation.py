@@ -685,6 +685,24 @@ def test_regulariser_and_head_settings_are_checked():
     assert (AdaptationConfig(regulariser="paper-kl").kl_weight, AdaptationConfig(regulariser="paper-kl").anchor) == (1.0, 0.0)
 
 
+def test_the_auto_regulariser_resolves_on_the_share_the_base_reads_as_unknown():
+    from unibridge.config import UNREADABLE_SHARE
+    from unibridge.errors import ConfigError
+
+    auto = AdaptationConfig(regulariser="auto", anchor_weight=20.0)
+    assert auto.resolved(UNREADABLE_SHARE).regulariser == "none"  # the threshold counts as unreadable
+    assert auto.resolved(0.93).anchor == 0.0 and auto.resolved(0.93).kl_weight == 0.0  # Santali
+    seen = auto.resolved(0.004)
+    assert (seen.regulariser, seen.kl_weight, seen.anchor) == ("both", 1.0, 20.0)
+    assert seen.resolved(0.93) is seen  # a concrete regulariser stays as it is
+    with pytest.raises(ValueError, match=r"resolved\(base_unk_share\)"):
+        auto.kl_weight  # training with an unresolved `auto` is refused
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        auto.resolved(1.5)
+    with pytest.raises(ConfigError, match="'auto' is for the target's adapter"):
+        SourceAdaptationConfig(regulariser="auto")
+
+
 def test_the_lazy_teacher_runs_only_on_the_examples_a_schedule_uses(tiny_base, monkeypatch):
     from transformers import AutoTokenizer
 

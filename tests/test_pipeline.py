@@ -550,6 +550,35 @@ def test_a_target_the_base_reads_as_unknown_is_measured_and_warned_about(tiny_ba
     assert "as unknown" in caplog.text and not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
+
+def test_the_auto_regulariser_trains_and_fingerprints_as_the_setting_it_resolves_to(tiny_base, tmp_path, caplog):
+    """`regulariser: auto` is `none` on Ol Chiki text (the base reads 92% as <unk>) and `both` on
+    Amharic (0%), with the same stage fingerprints as those settings written out, so a recipe that
+    switches to `auto` keeps its cached stages; the vocab stage says what it resolved to."""
+    import logging
+
+    def pipe(mono, regulariser, name):
+        raw = tiny_recipe(tiny_base)
+        raw["adaptation"]["regulariser"] = regulariser
+        if mono:
+            raw["mono"] = mono
+        return Pipeline(Recipe.from_dict(raw), tmp_path / name)
+
+    for mono, resolved in ((["sib200/sat_Olck/train.tsv"], "none"), (None, "both")):
+        auto = pipe(mono, "auto", f"auto-{resolved}")
+        assert auto.adaptation_config.regulariser == resolved
+        explicit = pipe(mono, resolved, f"explicit-{resolved}")
+        assert auto.stage_fingerprint("adaptation") == explicit.stage_fingerprint("adaptation")
+        assert auto.stage_fingerprint("harmony") == explicit.stage_fingerprint("harmony")
+    assert pipe(None, "none", "x").stage_fingerprint("adaptation") != explicit.stage_fingerprint("adaptation")
+    raw = tiny_recipe(tiny_base)
+    raw["mono"], raw["adaptation"]["regulariser"], raw["embeddings"] = ["sib200/sat_Olck/train.tsv"], "auto", {"method": "align"}
+    with caplog.at_level(logging.INFO, logger="unibridge"):
+        Pipeline(Recipe.from_dict(raw), tmp_path / "v").run(only=["vocab"])
+    assert "adaptation: regulariser auto -> none (the base reads 9" in caplog.text
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]  # align + auto: the settings chosen
+
+
 @pytest.mark.slow
 def test_topic_classification_runs_from_recipe_to_predictor_and_cli(finished_run, tmp_path, capsys):
     """SIB-200 topics on the tiny run: source task adapters train on each source's topic file, the

@@ -213,7 +213,11 @@ class TrainConfig(_Config):
     weight_decay: float = ranged(0.0, 0)
 
 
-REGULARISERS = ("both", "anchor", "paper-kl", "none")
+REGULARISERS = ("both", "anchor", "paper-kl", "none", "auto")
+UNREADABLE_SHARE = 0.25
+"""Share of the target text's base pieces that are ``<unk>`` from which the base counts as unable
+to read the target's script (Santali in Ol Chiki: 93%, Tamazight in Tifinagh: 88%, Tibetan: 52%;
+every script the base reads: under 1%): ``regulariser: auto`` then trains without a regulariser."""
 TEACHERS = ("base", "init")
 MLM_HEADS = ("fitted", "joint")
 
@@ -238,7 +242,8 @@ class SourceAdaptationConfig(_Config):
     resumable checkpoint every that many steps (with evaluation, at every evaluation).
     ``group_by_length``: batches of similar length (less padding).
 
-    Regulariser (``regulariser``: ``both``, ``anchor``, ``paper-kl`` or ``none``):
+    Regulariser (``regulariser``: ``both``, ``anchor``, ``paper-kl``, ``none``, or for the target's
+    adapter ``auto``, see :meth:`AdaptationConfig.resolved`):
     ``paper-kl`` is Eq. 9, β·KL between softmaxes over the hidden axis of the MLM head's input
     and the base's (``kl_level`` ``"word"``: per word, ``"sentence"``: mean pooling;
     ``kl_temperature`` divides the states); ``anchor`` is λ·(1 − cos) (``anchor_kind``
@@ -290,6 +295,9 @@ class SourceAdaptationConfig(_Config):
                              ("kl_level", ("word", "sentence")), ("anchor_kind", ("cosine", "mse"))):
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {getattr(self, key)!r}")
+        if self.regulariser == "auto" and not isinstance(self, AdaptationConfig):
+            raise ConfigError("regulariser 'auto' is for the target's adapter (adaptation), not source_adaptation: "
+                              "every source is written in a script the base reads")
         if self.adapter is not None:
             self.adapter_config()  # ConfigError for what adapters cannot read
         if not self.anchor_layers or len(set(self.anchor_layers)) != len(self.anchor_layers):
@@ -317,13 +325,22 @@ class SourceAdaptationConfig(_Config):
 
     @property
     def kl_weight(self) -> float:
-        """β where the regulariser includes the paper's KL term, else 0."""
+        """β where the regulariser includes the paper's KL term, else 0. Raises ValueError for an
+        unresolved ``auto`` (:meth:`AdaptationConfig.resolved`)."""
+        self._check_resolved()
         return self.beta if self.regulariser in ("both", "paper-kl") else 0.0
 
     @property
     def anchor(self) -> float:
-        """λ where the regulariser includes the anchor term, else 0."""
+        """λ where the regulariser includes the anchor term, else 0. Raises ValueError for an
+        unresolved ``auto``."""
+        self._check_resolved()
         return self.anchor_weight if self.regulariser in ("both", "anchor") else 0.0
+
+    def _check_resolved(self) -> None:
+        if self.regulariser == "auto":
+            raise ValueError("regulariser 'auto' depends on the target text: train with "
+                             "AdaptationConfig.resolved(base_unk_share)")
 
 
 @dataclass(frozen=True)
@@ -334,6 +351,8 @@ class AdaptationConfig(SourceAdaptationConfig):
     ``embeddings.dictionary`` and the base embedding of its translation).
     ``embedding_lr_scale``: the new embeddings learn at this multiple of the learning rate
     (0: they keep their initialisation).
+    ``regulariser: auto`` (the ``cpu`` profile's): ``none`` where the base model cannot read the
+    target's script, else ``both`` (:meth:`resolved`).
     ``teacher``: what the regulariser holds the model to. ``base``: the frozen base reading the
     text with its own tokenizer (the paper's). ``init``: the frozen base reading it as the
     student does, through the new embeddings as initialised. Where the base reads a script only
@@ -349,6 +368,23 @@ class AdaptationConfig(SourceAdaptationConfig):
         super().__post_init__()
         if self.teacher not in TEACHERS:
             raise ConfigError(f"adaptation.teacher must be one of {', '.join(TEACHERS)}; got {self.teacher!r}")
+
+    def resolved(self, base_unk_share: float) -> "AdaptationConfig":
+        """This config with ``regulariser: auto`` made concrete for a target text of which the
+        base tokenizer reads the share ``base_unk_share`` (in [0, 1]) of pieces as ``<unk>``
+        (:func:`~unibridge.vocab.tokenizer.unk_share`): ``none`` from :data:`UNREADABLE_SHARE`
+        on, else ``both``; any other regulariser is returned as it is (``self``).
+
+        Why: the regulariser holds the target adapter to the frozen base reading the text with
+        its own tokenizer. On scripts the base reads, dropping it lost on every dev split
+        measured (SIB-200 tir, lij); where the base reads ``<unk>`` after ``<unk>`` (sat, tzm,
+        bod) it erased the initialisation and ``none`` won on all three dev splits
+        (docs/results.md). Raises ValueError if the share is outside [0, 1]."""
+        if not 0.0 <= base_unk_share <= 1.0:
+            raise ValueError(f"base_unk_share must be in [0, 1], got {base_unk_share}")
+        if self.regulariser != "auto":
+            return self
+        return dataclasses.replace(self, regulariser="none" if base_unk_share >= UNREADABLE_SHARE else "both")
 
 
 @dataclass(frozen=True)

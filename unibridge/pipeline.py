@@ -9,6 +9,7 @@ the first unfinished stage and editing one setting reruns only what depends on i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -34,14 +35,11 @@ from .artifacts import (
 )
 from .adaptation.model import ensure_adapter, load_run_target
 from .backbones import load_tokenizer
-from .config import STAGES, Recipe
+from .config import STAGES, UNREADABLE_SHARE, Recipe
 from .errors import DataError
 from .registry import TASKS
 
 log = logging.getLogger("unibridge")
-UNREADABLE_SHARE = 0.25
-"""Share of the target text's base pieces that are ``<unk>`` from which the vocab stage warns
-that the recipe's settings are not those chosen for a script the base cannot read (Tibetan: 52%)."""
 
 
 @dataclass
@@ -176,8 +174,25 @@ class Pipeline:
         of it too."""
         dropped = f":minus-{self._mono_dropped}-tests-{self.data_digest('tests')[:8]}" \
             if "mono" in data and self.mono and self._mono_dropped else ""
-        return (self.recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
+        recipe = self.recipe
+        if "adaptation" in keys and recipe.adaptation.regulariser == "auto":  # as it trains: `auto` resolved
+            recipe = dataclasses.replace(recipe, adaptation=self.adaptation_config)
+        return (recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
                 + "-" + self.data_digest(*data)[:16] + dropped + extra)
+
+    def base_unk_share(self) -> float:
+        """Share of the target text's pieces (:attr:`mono`, at most 2,000 lines) that the base
+        tokenizer reads as ``<unk>`` (:func:`~unibridge.vocab.tokenizer.unk_share`), in [0, 1]."""
+        from .vocab.tokenizer import unk_share
+
+        return self._read_once(("base-unk-share",), lambda: unk_share(self.base_tokenizer, self.mono))
+
+    @property
+    def adaptation_config(self):
+        """The recipe's target-adaptation settings as they train: ``regulariser: auto`` resolved
+        on :meth:`base_unk_share` (:meth:`~unibridge.config.AdaptationConfig.resolved`)."""
+        cfg = self.recipe.adaptation
+        return cfg.resolved(self.base_unk_share()) if cfg.regulariser == "auto" else cfg
 
     def _embeddings_read_parallel(self) -> bool:
         """Whether the recipe's embedding initializer takes the sources' parallel sentences (it
@@ -302,7 +317,10 @@ class Pipeline:
         unk = f"; the base tokenizer reads {share:.0%} of the text's pieces as unknown" if share is not None else ""
         _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens){unk}")
         r = self.recipe
-        if share is not None and share >= UNREADABLE_SHARE and (r.embeddings.method, r.adaptation.regulariser) != (
+        if r.adaptation.regulariser == "auto":
+            _say(f"adaptation: regulariser auto -> {self.adaptation_config.regulariser} (the base reads "
+                 f"{self.base_unk_share():.0%} of the target text as unknown pieces; none from {UNREADABLE_SHARE:.0%})")
+        if share is not None and share >= UNREADABLE_SHARE and (r.embeddings.method, self.adaptation_config.regulariser) != (
                 "align", "none"):
             log.warning(f"the base model reads {share:.0%} of the target text as unknown pieces: for such a script "
                         "the recipes use `embeddings: {method: align}` and `adaptation: {regulariser: none}` "
@@ -367,7 +385,7 @@ class Pipeline:
     def stage_adaptation(self) -> None:
         from .adaptation.stage import adapt_language
 
-        cfg, t = self.recipe.adaptation, self.recipe.target
+        cfg, t = self.adaptation_config, self.recipe.target
         model, tok = self.model(), self.target_tokenizer()
         load_run_target(model, self.run_dir, t, tok, trained=False)
         fp = self.stage_fingerprint("adaptation")

@@ -245,7 +245,7 @@ class TransferGrid:
         model = load_adapter_model(pipe.base_dir)
         if not restore_stage(d / "adaptation", fp, self.cache, "madx-adaptation"):
             _say(f"{t} mad-x seed {seed}: target language adapter on the base vocabulary")
-            cfg = r.adaptation
+            cfg = pipe.adaptation_config
             ck = d / "checkpoints"
             with stage_dir(d / "adaptation", fp) as out:
                 adapt_language(model, t, pipe.base_tokenizer, pipe.mono, out, cfg=madx_config(cfg),
