@@ -314,6 +314,8 @@ class Pipeline:
         with stage_dir(self.run_dir / "vocab", self.stage_fingerprint("vocab")) as d:
             info, _ = build_vocabulary(self.mono, self.recipe.vocab, d, self.base_tokenizer)
         share = info.get("base_unk_share")
+        if share is not None:  # measured on the same text: base_unk_share() need not tokenize it again
+            self._reads.setdefault(("base-unk-share",), share)
         unk = f"; the base tokenizer reads {share:.0%} of the text's pieces as unknown" if share is not None else ""
         _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens){unk}")
         r = self.recipe
