@@ -703,6 +703,19 @@ def test_the_auto_regulariser_resolves_on_the_share_the_base_reads_as_unknown():
         SourceAdaptationConfig(regulariser="auto")
 
 
+def test_auto_embeddings_resolve_to_va_where_the_base_reads_the_script_and_align_where_it_does_not():
+    from unibridge.config import UNREADABLE_SHARE, EmbeddingConfig
+
+    auto = EmbeddingConfig(method="auto", augment_size=50)
+    assert auto.resolved(UNREADABLE_SHARE).method == "align"  # the threshold counts as unreadable
+    assert auto.resolved(0.93).method == "align"  # Santali in Ol Chiki
+    seen = auto.resolved(0.004)  # Amharic
+    assert (seen.method, seen.augment_size) == ("va", 50)  # the other settings kept
+    assert seen.resolved(0.93) is seen  # a concrete method stays as it is
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        auto.resolved(-0.1)
+
+
 def test_the_lazy_teacher_runs_only_on_the_examples_a_schedule_uses(tiny_base, monkeypatch):
     from transformers import AutoTokenizer
 

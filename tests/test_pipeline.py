@@ -579,6 +579,37 @@ def test_the_auto_regulariser_trains_and_fingerprints_as_the_setting_it_resolves
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]  # align + auto: the settings chosen
 
 
+def test_auto_embeddings_initialise_and_fingerprint_as_the_method_they_resolve_to(tiny_base, tmp_path, caplog):
+    """`embeddings: {method: auto}` is `align` on Ol Chiki text (the base reads 92% as <unk>) and
+    `va` on Amharic (0%), with the stage fingerprints of those methods written out (so a recipe
+    that switches to `auto` keeps its cached stages); on Amharic the embeddings stage appends
+    the target pieces to the base vocabulary and the vocab stage says what `auto` resolved to."""
+    import logging
+
+    from unibridge.artifacts import target_tokenizer_dir
+    from unibridge.backbones import load_tokenizer
+
+    def pipe(mono, method, name):
+        raw = tiny_recipe(tiny_base)
+        raw["embeddings"] = {"method": method, "augment_size": 7}
+        if mono:
+            raw["mono"] = mono
+        return Pipeline(Recipe.from_dict(raw), tmp_path / name)
+
+    for mono, resolved in ((["sib200/sat_Olck/train.tsv"], "align"), (None, "va")):
+        auto = pipe(mono, "auto", f"auto-{resolved}")
+        assert auto.embeddings_config.method == resolved
+        explicit = pipe(mono, resolved, f"explicit-{resolved}")
+        for stage in ("embeddings", "adaptation", "harmony"):
+            assert auto.stage_fingerprint(stage) == explicit.stage_fingerprint(stage)
+    assert pipe(None, "fvt", "x").stage_fingerprint("embeddings") != explicit.stage_fingerprint("embeddings")
+    with caplog.at_level(logging.INFO, logger="unibridge"):
+        auto.run(only=["vocab", "embeddings"])
+    assert "embeddings: method auto -> va (the base reads 0% of the target text" in caplog.text
+    base = load_tokenizer(tiny_base)
+    assert len(load_tokenizer(target_tokenizer_dir(auto.run_dir))) == len(base) + 7  # the base vocabulary, 7 pieces appended
+
+
 @pytest.mark.slow
 def test_topic_classification_runs_from_recipe_to_predictor_and_cli(finished_run, tmp_path, capsys):
     """SIB-200 topics on the tiny run: source task adapters train on each source's topic file, the

@@ -184,8 +184,11 @@ class EmbeddingConfig(_Config):
     """Stage 2: embedding initialisation plug-in and its static (fastText) spaces (Table 7).
 
     ``method``: a registered initializer (unibridge, focus, fvt, align, roman, script, script+posn,
-    ident, tema, va, random; ``align`` reads the sources' ``parallel:`` sentences, all of them). ``dictionary``: bilingual dictionary files (relative to the data root) for
-    ``tema``. ``augment_size``: pieces ``va`` adds to the base vocabulary (Chau et al.: 99).
+    ident, tema, va, random; ``align`` reads the sources' ``parallel:`` sentences, all of them),
+    or ``auto`` (the ``cpu`` profile's): ``va`` where the base model reads the target's script,
+    ``align`` where it does not (:meth:`resolved`). ``dictionary``: bilingual dictionary files
+    (relative to the data root) for ``tema``. ``augment_size``: pieces ``va`` adds to the base
+    vocabulary (Chau et al.: 99).
     """
 
     method: str = "unibridge"
@@ -194,6 +197,26 @@ class EmbeddingConfig(_Config):
     min_count: int = ranged(1, 1)
     dictionary: list[str] | None = None
     augment_size: int = ranged(99, 0)
+
+    def resolved(self, base_unk_share: float) -> "EmbeddingConfig":
+        """This config with ``method: auto`` made concrete for a target text of which the base
+        tokenizer reads the share ``base_unk_share`` (in [0, 1]) of pieces as ``<unk>``
+        (:func:`~unibridge.vocab.tokenizer.unk_share`): ``align`` from :data:`UNREADABLE_SHARE`
+        on, else ``va``; any other method is returned as it is (``self``).
+
+        Why: where the base reads the script, every other initializer *replaces* the base
+        vocabulary and loses what the base knows of the language; ``va`` keeps the base vocabulary
+        and rows and appends the most frequent target pieces (Chau et al. 2020), and it scored
+        above the recipes' replacing initializers on the seen-script dev splits (SIB-200 topics,
+        UPOS, NER; docs/results.md, "Vocabulary augmentation where the base reads the script").
+        Where the base reads ``<unk>`` after ``<unk>`` (sat, tzm, bod), a base row is no start for
+        a new piece, and ``align`` was the only initializer above the majority class. Raises
+        ValueError if the share is outside [0, 1]."""
+        if not 0.0 <= base_unk_share <= 1.0:
+            raise ValueError(f"base_unk_share must be in [0, 1], got {base_unk_share}")
+        if self.method != "auto":
+            return self
+        return dataclasses.replace(self, method="align" if base_unk_share >= UNREADABLE_SHARE else "va")
 
 
 @dataclass(frozen=True)
@@ -217,7 +240,8 @@ REGULARISERS = ("both", "anchor", "paper-kl", "none", "auto")
 UNREADABLE_SHARE = 0.25
 """Share of the target text's base pieces that are ``<unk>`` from which the base counts as unable
 to read the target's script (Santali in Ol Chiki: 93%, Tamazight in Tifinagh: 88%, Tibetan: 52%;
-every script the base reads: under 1%): ``regulariser: auto`` then trains without a regulariser."""
+every script the base reads: under 1%): ``regulariser: auto`` then trains without a regulariser,
+and ``embeddings: {method: auto}`` initialises with ``align`` instead of ``va``."""
 TEACHERS = ("base", "init")
 MLM_HEADS = ("fitted", "joint")
 

@@ -177,6 +177,8 @@ class Pipeline:
         recipe = self.recipe
         if "adaptation" in keys and recipe.adaptation.regulariser == "auto":  # as it trains: `auto` resolved
             recipe = dataclasses.replace(recipe, adaptation=self.adaptation_config)
+        if "embeddings" in keys and recipe.embeddings.method == "auto":  # likewise
+            recipe = dataclasses.replace(recipe, embeddings=self.embeddings_config)
         return (recipe.fingerprint("base_model", "seed", "mono", "mono_max_lines", *keys)
                 + "-" + self.data_digest(*data)[:16] + dropped + extra)
 
@@ -194,12 +196,19 @@ class Pipeline:
         cfg = self.recipe.adaptation
         return cfg.resolved(self.base_unk_share()) if cfg.regulariser == "auto" else cfg
 
+    @property
+    def embeddings_config(self):
+        """The recipe's embedding-initialisation settings as they run: ``method: auto`` resolved
+        on :meth:`base_unk_share` (:meth:`~unibridge.config.EmbeddingConfig.resolved`)."""
+        cfg = self.recipe.embeddings
+        return cfg.resolved(self.base_unk_share()) if cfg.method == "auto" else cfg
+
     def _embeddings_read_parallel(self) -> bool:
         """Whether the recipe's embedding initializer takes the sources' parallel sentences (it
         declared the ``parallel`` option, e.g. ``align``)."""
         from .embeddings.registry import INITIALIZERS
 
-        return "parallel" in INITIALIZERS.get(self.recipe.embeddings.method).options
+        return "parallel" in INITIALIZERS.get(self.embeddings_config.method).options
 
     def stage_fingerprint(self, stage: str) -> str | None:
         """Fingerprint of what a stage depends on (None for ``sources``, cached per adapter): the
@@ -281,7 +290,8 @@ class Pipeline:
         from .inference.strategies import get_strategy
 
         r = self.recipe
-        get_initializer(r.embeddings.method)  # ConfigError naming the registered ones
+        if r.embeddings.method != "auto":
+            get_initializer(r.embeddings.method)  # ConfigError naming the registered ones
         get_strategy(r.harmony.strategy)  # likewise
         for part in ("mono", "dictionary", "sources", "parallel", "dev", "tests"):
             for ref in self.data_refs(part):
@@ -319,11 +329,14 @@ class Pipeline:
         unk = f"; the base tokenizer reads {share:.0%} of the text's pieces as unknown" if share is not None else ""
         _say(f"vocabulary: {info.get('vocab_size')} pieces ({info['tokenizer_size']} with special tokens){unk}")
         r = self.recipe
+        if r.embeddings.method == "auto":
+            _say(f"embeddings: method auto -> {self.embeddings_config.method} (the base reads "
+                 f"{self.base_unk_share():.0%} of the target text as unknown pieces; align from {UNREADABLE_SHARE:.0%})")
         if r.adaptation.regulariser == "auto":
             _say(f"adaptation: regulariser auto -> {self.adaptation_config.regulariser} (the base reads "
                  f"{self.base_unk_share():.0%} of the target text as unknown pieces; none from {UNREADABLE_SHARE:.0%})")
-        if share is not None and share >= UNREADABLE_SHARE and (r.embeddings.method, self.adaptation_config.regulariser) != (
-                "align", "none"):
+        if share is not None and share >= UNREADABLE_SHARE and (
+                self.embeddings_config.method, self.adaptation_config.regulariser) != ("align", "none"):
             log.warning(f"the base model reads {share:.0%} of the target text as unknown pieces: for such a script "
                         "the recipes use `embeddings: {method: align}` and `adaptation: {regulariser: none}` "
                         "(recipes/sat.yaml; with Eq. 2-8 and the base as teacher every configuration stayed at the "
@@ -334,7 +347,7 @@ class Pipeline:
         from .backbones import load_input_embeddings
         from .embeddings.stage import build_embeddings
 
-        cfg = self.recipe.embeddings
+        cfg = self.embeddings_config
         with stage_dir(self.run_dir / "embeddings", self.stage_fingerprint("embeddings")) as d:
             res, _ = build_embeddings(cfg, d, base_embeddings=load_input_embeddings(str(self.base_dir)),
                                       base_tokenizer=self.base_tokenizer,
