@@ -551,6 +551,19 @@ def test_a_target_the_base_reads_as_unknown_is_measured_and_warned_about(tiny_ba
 
 
 
+OL_CHIKI = ["sib200/sat_Olck/train.tsv"]  # Santali: the base reads 92% of its pieces as <unk>
+
+
+def _pipeline_on(tiny_base, run_dir, mono: list | None = None, **sections) -> Pipeline:
+    """The tiny recipe on its Amharic text, or on ``mono``, with ``sections`` merged into its sections."""
+    raw = tiny_recipe(tiny_base)
+    for key, change in sections.items():
+        raw[key] = {**raw.get(key, {}), **change}
+    if mono:
+        raw["mono"] = mono
+    return Pipeline(Recipe.from_dict(raw), run_dir)
+
+
 def test_the_auto_regulariser_trains_and_fingerprints_as_the_setting_it_resolves_to(tiny_base, tmp_path, caplog):
     """`regulariser: auto` is `none` on Ol Chiki text (the base reads 92% as <unk>) and `both` on
     Amharic (0%), with the same stage fingerprints as those settings written out, so a recipe that
@@ -558,23 +571,18 @@ def test_the_auto_regulariser_trains_and_fingerprints_as_the_setting_it_resolves
     import logging
 
     def pipe(mono, regulariser, name):
-        raw = tiny_recipe(tiny_base)
-        raw["adaptation"]["regulariser"] = regulariser
-        if mono:
-            raw["mono"] = mono
-        return Pipeline(Recipe.from_dict(raw), tmp_path / name)
+        return _pipeline_on(tiny_base, tmp_path / name, mono, adaptation={"regulariser": regulariser})
 
-    for mono, resolved in ((["sib200/sat_Olck/train.tsv"], "none"), (None, "both")):
+    for mono, resolved in ((OL_CHIKI, "none"), (None, "both")):
         auto = pipe(mono, "auto", f"auto-{resolved}")
         assert auto.adaptation_config.regulariser == resolved
         explicit = pipe(mono, resolved, f"explicit-{resolved}")
         assert auto.stage_fingerprint("adaptation") == explicit.stage_fingerprint("adaptation")
         assert auto.stage_fingerprint("harmony") == explicit.stage_fingerprint("harmony")
     assert pipe(None, "none", "x").stage_fingerprint("adaptation") != explicit.stage_fingerprint("adaptation")
-    raw = tiny_recipe(tiny_base)
-    raw["mono"], raw["adaptation"]["regulariser"], raw["embeddings"] = ["sib200/sat_Olck/train.tsv"], "auto", {"method": "align"}
     with caplog.at_level(logging.INFO, logger="unibridge"):
-        Pipeline(Recipe.from_dict(raw), tmp_path / "v").run(only=["vocab"])
+        _pipeline_on(tiny_base, tmp_path / "v", OL_CHIKI, adaptation={"regulariser": "auto"},
+                     embeddings={"method": "align"}).run(only=["vocab"])
     assert "adaptation: regulariser auto -> none (the base reads 9" in caplog.text
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]  # align + auto: the settings chosen
 
@@ -590,13 +598,9 @@ def test_auto_embeddings_initialise_and_fingerprint_as_the_method_they_resolve_t
     from unibridge.backbones import load_tokenizer
 
     def pipe(mono, method, name):
-        raw = tiny_recipe(tiny_base)
-        raw["embeddings"] = {"method": method, "augment_size": 7}
-        if mono:
-            raw["mono"] = mono
-        return Pipeline(Recipe.from_dict(raw), tmp_path / name)
+        return _pipeline_on(tiny_base, tmp_path / name, mono, embeddings={"method": method, "augment_size": 7})
 
-    for mono, resolved in ((["sib200/sat_Olck/train.tsv"], "align"), (None, "va")):
+    for mono, resolved in ((OL_CHIKI, "align"), (None, "va")):
         auto = pipe(mono, "auto", f"auto-{resolved}")
         assert auto.embeddings_config.method == resolved
         explicit = pipe(mono, resolved, f"explicit-{resolved}")
