@@ -60,7 +60,8 @@ def tiny_recipe(base) -> dict:
                        "train": {"max_steps": 2, "batch_size": 4, "max_length": 24}},
         "source_adaptation": {"head_fit_steps": 2,
                               "train": {"max_steps": 1, "batch_size": 4, "max_length": 24, "max_examples": 40}},
-        "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40}},
+        "task": {"train": {"max_steps": 2, "batch_size": 4, "max_length": 24, "max_examples": 40},
+                 "dev_max_examples": 12},
         "evaluation": {"max_examples": 12, "batch_size": 8},
     }
 

@@ -49,6 +49,11 @@ def target_tokenizer_dir(run_dir: str | Path) -> Path:
     return augmented if (augmented / "tokenizer_config.json").is_file() else run_dir / "vocab" / "tokenizer"
 
 
+DEV_RECORD = "dev.json"
+"""A task adapter's score on its source's own dev split, written next to its ``adapter/``
+(:func:`~unibridge.tasks.stage.adapt_task`)."""
+
+
 def task_adapter_folder(on_source: bool) -> str:
     """The run folder holding one kind of task adapters: ``tasks`` for those trained stacked on
     their source's language adapter, ``tasks-base`` for those trained on the bare base model."""

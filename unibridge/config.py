@@ -434,6 +434,17 @@ class TaskConfig(_Config):
     sampler) instead of random ones: on the ``cpu`` profile's English UPOS adapter 2% padding
     instead of 54% and 2.1× the steps/s (``benchmarks/task_adapter.py``); off by default, since
     it changes the trained adapters (the shipped ones were trained on random batches).
+
+    Source dev scores and floors: every task adapter is scored on its source's own dev split
+    (``<task>_dev`` of the source, else its training files' rows past ``train.max_examples``; at
+    most ``dev_max_examples``), and the score is kept with the adapter (``dev.json``) and in the
+    shipped manifest. ``floors``: task -> the least dev score (the task's main metric, in [0, 1];
+    e.g. ``{ner: 0.5}``) a task adapter must reach. One below it is trained again, up to
+    ``floor_attempts`` tries in all, each with twice the steps of the one before and a
+    class-weighted loss (:func:`~unibridge.tasks.train.class_weights`); the best try is kept. A
+    source whose adapter still misses its floor is left out of that task's harmony weights and
+    predictions (an adapter that learned to predict the majority label carries no signal, yet
+    harmony would weigh it by language distance alone).
     """
 
     reduction_factor: float = ranged(16, 0, open_lo=True)
@@ -441,6 +452,9 @@ class TaskConfig(_Config):
     pooling: str = field(default="first", metadata={"added": True})
     group_by_length: bool = field(default=False, metadata={"added": True})
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=11, batch_size=32, learning_rate=5e-4))
+    dev_max_examples: int = ranged(500, 1)
+    floors: dict[str, float] = field(default_factory=dict)
+    floor_attempts: int = ranged(3, 1)
 
     def __post_init__(self):
         super().__post_init__()
@@ -449,6 +463,13 @@ class TaskConfig(_Config):
                               f"got {self.source_language_adapter!r}")
         if self.pooling not in POOLINGS:
             raise ConfigError(f"task.pooling must be first or mean; got {self.pooling!r}")
+        if not isinstance(self.floors, dict):
+            raise ConfigError(f"task.floors must map task names to scores in [0, 1]; got {self.floors!r}")
+        for t, v in self.floors.items():
+            if t not in TASKS:
+                raise ConfigError(f"task.floors: unknown task '{t}'; known tasks: {', '.join(TASKS.names())}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v <= 1.0:
+                raise ConfigError(f"task.floors.{t} must be a score in [0, 1] (the task's main metric); got {v!r}")
 
     @property
     def adapter_kinds(self) -> tuple[bool, ...]:
@@ -457,14 +478,24 @@ class TaskConfig(_Config):
         s = self.source_language_adapter
         return (True, False) if s == "choose" else (s,)
 
-    def fingerprint_for(self, pooled: bool) -> dict:
+    def fingerprint_for(self, pooled: bool, task: str | None = None) -> dict:
         """:meth:`fingerprint_dict` as a task adapter depends on it: without ``pooling`` unless
         its head reads a ``pooled`` state (a tagging head reads every token; see
-        :attr:`TaskKind.uses_pooling <unibridge.tasks.kind.TaskKind.uses_pooling>`)."""
+        :attr:`TaskKind.uses_pooling <unibridge.tasks.kind.TaskKind.uses_pooling>`); of
+        ``floors`` only ``task``'s (and ``floor_attempts`` only with it)."""
         d = self.fingerprint_dict()
         if not pooled:
             d.pop("pooling", None)
+        floor = self.floors.get(task) if task is not None else None
+        d.pop("floors", None)
+        d.pop("floor_attempts", None)
+        if floor is not None:
+            d.update(floor=floor, floor_attempts=self.floor_attempts)
         return d
+
+    def floor(self, task: str) -> float | None:
+        """The least source dev score of ``task``'s adapters (``floors``), or None."""
+        return self.floors.get(task)
 
     def with_kind(self, on_source: bool) -> "TaskConfig":
         """This config as it reads for one kind of task adapter (what that kind's fingerprint covers)."""
@@ -527,7 +558,8 @@ DataRef = str | HFDataRef
 # source has no such files); keeping them keeps the fingerprints of cached and shipped adapters.
 _KEYED_WHEN_EMPTY = ("pos", "ner", "nli")
 _LABEL_MAP = "_label_map"
-SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``)
+_DEV = "_dev"
+SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``, ``<task>_dev``)
 
 
 def check_label_map(task: str, value, where: str) -> None:
@@ -542,11 +574,14 @@ def check_label_map(task: str, value, where: str) -> None:
 class SourceSpec(_Config):
     """Data of one source language: ``text`` for its language adapter, ``parallel`` (K pairs
     with the target) for harmony weights, ``labelled`` training files per registered task
-    (:data:`unibridge.registry.TASKS`) and ``label_maps`` per task (e.g. ``ner``'s tag mapping).
+    (:data:`unibridge.registry.TASKS`), ``dev`` files per task (the source's own dev split, on
+    which its task adapter is scored and held to :attr:`TaskConfig.floors`; left out: the
+    training files' rows past ``task.train.max_examples``) and ``label_maps`` per task (e.g.
+    ``ner``'s tag mapping, applied to its dev files too).
 
     In a recipe these are flat keys: ``{text: ..., parallel: ..., pos: ..., ner: ...,
-    ner_label_map: wikiann}``; every key other than ``text``, ``parallel`` and
-    ``<task>_label_map`` names a task. ``parallel`` left out defaults to UniBridge's alignment
+    ner_dev: ..., ner_label_map: wikiann}``; every key other than ``text``, ``parallel``,
+    ``<task>_dev`` and ``<task>_label_map`` names a task. ``parallel`` left out defaults to UniBridge's alignment
     file for the target and this source (``parallel/unibridge_alignment/<dir>/<target
     code>-<source code>.txt``, codes from :mod:`unibridge.data.languages`);
     ``"target_file|source_file"`` names line-aligned text.
@@ -556,10 +591,16 @@ class SourceSpec(_Config):
     parallel: str | None = None
     labelled: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
     label_maps: dict[str, Any] = field(default_factory=dict)
+    dev: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
 
     def task_files(self, task: str) -> tuple[DataRef, ...]:
         """The labelled training files of ``task`` (empty if this source has none)."""
         return self.labelled.get(task, ())
+
+    def dev_files(self, task: str) -> tuple[DataRef, ...]:
+        """The dev files given for ``task`` (``<task>_dev``; empty if none: then its training
+        files' rows past the cap serve, :meth:`Pipeline.source_dev <unibridge.pipeline.Pipeline.source_dev>`)."""
+        return self.dev.get(task, ())
 
     def label_map(self, task: str) -> str | dict | None:
         """The label mapping given for ``task``'s files (a name, or the mapping itself), or None."""
@@ -570,24 +611,25 @@ class SourceSpec(_Config):
         """From the recipe's flat form (see the class); raises ConfigError for a key that is no
         registered task, or a value that is not a file name, ``{hf: ...}`` or a list of them."""
         data = dict(data or {})
-        labelled, maps = {}, {}
+        labelled, maps, dev = {}, {}, {}
         for key in [k for k in data if k not in SOURCE_KEYS]:
             value = data.pop(key)
-            task = key[:-len(_LABEL_MAP)] if key.endswith(_LABEL_MAP) else key
+            suffix = next((x for x in (_LABEL_MAP, _DEV) if key.endswith(x) and key[:-len(x)] in TASKS), "")
+            task = key[:-len(suffix)] if suffix else key
             if task not in TASKS:
-                raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task or "
-                                  f"<task>_label_map; known tasks: {', '.join(TASKS.names())}")
-            if key.endswith(_LABEL_MAP):
+                raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task, "
+                                  f"<task>_dev or <task>_label_map; known tasks: {', '.join(TASKS.names())}")
+            if suffix == _LABEL_MAP:
                 check_label_map(task, value, f"{where}.{key}")
                 if value is not None:
                     maps[task] = value  # a mapping's name, or the mapping itself
             else:
                 refs = _data_refs(value, f"{where}.{key}")
                 if refs:
-                    labelled[key] = refs
+                    (dev if suffix == _DEV else labelled)[task] = refs
         if "text" in data:
             data["text"] = _data_refs(data["text"], f"{where}.text")
-        return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps}, where)
+        return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps, "dev": dev}, where)
 
     def to_dict(self) -> dict:
         """The recipe's flat form; :meth:`from_dict` reads it back."""
@@ -597,6 +639,7 @@ class SourceSpec(_Config):
             d[task] = plain(self.task_files(task))
         d["ner_label_map"] = self.label_map("ner")
         d.update({f"{t}{_LABEL_MAP}": m for t, m in self.label_maps.items()})
+        d.update({f"{t}{_DEV}": plain(refs) for t, refs in self.dev.items()})  # only those given
         return d
 
 

@@ -144,7 +144,7 @@ class Pipeline:
             return list(r.embeddings.dictionary or ())
         if part == "sources":
             return [p for spec in r.sources.values()
-                    for p in (*spec.text, *(p for task in r.tasks for p in spec.task_files(task)))]
+                    for p in (*spec.text, *(p for task in r.tasks for p in (*spec.task_files(task), *spec.dev_files(task))))]
         if part == "parallel":
             return [x for spec in r.sources.values() for x in (spec.parallel or "").split("|") if x]
         if part == "tests":
@@ -253,7 +253,7 @@ class Pipeline:
 
         r = self.recipe
         src = r.sources[lang]
-        full = src.fingerprint_dict()
+        full = {k: v for k, v in src.fingerprint_dict().items() if not k.endswith("_dev")}  # scoring, not training
         full.pop("parallel")
         stacked = task is None or (on_source if on_source is not None else r.task.source_language_adapter is not False)
         spec: dict = {}
@@ -271,8 +271,10 @@ class Pipeline:
             from .tasks import get_task
 
             cfg = r.task if on_source is None else r.task.with_kind(on_source)
-            part.update(task=task, task_config=cfg.fingerprint_for(get_task(task).kind.uses_pooling),
-                        files=data_digest(src.task_files(task)))
+            part.update(task=task, task_config=cfg.fingerprint_for(get_task(task).kind.uses_pooling, task),
+                        files=data_digest(src.task_files(task)),  # the stage also scores it on the source's dev split
+                        dev={"files": data_digest(src.dev_files(task)) if src.dev_files(task) else "past the cap",
+                             "label_map": src.label_map(task)})
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
@@ -450,6 +452,34 @@ class Pipeline:
             return out
         return self._read_once(("task", lang, task), read)
 
+    def source_dev(self, lang: str, task: str) -> tuple[list, str]:
+        """Source ``lang``'s own dev examples of ``task``, on which its task adapter is scored
+        (:func:`~unibridge.tasks.stage.adapt_task`): its ``<task>_dev`` files, else the rows of its
+        training files past the ``task.train.max_examples`` cap (held out from training); at most
+        ``task.dev_max_examples``, label map applied. Returns ``(examples, where)``, ``where``
+        naming their origin; no examples (``[]``) where the source gives no dev files and its
+        training files end within the cap."""
+        from .tasks import get_task
+
+        spec, cfg = self.recipe.sources[lang], self.recipe.task
+        n, cap, given = cfg.dev_max_examples, cfg.train.max_examples, spec.dev_files(task)
+
+        def read():
+            if given:
+                out = []
+                for p in given:
+                    out.extend(get_task(task).read(p, limit=n - len(out), label_map=spec.label_map(task)))
+                    if len(out) >= n:
+                        break
+                return out[:n], "dev files"
+            if not cap:
+                return [], ""
+            rows = []
+            for p in spec.task_files(task):
+                rows.extend(get_task(task).read(p, limit=cap + n, label_map=spec.label_map(task)))
+            return rows[cap:cap + n], f"training rows past {cap}"
+        return self._read_once(("source-dev", lang, task), read)
+
     def _restore_source(self, path: Path, fp: str, kind: str, on_source: bool | None = None) -> bool:
         """A source adapter from the run, the stage cache or the shipped ones (verified), if any has it."""
         from .hub.sources import restore_shipped
@@ -482,8 +512,6 @@ class Pipeline:
         """Train every source language adapter and task adapter (:meth:`source_adapters`) not yet
         cached or shipped; returns how many were trained."""
         from .adaptation.stage import adapt_language
-        from .tasks import get_task
-        from .tasks.stage import adapt_task
 
         r = self.recipe
         model = self.model()
@@ -516,10 +544,24 @@ class Pipeline:
             if on_source:
                 ensure_adapter(model, lang, self.run_dir / "sources" / lang / "adapter")
             with stage_dir(d_task, fp) as d:
-                adapt_task(model, self.base_tokenizer, self.task_data(lang, task), get_task(task), lang, d,
-                           cfg=r.task, seed=r.seed, language_adapter=on_source)
+                self.train_task_adapter(model, lang, task, on_source, d)
             share_stage(d_task, fp, self.stage_cache, kind)
         return trained
+
+    def train_task_adapter(self, model, lang: str, task: str, on_source: bool, out: Path, *,
+                           seed: int | None = None) -> list[dict]:
+        """Train source ``lang``'s ``task`` adapter of kind ``on_source`` into ``out`` with the
+        recipe's task settings, scored on :meth:`source_dev` and held to its floor
+        (:func:`~unibridge.tasks.stage.adapt_task`); ``seed`` defaults to the recipe's. Returns
+        the training history."""
+        from .tasks import get_task
+        from .tasks.stage import adapt_task
+
+        r = self.recipe
+        dev, where = self.source_dev(lang, task)
+        return adapt_task(model, self.base_tokenizer, self.task_data(lang, task), get_task(task), lang, out,
+                          cfg=r.task, seed=r.seed if seed is None else seed, language_adapter=on_source, dev=dev,
+                          dev_source=where, batch_size=r.evaluation.batch_size, say=_say)
 
     # ------------------------------------------------------------------ stage 5
     def _pairs(self, lang: str, k: int | None) -> list[tuple[str, str]]:

@@ -272,8 +272,6 @@ class TransferGrid:
     def _zero_shot(self, seed: int) -> dict:
         """Zero-shot: an English task adapter trained on the base model (no language adapter)."""
         from .adaptation.model import load_adapter_model
-        from .tasks import get_task
-        from .tasks.stage import adapt_task
 
         pipe = self._pipeline("unibridge", seed)
         r = pipe.recipe
@@ -285,8 +283,7 @@ class TransferGrid:
             if not restore_stage(d, fp, self.cache, f"zeroshot-{task}"):
                 _say(f"{r.target} zero-shot seed {seed}: English {task} task adapter on the base model")
                 with stage_dir(d, fp) as out:
-                    adapt_task(model, pipe.base_tokenizer, pipe.task_data("en", task), get_task(task), "en", out,
-                               cfg=r.task, seed=seed, language_adapter=False)
+                    pipe.train_task_adapter(model, "en", task, False, out, seed=seed)
                 share_stage(d, fp, self.cache, f"zeroshot-{task}")
             scores[task] = self._score_english(model, pipe, task, d / "adapter", language_adapter=None)
         return scores

@@ -13,6 +13,7 @@ reads, under the same relative paths, plus a manifest, a model card and the reci
     harmony/weights.json                       harmony weights and distances
     tasks/<task>/<source>/adapter/             task adapter + head per source (safetensors); tasks-base/
                                                for task adapters trained on the bare base model
+    tasks/<task>/<source>/dev.json             its score on the source's dev split and floor
     evaluation/results.json                    scores of the run (when it has them)
 
 Loading never unpickles: every weight file is safetensors (older ``.bin`` adapter weights are
@@ -31,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..artifacts import (read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source,
+from ..artifacts import (DEV_RECORD, read_json, target_tokenizer_dir, task_adapter_folder, task_adapters_on_source,
                          used_task_adapter_dir, write_json)
 from ..errors import ConfigError, DataError
 from ..heads import MEAN_POOLED_HEAD
@@ -258,6 +259,8 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         for t in tasks:
             for p in used[t].values():
                 _copy_adapter(p / "adapter", tmp / p.relative_to(run_dir) / "adapter")
+                if (p / DEV_RECORD).is_file():  # the source dev score: a source below its floor stays left out
+                    shutil.copyfile(p / DEV_RECORD, tmp / p.relative_to(run_dir) / DEV_RECORD)
         metrics = {}
         if (run_dir / "evaluation" / "results.json").is_file():
             metrics = read_json(run_dir / "evaluation" / "results.json")

@@ -4,7 +4,8 @@ are the same for every target and user, packed once and restored instead of retr
 A shipped folder holds one sub-folder per adapter, named as the stage cache names them
 (``source-<lang>``, ``task-<task>-<lang>``) plus a short hash of its fingerprint, and a
 ``manifest.json``: ``{"format": "unibridge-sources/1", "entries": {folder: {"kind",
-"fingerprint", "files": {path: sha256}}}}``. The pipeline's ``sources`` stage restores an entry
+"fingerprint", "files": {path: sha256}, "dev": {"metric", "score", "n_dev", "floor", "passed"}}}}``
+(``dev``: a task adapter's score on its source's own dev split, :func:`~unibridge.tasks.stage.adapt_task`). The pipeline's ``sources`` stage restores an entry
 whose fingerprint (backbone, seed, source data contents, settings) equals the one it would
 train (:meth:`~unibridge.pipeline.Pipeline.source_fingerprint`), after checking every file's
 sha256; anything else is trained. Weights are stored as float16 safetensors (loaded into the
@@ -19,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..artifacts import MARKER, read_json, stage_dir, stage_done, task_adapter_folder, write_json
+from ..artifacts import DEV_RECORD, MARKER, read_json, stage_dir, stage_done, task_adapter_folder, write_json
 from ..errors import ConfigError
 from .artifact import ArtifactError, sha256_file
 
@@ -87,6 +88,9 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
         tmp.rename(out / name)
         manifest["entries"][name] = {"kind": kind, "folder": d.relative_to(run).parts[0], "fingerprint": fp,
                                      "files": files}
+        if (d / DEV_RECORD).is_file():  # a task adapter's score on its source's dev split, and its floor
+            dev = read_json(d / DEV_RECORD)
+            manifest["entries"][name]["dev"] = {k: dev.get(k) for k in ("metric", "score", "n_dev", "floor", "passed")}
     write_json(out / MANIFEST, manifest)
     return manifest
 

@@ -18,6 +18,7 @@ from ..artifacts import check_run_target, read_json, target_tokenizer_dir, used_
 from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
+from ..tasks.stage import sources_above_floor
 from ..tasks.train import task_adapter_name
 from .strategies import get_strategy, resolve_weights
 from .weights import stored_weights
@@ -126,7 +127,9 @@ class MultiSourcePredictor:
         trained = run.get("sources", {}).get(task)
         if not trained:
             raise ConfigError(f"the run in {self.run_dir} has no '{task}' task adapters")
-        self.sources = list(sources) if sources else list(trained)
+        # by default, sources whose task adapter missed its floor on its own dev split are left out
+        self.sources = list(sources) if sources else sources_above_floor(
+            {s: used_task_adapter_dir(self.run_dir, task, s) for s in trained})
         unknown = [s for s in self.sources if s not in trained]
         if unknown:
             raise ConfigError(f"no '{task}' task adapter for source(s) {unknown}; trained: {trained}")

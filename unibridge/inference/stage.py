@@ -83,16 +83,17 @@ def tune_harmony(model, recipe, run_dir: str | Path, task: str, dev: list, targe
     examples; recorded, not chosen from)."""
     from ..adaptation.model import ensure_adapter
     from ..tasks import get_task
+    from ..tasks.stage import sources_above_floor
     from ..tasks.train import task_adapter_name
     from .predictor import MultiSourcePredictor
     from .weights import choose_harmony
 
     r, cfg, spec = recipe, recipe.harmony, get_task(task)
+    folders = {s: task_adapter_dir(run_dir, task, s, on_source) for s, src in r.sources.items() if src.task_files(task)}
     heads = {}
-    for s, src in r.sources.items():
-        if src.task_files(task):
-            heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
-            ensure_adapter(model, heads[s], task_adapter_dir(run_dir, task, s, on_source) / "adapter", with_head=True)
+    for s in sources_above_floor(folders):  # a source whose adapter missed its floor gets no weight
+        heads[s] = task_adapter_name(task, s) + ("" if on_source else "_base")
+        ensure_adapter(model, heads[s], folders[s] / "adapter", with_head=True)
     model.set_active_embeddings(r.target)
     pred = MultiSourcePredictor.from_model(model, target_tokenizer, task, heads, language_adapter=r.target)
     out = pred.predict([spec.inputs(x) for x in dev], batch_size=r.evaluation.batch_size,

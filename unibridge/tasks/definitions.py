@@ -87,10 +87,11 @@ class TaskSpec:
 def register_task(spec: TaskSpec) -> TaskSpec:
     """Add a task to the registry (:data:`unibridge.registry.TASKS`) and return it; recipes may
     then name it under ``tasks:`` and give source files for it under ``sources.<lang>.<name>``
-    (and a label map under ``sources.<lang>.<name>_label_map``). Raises ValueError if the name
-    is taken, is not a lowercase identifier, or would read as another source key (``text``,
-    ``parallel``, ``*_label_map``)."""
-    if spec.name in SOURCE_KEYS or spec.name.endswith("_label_map"):
+    (a label map under ``sources.<lang>.<name>_label_map``, a dev split under
+    ``sources.<lang>.<name>_dev``). Raises ValueError if the name is taken, is not a lowercase
+    identifier, or would read as another source key (``text``, ``parallel``, ``*_label_map``,
+    ``*_dev``)."""
+    if spec.name in SOURCE_KEYS or spec.name.endswith(("_label_map", "_dev")):
         raise ValueError(f"task name {spec.name!r} is a source key of recipes; choose another")
     return TASKS.register(spec.name, spec)
 

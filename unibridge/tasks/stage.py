@@ -1,37 +1,127 @@
-"""Task adapters (stage 4) as one service: train one source's task adapter with its head and
-write it into a folder. The pipeline's sources stage and the transfer grid's zero-shot
-baseline both call :func:`adapt_task`."""
+"""Task adapters (stage 4) as one service: train one source's task adapter with its head, score
+it on the source's own dev split, train it again while it misses its floor, and write it into a
+folder. The pipeline's sources stage and the transfer grid's zero-shot baseline both call
+:func:`adapt_task`."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import shutil
 from pathlib import Path
+from typing import Callable
 
-from ..artifacts import write_json
+from ..artifacts import DEV_RECORD, read_json, write_json
 from ..config import TaskConfig
 from . import train
 from .definitions import TaskSpec
 
+log = logging.getLogger("unibridge")
+
+
+def escalated(cfg: TaskConfig, attempt: int) -> TaskConfig:
+    """The task settings of try ``attempt`` (0: ``cfg`` itself): ``2**attempt`` times the steps
+    (``train.max_steps``, else ``train.epochs``); the loss is class-weighted from try 1 on
+    (:func:`adapt_task`). Raises ValueError for a negative ``attempt``."""
+    if attempt < 0:
+        raise ValueError(f"attempt must be >= 0, got {attempt}")
+    t = cfg.train
+    more = (dataclasses.replace(t, max_steps=t.max_steps * 2 ** attempt) if t.max_steps
+            else dataclasses.replace(t, epochs=t.epochs * 2 ** attempt))
+    return dataclasses.replace(cfg, train=more)
+
+
+def score_task_adapter(model, tokenizer, task: TaskSpec, name: str, examples: list, *,
+                       language_adapter: str | None, batch_size: int = 64) -> float:
+    """The task's main metric (in [0, 1]) of task adapter + head ``name``, loaded in ``model``
+    and stacked on ``language_adapter`` (None: on the bare base), alone on ``examples``."""
+    from ..inference.predictor import MultiSourcePredictor
+
+    pred = MultiSourcePredictor.from_model(model, tokenizer, task.name, {"source": name},
+                                           language_adapter=language_adapter)
+    return float(pred.evaluate(examples, batch_size=batch_size, progress=False)[task.main_metric])
+
+
+def dev_record(folder: str | Path) -> dict | None:
+    """The dev record of the finished task adapter stage at ``folder`` (:func:`adapt_task`), or
+    None where it has none (adapters trained before dev scores were kept)."""
+    f = Path(folder) / DEV_RECORD
+    return read_json(f) if f.is_file() else None
+
+
+def passes_floor(folder: str | Path) -> bool:
+    """False only where the task adapter at ``folder`` was held to a floor and missed it."""
+    rec = dev_record(folder)
+    return rec is None or rec.get("passed") is not False
+
+
+def sources_above_floor(folders: dict[str, Path]) -> list[str]:
+    """The sources (keys of ``folders``: source -> its task adapter's stage folder, in order)
+    whose task adapter did not miss its floor (:func:`passes_floor`); all of them if every one
+    missed it (a prediction needs a source)."""
+    kept = [s for s, f in folders.items() if passes_floor(f)]
+    return kept or list(folders)
+
 
 def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out: str | Path, *, cfg: TaskConfig,
-               seed: int, language_adapter: bool = True) -> list[dict]:
+               seed: int, language_adapter: bool = True, dev: list | None = None, dev_source: str = "",
+               batch_size: int = 64, say: Callable[[str], None] = log.info) -> list[dict]:
     """Train task adapter ``{task}_{lang}`` and the task's head on ``examples`` (stacked on the
     loaded language adapter ``lang``, or on the bare base model when not ``language_adapter``;
-    :func:`~unibridge.tasks.train.train_task_adapter`), replacing one of that name, and write
-    into ``out``: ``adapter/`` (adapters' folder layout with the head, safetensors) and
-    ``history.json``. The adapter and head are then removed from ``model`` (later users load
-    the kind they need by path). Returns the training history. Raises DataError when
-    ``examples`` is empty."""
+    :func:`~unibridge.tasks.train.train_task_adapter`), replacing one of that name, and score it
+    alone on the source's ``dev`` examples (``dev_source`` says where they came from).
+
+    With a floor for the task (``cfg.floors``) and dev examples, a score below it trains the
+    adapter again from the same seed, up to ``cfg.floor_attempts`` tries in all (:func:`escalated`:
+    twice the steps each try, class-weighted loss from the second), and keeps the best try.
+
+    Writes into ``out``: ``adapter/`` (adapters' folder layout with the head, safetensors),
+    ``history.json`` (the kept try's) and ``dev.json``: ``{"task", "metric", "score" (None
+    without dev examples), "n_dev", "dev_source", "floor", "passed" (None without a floor or dev
+    examples), "kept", "attempts": [{"max_steps", "epochs", "weighted", "score"}]}``. The adapter
+    and head are then removed from ``model``. Returns the kept try's training history. Raises
+    DataError when ``examples`` is empty."""
     name = train.task_adapter_name(task.name, lang)
-    if name in model.adapters_config:
-        model.delete_adapter(name)
-        model.delete_head(name)
     out = Path(out)
-    hist = train.train_task_adapter(model, tokenizer, examples, task, lang, cfg=cfg, seed=seed,  # looked up
-                                    output_dir=str(out / "trainer"), language_adapter=language_adapter)  # at call time
-    model.save_adapter(str(out / "adapter"), name, with_head=True, use_safetensors=True)
-    write_json(out / "history.json", hist)
+    floor = cfg.floor(task.name)
+    tries = cfg.floor_attempts if floor is not None and dev else 1
+    attempts: list[dict] = []
+    histories: list[list[dict]] = []
+    for k in range(tries):
+        c = escalated(cfg, k)
+        if name in model.adapters_config:
+            model.delete_adapter(name)
+            model.delete_head(name)
+        hist = train.train_task_adapter(model, tokenizer, examples, task, lang, cfg=c, seed=seed,  # looked up
+                                        output_dir=str(out / "trainer"), language_adapter=language_adapter,  # at
+                                        weighted=k > 0)  # call time
+        score = (score_task_adapter(model, tokenizer, task, name, dev, batch_size=batch_size,
+                                    language_adapter=lang if language_adapter else None) if dev else None)
+        model.save_adapter(str(out / f"try-{k}"), name, with_head=True, use_safetensors=True)
+        attempts.append({"max_steps": c.train.max_steps, "epochs": c.train.epochs, "weighted": k > 0, "score": score})
+        histories.append(hist)
+        if floor is None or score is None or score >= floor:
+            break
+        say(f"task adapter '{task.name}' on '{lang}': dev {task.main_metric} {score:.3f} on {len(dev)} "
+            f"examples is below its floor {floor:g}" + (f"; training again ({k + 2}/{tries}: "
+            f"{2 ** (k + 1)}x the steps, class-weighted loss)" if k + 1 < tries else ""))
+    scored = [a["score"] for a in attempts]
+    kept = max(range(len(attempts)), key=lambda i: (scored[i] is not None, scored[i] or 0.0, -i))
+    shutil.rmtree(out / "adapter", ignore_errors=True)
+    (out / f"try-{kept}").rename(out / "adapter")
+    for k in range(len(attempts)):
+        shutil.rmtree(out / f"try-{k}", ignore_errors=True)
+    best = scored[kept]
+    write_json(out / "history.json", histories[kept])
+    write_json(out / DEV_RECORD, {"task": task.name, "metric": task.main_metric, "score": best,
+                                  "n_dev": len(dev or ()), "dev_source": dev_source if dev else "",
+                                  "floor": floor, "passed": None if floor is None or best is None else best >= floor,
+                                  "kept": kept, "attempts": attempts})
+    if best is not None:
+        say(f"task adapter '{task.name}' on '{lang}': dev {task.main_metric} {best:.3f} ({len(dev)} examples"
+            + (f", floor {floor:g}: {'passed' if best >= floor else 'MISSED; left out of harmony'}" if floor is not None
+               else "") + ")")
     shutil.rmtree(out / "trainer", ignore_errors=True)
     model.delete_adapter(name)
     model.delete_head(name)
-    return hist
+    return histories[kept]
