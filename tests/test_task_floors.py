@@ -191,3 +191,18 @@ def test_a_source_below_its_floor_is_left_out_of_the_predictor_and_harmony(finis
     Pipeline(recipe, run).run(only=["harmony"])
     tuned = json.loads((run / "harmony" / "weights.json").read_text())["tasks"]["pos"]
     assert set(tuned["weights"]) == {"en"} and set(tuned["dev_score_per_source"]) == {"en"}
+
+
+def test_a_missing_or_malformed_source_dev_file_fails_before_the_first_stage(tiny_base, tmp_path):
+    from unibridge.errors import DataError
+
+    raw = tiny_recipe(tiny_base)
+    raw["sources"]["en"]["ner_dev"] = "ner/nowhere/val.conllu"
+    with pytest.raises(DataError, match="nowhere"):
+        Pipeline(Recipe.from_dict(raw), tmp_path / "run").check_inputs()
+    bad = tmp_path / "bad.conllu"
+    bad.write_text("Anna B-PER\nParis\n")  # a token line without its tag
+    raw["sources"]["en"]["ner_dev"] = str(bad)
+    with pytest.raises(DataError, match="bad.conllu:2"):
+        Pipeline(Recipe.from_dict(raw), tmp_path / "run").check_inputs()
+    assert not (tmp_path / "run").exists()

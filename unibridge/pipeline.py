@@ -305,6 +305,8 @@ class Pipeline:
             self._source_texts(lang)
             for task in r.tasks:
                 self.task_data(lang, task)
+                if spec.dev_files(task):  # a dev split the recipe names (the held-out rows are read when used)
+                    self.source_dev(lang, task)
             if spec.parallel:
                 self._pairs(lang, r.harmony.k)
         if self._embeddings_read_parallel():
