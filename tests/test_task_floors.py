@@ -36,9 +36,9 @@ def test_escalated_doubles_the_steps_per_try():
     from unibridge.tasks.stage import escalated
 
     cfg = TaskConfig(train=TrainConfig(max_steps=150, epochs=3))
-    assert [escalated(cfg, k).train.max_steps for k in range(3)] == [150, 300, 600]
-    assert escalated(cfg, 0) == cfg
-    assert escalated(TaskConfig(train=TrainConfig(epochs=1.5)), 2).train.epochs == 6.0
+    assert [escalated(cfg, k).train.max_steps for k in range(4)] == [150, 150, 300, 600]
+    assert escalated(cfg, 0) == cfg == escalated(cfg, 1)  # the second try changes the loss only
+    assert escalated(TaskConfig(train=TrainConfig(epochs=1.5)), 3).train.epochs == 6.0
     with pytest.raises(ValueError, match="attempt must be >= 0"):
         escalated(cfg, -1)
 
@@ -137,7 +137,7 @@ def test_adapt_task_trains_again_below_the_floor_and_keeps_the_best_try(tiny_bas
     cfg = TaskConfig(floors={"ner": floor}, train=TrainConfig(max_steps=2, batch_size=4, max_length=16))
     adapt_task(model, tok, sents, get_task("ner"), "en", tmp_path / "out", cfg=cfg, seed=0, language_adapter=False,
                dev=sents[:3], dev_source="dev files", say=said.append)
-    assert calls == [(2 * 2 ** k, k > 0) for k in range(len(scores))]
+    assert calls == [(2, False), (2, True), (4, True)][:len(scores)]
     rec = dev_record(tmp_path / "out")
     assert rec["kept"] == kept and rec["score"] == scores[kept] and rec["passed"] is passed and rec["n_dev"] == 3
     assert [a["score"] for a in rec["attempts"]] == scores and rec["floor"] == floor and rec["metric"] == "f1"

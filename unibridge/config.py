@@ -440,8 +440,9 @@ class TaskConfig(_Config):
     most ``dev_max_examples``), and the score is kept with the adapter (``dev.json``) and in the
     shipped manifest. ``floors``: task -> the least dev score (the task's main metric, in [0, 1];
     e.g. ``{ner: 0.5}``) a task adapter must reach. One below it is trained again, up to
-    ``floor_attempts`` tries in all, each with twice the steps of the one before and a
-    class-weighted loss (:func:`~unibridge.tasks.train.class_weights`); the best try is kept. A
+    ``floor_attempts`` tries in all, with a class-weighted loss
+    (:func:`~unibridge.tasks.train.class_weights`) from the second and twice the steps from the
+    third (:func:`~unibridge.tasks.stage.escalated`); the best try is kept. A
     source whose adapter still misses its floor is left out of that task's harmony weights and
     predictions (an adapter that learned to predict the majority label carries no signal, yet
     harmony would weigh it by language distance alone).

@@ -20,14 +20,15 @@ log = logging.getLogger("unibridge")
 
 
 def escalated(cfg: TaskConfig, attempt: int) -> TaskConfig:
-    """The task settings of try ``attempt`` (0: ``cfg`` itself): ``2**attempt`` times the steps
-    (``train.max_steps``, else ``train.epochs``); the loss is class-weighted from try 1 on
-    (:func:`adapt_task`). Raises ValueError for a negative ``attempt``."""
+    """The task settings of try ``attempt`` (0: ``cfg`` itself). The loss is class-weighted from
+    try 1 on (:func:`adapt_task`), which alone addresses an adapter that collapsed onto the
+    majority label; try 1 keeps the steps, and each later try doubles them (``train.max_steps``,
+    else ``train.epochs``): ``2**(attempt - 1)`` times. Raises ValueError for a negative ``attempt``."""
     if attempt < 0:
         raise ValueError(f"attempt must be >= 0, got {attempt}")
-    t = cfg.train
-    more = (dataclasses.replace(t, max_steps=t.max_steps * 2 ** attempt) if t.max_steps
-            else dataclasses.replace(t, epochs=t.epochs * 2 ** attempt))
+    t, times = cfg.train, 2 ** max(0, attempt - 1)
+    more = (dataclasses.replace(t, max_steps=t.max_steps * times) if t.max_steps
+            else dataclasses.replace(t, epochs=t.epochs * times))
     return dataclasses.replace(cfg, train=more)
 
 
@@ -73,7 +74,7 @@ def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out:
 
     With a floor for the task (``cfg.floors``) and dev examples, a score below it trains the
     adapter again from the same seed, up to ``cfg.floor_attempts`` tries in all (:func:`escalated`:
-    twice the steps each try, class-weighted loss from the second), and keeps the best try.
+    a class-weighted loss from the second try, twice the steps from the third), and keeps the best try.
 
     Writes into ``out``: ``adapter/`` (adapters' folder layout with the head, safetensors),
     ``history.json`` (the kept try's) and ``dev.json``: ``{"task", "metric", "score" (None
@@ -104,7 +105,8 @@ def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out:
             break
         say(f"task adapter '{task.name}' on '{lang}': dev {task.main_metric} {score:.3f} on {len(dev)} "
             f"examples is below its floor {floor:g}" + (f"; training again ({k + 2}/{tries}: "
-            f"{2 ** (k + 1)}x the steps, class-weighted loss)" if k + 1 < tries else ""))
+            f"{escalated(cfg, k + 1).train.max_steps or escalated(cfg, k + 1).train.epochs:g} "
+            f"{'steps' if cfg.train.max_steps else 'epochs'}, class-weighted loss)" if k + 1 < tries else ""))
     scored = [a["score"] for a in attempts]
     kept = max(range(len(attempts)), key=lambda i: (scored[i] is not None, scored[i] or 0.0, -i))
     shutil.rmtree(out / "adapter", ignore_errors=True)
