@@ -36,6 +36,17 @@ def test_every_shipped_file_matches_its_checksum_and_restores(tmp_path):
     assert sum(f.stat().st_size for f in SHIPPED_SOURCES.rglob("*") if f.is_file()) < 40 * 2**20
 
 
+def test_every_shipped_task_adapter_carries_its_source_dev_score_and_none_misses_its_floor():
+    tasks = {n: e for n, e in _entries().items() if e["kind"].startswith("task-")}
+    assert tasks and all(set(e["dev"]) == {"metric", "score", "n_dev", "floor", "passed"} for e in tasks.values())
+    for name, e in tasks.items():
+        rec = json.loads((SHIPPED_SOURCES / name / "dev.json").read_text())
+        assert {k: rec[k] for k in e["dev"]} == e["dev"], name  # the manifest repeats the adapter's record
+    assert [n for n, e in tasks.items() if e["dev"]["passed"] is False] == []
+    ner = [e["dev"] for e in tasks.values() if e["kind"].startswith("task-ner-")]
+    assert ner and all(d["floor"] == 0.5 and d["score"] >= 0.5 and d["n_dev"] == 500 for d in ner)
+
+
 def test_shipped_weights_are_float16_with_the_configured_shapes():
     for name, e in _entries().items():
         folder = SHIPPED_SOURCES / name / "adapter"
