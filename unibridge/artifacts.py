@@ -54,6 +54,28 @@ DEV_RECORD = "dev.json"
 (:func:`~unibridge.tasks.stage.adapt_task`)."""
 
 
+def dev_record(folder: str | Path) -> dict | None:
+    """The dev record of the finished task adapter stage at ``folder``
+    (:func:`~unibridge.tasks.stage.adapt_task`), or
+    None where it has none (adapters trained before dev scores were kept)."""
+    f = Path(folder) / DEV_RECORD
+    return read_json(f) if f.is_file() else None
+
+
+def passes_floor(folder: str | Path) -> bool:
+    """False only where the task adapter at ``folder`` was held to a floor and missed it."""
+    rec = dev_record(folder)
+    return rec is None or rec.get("passed") is not False
+
+
+def sources_above_floor(folders: dict[str, Path]) -> list[str]:
+    """The sources (keys of ``folders``: source -> its task adapter's stage folder, in order)
+    whose task adapter did not miss its floor (:func:`passes_floor`); all of them if every one
+    missed it (a prediction needs a source)."""
+    kept = [s for s, f in folders.items() if passes_floor(f)]
+    return kept or list(folders)
+
+
 def task_adapter_folder(on_source: bool) -> str:
     """The run folder holding one kind of task adapters: ``tasks`` for those trained stacked on
     their source's language adapter, ``tasks-base`` for those trained on the bare base model."""

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from pathlib import Path
 
-from ..artifacts import DEV_RECORD, MARKER, read_json, stage_dir, stage_done, task_adapter_folder, write_json
+from ..artifacts import DEV_RECORD, MARKER, passes_floor, read_json, stage_dir, stage_done, task_adapter_folder, write_json
 from ..errors import ConfigError
 from .artifact import ArtifactError, sha256_file
+
+log = logging.getLogger("unibridge")
 
 FORMAT = "unibridge-sources/1"
 MANIFEST = "manifest.json"
@@ -54,14 +57,21 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
     (``tasks/<task>/<lang>``, ``tasks-base/<task>/<lang>``) of ``run_dir`` into ``out_dir`` (merged with what it holds; an
     entry with the same kind and fingerprint is replaced).
 
-    Adapters the run restored from shipped ones (``shipped.json``) are not packed again. Returns
-    the manifest. Raises ConfigError if ``run_dir`` holds no finished source adapter it trained.
+    Adapters the run restored from shipped ones (``shipped.json``) are not packed again, nor are
+    task adapters that missed their floor on their source's dev split (``dev.json``, a warning
+    names each). Returns the manifest. Raises ConfigError if ``run_dir`` holds no finished
+    source adapter it trained.
     """
     run = Path(run_dir)
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
     found += [(f"task-{d.parent.name}-{d.name}", d) for root in map(task_adapter_folder, (True, False))
               for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
     found = [(k, d) for k, d in found if not (d / SHIPPED_MARK).is_file()]  # restored ones are shipped already
+    below = [(k, d) for k, d in found if not passes_floor(d)]  # a task adapter ships only above its floor
+    for k, d in below:
+        rec = read_json(d / DEV_RECORD)
+        log.warning(f"{d}: not packed, its dev {rec['metric']} {rec['score']:.3f} is below its floor {rec['floor']:g}")
+    found = [(k, d) for k, d in found if (k, d) not in below]
     # the folder tells a task adapter trained on its source's language adapter (tasks) from one
     # trained on the bare base (tasks-base); their fingerprints differ, their kind does not
     if not found:

@@ -14,11 +14,11 @@ import torch
 from adapters.composition import Parallel, Stack
 from tqdm.auto import tqdm
 
-from ..artifacts import check_run_target, read_json, target_tokenizer_dir, used_task_adapter_dir
+from ..artifacts import (check_run_target, read_json, sources_above_floor, target_tokenizer_dir,
+                         used_task_adapter_dir)
 from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
 from ..tasks.definitions import get_task
-from ..tasks.stage import sources_above_floor
 from ..tasks.train import task_adapter_name
 from .strategies import get_strategy, resolve_weights
 from .weights import stored_weights

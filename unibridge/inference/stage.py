@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..artifacts import read_json, task_adapter_dir, write_json
+from ..artifacts import read_json, sources_above_floor, task_adapter_dir, write_json
 
 log = logging.getLogger("unibridge")
 Pairs = dict[str, list[tuple[str, str]]]
@@ -83,7 +83,6 @@ def tune_harmony(model, recipe, run_dir: str | Path, task: str, dev: list, targe
     examples; recorded, not chosen from)."""
     from ..adaptation.model import ensure_adapter
     from ..tasks import get_task
-    from ..tasks.stage import sources_above_floor
     from ..tasks.train import task_adapter_name
     from .predictor import MultiSourcePredictor
     from .weights import choose_harmony

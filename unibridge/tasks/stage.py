@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..artifacts import DEV_RECORD, read_json, write_json
+from ..artifacts import DEV_RECORD, dev_record, passes_floor, sources_above_floor, write_json  # noqa: F401
 from ..config import TaskConfig
 from . import train
 from .definitions import TaskSpec
@@ -41,27 +41,6 @@ def score_task_adapter(model, tokenizer, task: TaskSpec, name: str, examples: li
     pred = MultiSourcePredictor.from_model(model, tokenizer, task.name, {"source": name},
                                            language_adapter=language_adapter)
     return float(pred.evaluate(examples, batch_size=batch_size, progress=False)[task.main_metric])
-
-
-def dev_record(folder: str | Path) -> dict | None:
-    """The dev record of the finished task adapter stage at ``folder`` (:func:`adapt_task`), or
-    None where it has none (adapters trained before dev scores were kept)."""
-    f = Path(folder) / DEV_RECORD
-    return read_json(f) if f.is_file() else None
-
-
-def passes_floor(folder: str | Path) -> bool:
-    """False only where the task adapter at ``folder`` was held to a floor and missed it."""
-    rec = dev_record(folder)
-    return rec is None or rec.get("passed") is not False
-
-
-def sources_above_floor(folders: dict[str, Path]) -> list[str]:
-    """The sources (keys of ``folders``: source -> its task adapter's stage folder, in order)
-    whose task adapter did not miss its floor (:func:`passes_floor`); all of them if every one
-    missed it (a prediction needs a source)."""
-    kept = [s for s, f in folders.items() if passes_floor(f)]
-    return kept or list(folders)
 
 
 def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out: str | Path, *, cfg: TaskConfig,
