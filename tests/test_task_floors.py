@@ -185,8 +185,8 @@ def test_a_source_below_its_floor_is_left_out_of_the_predictor_and_harmony(finis
     (used_task_adapter_dir(run, "pos", "ru") / "dev.json").write_text(json.dumps({**rec, "floor": 0.9, "passed": False}))
     pred = MultiSourcePredictor("amh", "pos", run_dir=run)
     assert pred.sources == ["en"] and pred.weights == {"en": 1.0}
-    kinds = {e["kind"] for e in pack_sources(run, tmp_path / "shipped2")["entries"].values()}
-    assert "task-pos-en" in kinds and "task-pos-ru" not in kinds  # an adapter below its floor does not ship
+    packed = {e["kind"]: e["dev"] for e in pack_sources(run, tmp_path / "shipped2")["entries"].values() if "dev" in e}
+    assert packed["task-pos-ru"]["passed"] is False and packed["task-pos-en"]["passed"] is None  # shipped, flagged
     assert MultiSourcePredictor("amh", "pos", run_dir=run, sources=["en", "ru"]).sources == ["en", "ru"]  # asked for
     recipe = Recipe.from_dict(tiny_recipe(Path(json.loads((run / "run.json").read_text())["base_model"])))
     shutil.rmtree(run / "harmony")  # tuned again with the changed record

@@ -57,21 +57,23 @@ def pack_sources(run_dir: str | Path, out_dir: str | Path = SHIPPED_SOURCES, *, 
     (``tasks/<task>/<lang>``, ``tasks-base/<task>/<lang>``) of ``run_dir`` into ``out_dir`` (merged with what it holds; an
     entry with the same kind and fingerprint is replaced).
 
-    Adapters the run restored from shipped ones (``shipped.json``) are not packed again, nor are
-    task adapters that missed their floor on their source's dev split (``dev.json``, a warning
-    names each). Returns the manifest. Raises ConfigError if ``run_dir`` holds no finished
-    source adapter it trained.
+    Adapters the run restored from shipped ones (``shipped.json``) are not packed again. A task
+    adapter that missed its floor on its source's dev split is packed with that record (``dev``
+    in the manifest, ``passed: false``; a warning names it): a run restores it instead of
+    spending the floor's retraining on it again, and leaves it out of harmony as it would a
+    fresh one. Returns the manifest. Raises ConfigError if ``run_dir`` holds no finished source
+    adapter it trained.
     """
     run = Path(run_dir)
     found = [(f"source-{d.name}", d) for d in sorted((run / "sources").glob("*")) if (d / MARKER).is_file()]
     found += [(f"task-{d.parent.name}-{d.name}", d) for root in map(task_adapter_folder, (True, False))
               for d in sorted((run / root).glob("*/*")) if (d / MARKER).is_file()]
     found = [(k, d) for k, d in found if not (d / SHIPPED_MARK).is_file()]  # restored ones are shipped already
-    below = [(k, d) for k, d in found if not passes_floor(d)]  # a task adapter ships only above its floor
-    for k, d in below:
-        rec = read_json(d / DEV_RECORD)
-        log.warning(f"{d}: not packed, its dev {rec['metric']} {rec['score']:.3f} is below its floor {rec['floor']:g}")
-    found = [(k, d) for k, d in found if (k, d) not in below]
+    for k, d in found:
+        if not passes_floor(d):  # shipped with its record, so runs restore it rather than train it again
+            rec = read_json(d / DEV_RECORD)
+            log.warning(f"{d}: its dev {rec['metric']} {rec['score']:.3f} is below its floor {rec['floor']:g}; packed "
+                        "with that record, so runs restore it and leave it out of harmony")
     # the folder tells a task adapter trained on its source's language adapter (tasks) from one
     # trained on the bare base (tasks-base); their fingerprints differ, their kind does not
     if not found:
