@@ -108,7 +108,6 @@ def test_adapt_task_trains_again_below_the_floor_and_keeps_the_best_try(tiny_bas
     from safetensors.torch import load_file
     from transformers import AutoTokenizer
 
-    import unibridge.tasks.stage as stage
     import unibridge.tasks.train as train_mod
     from unibridge.adaptation.model import load_adapter_model
     from unibridge.data import TaggedSentence
@@ -130,13 +129,17 @@ def test_adapt_task_trains_again_below_the_floor_and_keeps_the_best_try(tiny_bas
     def load_file_like(m):  # the task head's weights after a try, as saved
         return {n: p.detach().clone() for n, p in m.named_parameters() if "heads.ner_en" in n}
 
-    tries = iter(scores)
+    tries, scored = iter(scores), []
     monkeypatch.setattr(train_mod, "train_task_adapter", spy)
-    monkeypatch.setattr(stage, "score_task_adapter", lambda *a, **k: next(tries))
+
+    def score(name, examples, language_adapter):
+        scored.append((name, len(examples), language_adapter))
+        return next(tries)
     said = []
     cfg = TaskConfig(floors={"ner": floor}, train=TrainConfig(max_steps=2, batch_size=4, max_length=16))
     adapt_task(model, tok, sents, get_task("ner"), "en", tmp_path / "out", cfg=cfg, seed=0, language_adapter=False,
-               dev=sents[:3], dev_source="dev files", say=said.append)
+               dev=sents[:3], dev_source="dev files", score=score, say=said.append)
+    assert scored == [("ner_en", 3, None)] * len(scores)
     assert calls == [(2, False), (2, True), (4, True)][:len(scores)]
     rec = dev_record(tmp_path / "out")
     assert rec["kept"] == kept and rec["score"] == scores[kept] and rec["passed"] is passed and rec["n_dev"] == 3
@@ -164,7 +167,7 @@ def test_without_dev_examples_or_floor_one_try_and_no_score(tiny_base, tmp_path)
     sents = [TaggedSentence(["a", "b"], ["NOUN", "VERB"])] * 4
     cfg = TaskConfig(floors={"pos": 1.0}, train=TrainConfig(max_steps=1, batch_size=4, max_length=16))
     adapt_task(load_adapter_model(tiny_base), tok, sents, get_task("pos"), "en", tmp_path, cfg=cfg, seed=0,
-               language_adapter=False, dev=[])
+               language_adapter=False, dev=[], score=lambda *a, **k: 1 / 0)  # no dev examples: never called
     rec = dev_record(tmp_path)
     assert rec["score"] is None and rec["passed"] is None and len(rec["attempts"]) == 1 and rec["n_dev"] == 0
 

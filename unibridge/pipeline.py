@@ -556,14 +556,18 @@ class Pipeline:
         recipe's task settings, scored on :meth:`source_dev` and held to its floor
         (:func:`~unibridge.tasks.stage.adapt_task`); ``seed`` defaults to the recipe's. Returns
         the training history."""
+        from functools import partial
+
+        from .inference.predictor import score_adapter
         from .tasks import get_task
         from .tasks.stage import adapt_task
 
         r = self.recipe
         dev, where = self.source_dev(lang, task)
+        score = partial(score_adapter, model, self.base_tokenizer, task, batch_size=r.evaluation.batch_size)
         return adapt_task(model, self.base_tokenizer, self.task_data(lang, task), get_task(task), lang, out,
                           cfg=r.task, seed=r.seed if seed is None else seed, language_adapter=on_source, dev=dev,
-                          dev_source=where, batch_size=r.evaluation.batch_size, say=_say)
+                          dev_source=where, score=score, say=_say)
 
     # ------------------------------------------------------------------ stage 5
     def _pairs(self, lang: str, k: int | None) -> list[tuple[str, str]]:

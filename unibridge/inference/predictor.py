@@ -95,6 +95,16 @@ def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]
     return [order[a:a + batch_size] for a in range(0, len(order), batch_size)]
 
 
+def score_adapter(model, tokenizer, task: str, name: str, examples: list, *, language_adapter: str | None,
+                  batch_size: int = 64) -> float:
+    """The main metric of ``task`` (in [0, 1]) of task adapter + head ``name``, loaded in
+    ``model`` and stacked on ``language_adapter`` (None: on the bare base), alone on
+    ``examples`` (how a source's task adapter is scored on its own dev split,
+    :func:`~unibridge.tasks.stage.adapt_task`)."""
+    pred = MultiSourcePredictor.from_model(model, tokenizer, task, {"source": name}, language_adapter=language_adapter)
+    return float(pred.evaluate(examples, batch_size=batch_size, progress=False)[pred.task.main_metric])
+
+
 class MultiSourcePredictor:
     """Multi-source predictor (word tagger or pair classifier) for a target language from a finished run.
 

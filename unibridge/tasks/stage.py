@@ -32,24 +32,16 @@ def escalated(cfg: TaskConfig, attempt: int) -> TaskConfig:
     return dataclasses.replace(cfg, train=more)
 
 
-def score_task_adapter(model, tokenizer, task: TaskSpec, name: str, examples: list, *,
-                       language_adapter: str | None, batch_size: int = 64) -> float:
-    """The task's main metric (in [0, 1]) of task adapter + head ``name``, loaded in ``model``
-    and stacked on ``language_adapter`` (None: on the bare base), alone on ``examples``."""
-    from ..inference.predictor import MultiSourcePredictor
-
-    pred = MultiSourcePredictor.from_model(model, tokenizer, task.name, {"source": name},
-                                           language_adapter=language_adapter)
-    return float(pred.evaluate(examples, batch_size=batch_size, progress=False)[task.main_metric])
-
-
 def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out: str | Path, *, cfg: TaskConfig,
                seed: int, language_adapter: bool = True, dev: list | None = None, dev_source: str = "",
-               batch_size: int = 64, say: Callable[[str], None] = log.info) -> list[dict]:
+               score: Callable[..., float] | None = None, say: Callable[[str], None] = log.info) -> list[dict]:
     """Train task adapter ``{task}_{lang}`` and the task's head on ``examples`` (stacked on the
     loaded language adapter ``lang``, or on the bare base model when not ``language_adapter``;
     :func:`~unibridge.tasks.train.train_task_adapter`), replacing one of that name, and score it
-    alone on the source's ``dev`` examples (``dev_source`` says where they came from).
+    alone on the source's ``dev`` examples (``dev_source`` says where they came from) with
+    ``score(name, examples, language_adapter=lang or None) -> float`` (the task's main metric;
+    :func:`~unibridge.inference.predictor.score_adapter`, passed in by the caller: the tasks
+    layer does not predict). Without ``dev`` or ``score`` the adapter is not scored.
 
     With a floor for the task (``cfg.floors``) and dev examples, a score below it trains the
     adapter again from the same seed, up to ``cfg.floor_attempts`` tries in all (:func:`escalated`:
@@ -64,6 +56,7 @@ def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out:
     name = train.task_adapter_name(task.name, lang)
     out = Path(out)
     floor = cfg.floor(task.name)
+    dev = dev if score is not None else None
     tries = cfg.floor_attempts if floor is not None and dev else 1
     attempts: list[dict] = []
     histories: list[list[dict]] = []
@@ -75,14 +68,13 @@ def adapt_task(model, tokenizer, examples: list, task: TaskSpec, lang: str, out:
         hist = train.train_task_adapter(model, tokenizer, examples, task, lang, cfg=c, seed=seed,  # looked up
                                         output_dir=str(out / "trainer"), language_adapter=language_adapter,  # at
                                         weighted=k > 0)  # call time
-        score = (score_task_adapter(model, tokenizer, task, name, dev, batch_size=batch_size,
-                                    language_adapter=lang if language_adapter else None) if dev else None)
+        got = score(name, dev, language_adapter=lang if language_adapter else None) if dev else None
         model.save_adapter(str(out / f"try-{k}"), name, with_head=True, use_safetensors=True)
-        attempts.append({"max_steps": c.train.max_steps, "epochs": c.train.epochs, "weighted": k > 0, "score": score})
+        attempts.append({"max_steps": c.train.max_steps, "epochs": c.train.epochs, "weighted": k > 0, "score": got})
         histories.append(hist)
-        if floor is None or score is None or score >= floor:
+        if floor is None or got is None or got >= floor:
             break
-        say(f"task adapter '{task.name}' on '{lang}': dev {task.main_metric} {score:.3f} on {len(dev)} "
+        say(f"task adapter '{task.name}' on '{lang}': dev {task.main_metric} {got:.3f} on {len(dev)} "
             f"examples is below its floor {floor:g}" + (f"; training again ({k + 2}/{tries}: "
             f"{escalated(cfg, k + 1).train.max_steps or escalated(cfg, k + 1).train.epochs:g} "
             f"{'steps' if cfg.train.max_steps else 'epochs'}, class-weighted loss)" if k + 1 < tries else ""))
