@@ -112,7 +112,8 @@ def test_adapt_task_trains_again_below_the_floor_and_keeps_the_best_try(tiny_bas
     from unibridge.adaptation.model import load_adapter_model
     from unibridge.data import TaggedSentence
     from unibridge.tasks import get_task
-    from unibridge.tasks.stage import adapt_task, dev_record, passes_floor, sources_above_floor
+    from unibridge.artifacts import dev_record, passes_floor, sources_above_floor
+    from unibridge.tasks.stage import adapt_task
 
     tok = AutoTokenizer.from_pretrained(str(tiny_base))
     sents = [TaggedSentence(["Anna", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"])] * 8
@@ -161,7 +162,8 @@ def test_without_dev_examples_or_floor_one_try_and_no_score(tiny_base, tmp_path)
     from unibridge.adaptation.model import load_adapter_model
     from unibridge.data import TaggedSentence
     from unibridge.tasks import get_task
-    from unibridge.tasks.stage import adapt_task, dev_record
+    from unibridge.artifacts import dev_record
+    from unibridge.tasks.stage import adapt_task
 
     tok = AutoTokenizer.from_pretrained(str(tiny_base))
     sents = [TaggedSentence(["a", "b"], ["NOUN", "VERB"])] * 4

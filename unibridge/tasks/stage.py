@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from ..artifacts import DEV_RECORD, dev_record, passes_floor, sources_above_floor, write_json  # noqa: F401
+from ..artifacts import DEV_RECORD, write_json
 from ..config import TaskConfig
 from . import train
 from .definitions import TaskSpec
