@@ -560,7 +560,9 @@ DataRef = str | HFDataRef
 _KEYED_WHEN_EMPTY = ("pos", "ner", "nli")
 _LABEL_MAP = "_label_map"
 _DEV = "_dev"
-SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``, ``<task>_dev``)
+_UNSPACED = "_unspaced"
+SOURCE_KEYS = ("text", "parallel")  # a source's keys that name no task (nor ``<task>_label_map``, ``<task>_dev``, ``<task>_unspaced``)
+SOURCE_KEY_SUFFIXES = (_LABEL_MAP, _DEV, _UNSPACED)  # a task name may not end in one
 
 
 def check_label_map(task: str, value, where: str) -> None:
@@ -577,12 +579,15 @@ class SourceSpec(_Config):
     with the target) for harmony weights, ``labelled`` training files per registered task
     (:data:`unibridge.registry.TASKS`), ``dev`` files per task (the source's own dev split, on
     which its task adapter is scored and held to :attr:`TaskConfig.floors`; left out: the
-    training files' rows past ``task.train.max_examples``) and ``label_maps`` per task (e.g.
-    ``ner``'s tag mapping, applied to its dev files too).
+    training files' rows past ``task.train.max_examples``), ``label_maps`` per task (e.g.
+    ``ner``'s tag mapping, applied to its dev files too) and ``unspaced``: the tagging tasks
+    whose files (training and dev) hold words of a text written without spaces between them,
+    such as a Chinese corpus with one character per token; their words are read without the
+    tokenizer's word-boundary marker (:func:`~unibridge.tasks.tagging.encode_tagged`).
 
     In a recipe these are flat keys: ``{text: ..., parallel: ..., pos: ..., ner: ...,
-    ner_dev: ..., ner_label_map: wikiann}``; every key other than ``text``, ``parallel``,
-    ``<task>_dev`` and ``<task>_label_map`` names a task. ``parallel`` left out defaults to UniBridge's alignment
+    ner_dev: ..., ner_label_map: wikiann, ner_unspaced: true}``; every key other than ``text``,
+    ``parallel``, ``<task>_dev``, ``<task>_label_map`` and ``<task>_unspaced`` names a task. ``parallel`` left out defaults to UniBridge's alignment
     file for the target and this source (``parallel/unibridge_alignment/<dir>/<target
     code>-<source code>.txt``, codes from :mod:`unibridge.data.languages`);
     ``"target_file|source_file"`` names line-aligned text.
@@ -593,6 +598,7 @@ class SourceSpec(_Config):
     labelled: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
     label_maps: dict[str, Any] = field(default_factory=dict)
     dev: dict[str, tuple[DataRef, ...]] = field(default_factory=dict)
+    unspaced: tuple[str, ...] = ()
 
     def task_files(self, task: str) -> tuple[DataRef, ...]:
         """The labelled training files of ``task`` (empty if this source has none)."""
@@ -607,20 +613,33 @@ class SourceSpec(_Config):
         """The label mapping given for ``task``'s files (a name, or the mapping itself), or None."""
         return self.label_maps.get(task)
 
+    def is_spaced(self, task: str) -> bool:
+        """False where ``task``'s files hold words written without spaces (``<task>_unspaced: true``)."""
+        return task not in self.unspaced
+
     @classmethod
     def from_dict(cls, data: dict | None, where: str = "SourceSpec") -> "SourceSpec":
         """From the recipe's flat form (see the class); raises ConfigError for a key that is no
-        registered task, or a value that is not a file name, ``{hf: ...}`` or a list of them."""
+        registered task, a value that is not a file name, ``{hf: ...}`` or a list of them, or an
+        ``<task>_unspaced`` that is not a boolean or names a task whose labels are not per word."""
         data = dict(data or {})
-        labelled, maps, dev = {}, {}, {}
+        labelled, maps, dev, unspaced = {}, {}, {}, []
         for key in [k for k in data if k not in SOURCE_KEYS]:
             value = data.pop(key)
-            suffix = next((x for x in (_LABEL_MAP, _DEV) if key.endswith(x) and key[:-len(x)] in TASKS), "")
+            suffix = next((x for x in SOURCE_KEY_SUFFIXES if key.endswith(x) and key[:-len(x)] in TASKS), "")
             task = key[:-len(suffix)] if suffix else key
             if task not in TASKS:
-                raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task, "
-                                  f"<task>_dev or <task>_label_map; known tasks: {', '.join(TASKS.names())}")
-            if suffix == _LABEL_MAP:
+                raise ConfigError(f"unknown key '{key}' in '{where}': not text, parallel, a task, <task>_dev, "
+                                  f"<task>_label_map or <task>_unspaced; known tasks: {', '.join(TASKS.names())}")
+            if suffix == _UNSPACED:
+                if not isinstance(value, bool):
+                    raise ConfigError(f"'{where}.{key}' must be true or false, got {value!r}")
+                if value and not TASKS.get(task).kind.token_level:
+                    raise ConfigError(f"'{where}.{key}': the '{task}' task has no words to read unspaced "
+                                      "(only tasks labelled per word do)")
+                if value:
+                    unspaced.append(task)
+            elif suffix == _LABEL_MAP:
                 check_label_map(task, value, f"{where}.{key}")
                 if value is not None:
                     maps[task] = value  # a mapping's name, or the mapping itself
@@ -630,7 +649,8 @@ class SourceSpec(_Config):
                     (dev if suffix == _DEV else labelled)[task] = refs
         if "text" in data:
             data["text"] = _data_refs(data["text"], f"{where}.text")
-        return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps, "dev": dev}, where)
+        return _from_dict(cls, {**data, "labelled": labelled, "label_maps": maps, "dev": dev,
+                                "unspaced": tuple(unspaced)}, where)
 
     def to_dict(self) -> dict:
         """The recipe's flat form; :meth:`from_dict` reads it back."""
@@ -641,6 +661,7 @@ class SourceSpec(_Config):
         d["ner_label_map"] = self.label_map("ner")
         d.update({f"{t}{_LABEL_MAP}": m for t, m in self.label_maps.items()})
         d.update({f"{t}{_DEV}": plain(refs) for t, refs in self.dev.items()})  # only those given
+        d.update({f"{t}{_UNSPACED}": True for t in self.unspaced})
         return d
 
 

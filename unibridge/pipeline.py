@@ -253,7 +253,8 @@ class Pipeline:
 
         r = self.recipe
         src = r.sources[lang]
-        full = {k: v for k, v in src.fingerprint_dict().items() if not k.endswith("_dev")}  # scoring, not training
+        full = {k: v for k, v in src.fingerprint_dict().items()  # dev files: scoring; unspaced: below
+                if not k.endswith(("_dev", "_unspaced"))}
         full.pop("parallel")
         stacked = task is None or (on_source if on_source is not None else r.task.source_language_adapter is not False)
         spec: dict = {}
@@ -275,6 +276,8 @@ class Pipeline:
                         files=data_digest(src.task_files(task)),  # the stage also scores it on the source's dev split
                         dev={"files": data_digest(src.dev_files(task)) if src.dev_files(task) else "past the cap",
                              "label_map": src.label_map(task)})
+            if not src.is_spaced(task):  # read without word-boundary markers: other inputs
+                part["unspaced"] = True
         return hashlib.sha256(json.dumps(jsonable(part), sort_keys=True).encode()).hexdigest()[:32]
 
     def check_inputs(self) -> None:
@@ -451,14 +454,14 @@ class Pipeline:
             for p in spec.task_files(task):
                 out.extend(get_task(task).read(p, limit=self.recipe.task.train.max_examples,
                                                label_map=spec.label_map(task)))
-            return out
+            return _as_spaced(out, spec.is_spaced(task))
         return self._read_once(("task", lang, task), read)
 
     def source_dev(self, lang: str, task: str) -> tuple[list, str]:
         """Source ``lang``'s own dev examples of ``task``, on which its task adapter is scored
         (:func:`~unibridge.tasks.stage.adapt_task`): its ``<task>_dev`` files, else the rows of its
         training files past the ``task.train.max_examples`` cap (held out from training); at most
-        ``task.dev_max_examples``, label map applied. Returns ``(examples, where)``, ``where``
+        ``task.dev_max_examples``, label map and ``<task>_unspaced`` applied. Returns ``(examples, where)``, ``where``
         naming their origin; no examples (``[]``) where the source gives no dev files and its
         training files end within the cap."""
         from .tasks import get_task
@@ -473,13 +476,13 @@ class Pipeline:
                     out.extend(get_task(task).read(p, limit=n - len(out), label_map=spec.label_map(task)))
                     if len(out) >= n:
                         break
-                return out[:n], "dev files"
+                return _as_spaced(out[:n], spec.is_spaced(task)), "dev files"
             if not cap:
                 return [], ""
             rows = []
             for p in spec.task_files(task):
                 rows.extend(get_task(task).read(p, limit=cap + n, label_map=spec.label_map(task)))
-            return rows[cap:cap + n], f"training rows past {cap}"
+            return _as_spaced(rows[cap:cap + n], spec.is_spaced(task)), f"training rows past {cap}"
         return self._read_once(("source-dev", lang, task), read)
 
     def _restore_source(self, path: Path, fp: str, kind: str, on_source: bool | None = None) -> bool:
@@ -705,6 +708,12 @@ def _say_diagnostics(adapter: str, diag: dict | None) -> None:
         from .adaptation.diagnostics import format_diagnostics
 
         _say(f"diagnostics '{adapter}': " + format_diagnostics(diag).replace("\n", "; "))
+
+
+def _as_spaced(examples: list, spaced: bool) -> list:
+    """``examples`` as read, or, for a task whose words are written without spaces
+    (``<task>_unspaced``), each TaggedSentence marked ``spaced=False``."""
+    return examples if spaced else [dataclasses.replace(x, spaced=False) for x in examples]
 
 
 def _rm(p: Path) -> None:

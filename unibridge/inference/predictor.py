@@ -18,6 +18,7 @@ from ..artifacts import (check_run_target, read_json, sources_above_floor, targe
                          used_task_adapter_dir)
 from ..hub.lookup import find_run_dir
 from ..errors import ConfigError
+from ..data import TaggedSentence
 from ..tasks.definitions import get_task
 from ..tasks.train import task_adapter_name
 from .strategies import get_strategy, resolve_weights
@@ -252,7 +253,8 @@ class MultiSourcePredictor:
         return [self.task.kind.check_input(t, self.task.name) for t in texts]
 
     def predict(self, texts: list, *, batch_size: int | None = None, return_probs: bool = False,
-                return_source_logits: bool = False, mode: str = "parallel", progress: bool = False):
+                return_source_logits: bool = False, mode: str = "parallel", progress: bool = False,
+                spaced: bool = True):
         """Labels for each input, in input order.
 
         Tagging tasks (pos, ner) take texts (a string split on whitespace, or a list of words)
@@ -268,6 +270,9 @@ class MultiSourcePredictor:
         ``mode``: ``"parallel"`` (one pass), ``"sequential"`` (one Stack pass per source; same
         result), ``"merge"`` (one averaged adapter; no per-source logits). Inputs are batched by
         length (:func:`length_sorted_batches`) to cut padding.
+        ``spaced=False`` (tagging tasks): the words are written without spaces between them (a list
+        of Chinese or Japanese characters) and are read as running text
+        (:func:`~unibridge.tasks.tagging.encode_tagged`).
         """
         if mode == "merge" and return_source_logits:
             raise ConfigError("merge mode runs one averaged adapter: there are no per-source logits")
@@ -276,6 +281,8 @@ class MultiSourcePredictor:
         if tagging:  # long texts are read in overlapping word-aligned windows
             spans = [self._windows(words) for words in inputs]
             pieces = [words[s:e] for words, sp in zip(inputs, spans) for s, e in sp]
+            if not spaced:
+                pieces = [TaggedSentence(list(p), [], spaced=False) for p in pieces]
         else:
             pieces = inputs
         outs = self._forward(pieces, batch_size or self.batch_size, progress, mode,
@@ -358,8 +365,14 @@ class MultiSourcePredictor:
     def evaluate(self, examples, *, batch_size: int | None = None, progress: bool = True, mode: str = "parallel") -> dict:
         """Score the task's examples (TaggedSentence / NLIExample) with its metric: accuracy for
         pos and nli, seqeval entity F1 for ner."""
-        pred = self.predict([self.task.inputs(x) for x in examples], batch_size=batch_size, progress=progress,
-                            mode=mode)
+        spaced = [getattr(x, "spaced", True) for x in examples]
+        pred: list = [None] * len(examples)
+        for way in sorted(set(spaced), reverse=True):  # spaced examples first, then unspaced ones
+            at = [i for i, sp in enumerate(spaced) if sp == way]
+            out = self.predict([self.task.inputs(examples[i]) for i in at], batch_size=batch_size,
+                               progress=progress, mode=mode, spaced=way)
+            for i, p in zip(at, out):
+                pred[i] = p
         if not self.task.kind.token_level:
             pred = [[p] for p in pred]
         return self.task.metric([self.task.gold(x) for x in examples], pred)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..config import SOURCE_KEYS
+from ..config import SOURCE_KEY_SUFFIXES, SOURCE_KEYS
 from ..registry import TASKS
 from . import tagging  # noqa: F401, I001 (the built-in task kinds register, in this order)
 from . import classification, text_classification  # noqa: F401
@@ -90,8 +90,8 @@ def register_task(spec: TaskSpec) -> TaskSpec:
     (a label map under ``sources.<lang>.<name>_label_map``, a dev split under
     ``sources.<lang>.<name>_dev``). Raises ValueError if the name is taken, is not a lowercase
     identifier, or would read as another source key (``text``, ``parallel``, ``*_label_map``,
-    ``*_dev``)."""
-    if spec.name in SOURCE_KEYS or spec.name.endswith(("_label_map", "_dev")):
+    ``*_dev``, ``*_unspaced``)."""
+    if spec.name in SOURCE_KEYS or spec.name.endswith(SOURCE_KEY_SUFFIXES):
         raise ValueError(f"task name {spec.name!r} is a source key of recipes; choose another")
     return TASKS.register(spec.name, spec)
 

@@ -7,12 +7,21 @@ from .kind import TaskKind, register_kind
 
 
 def encode_tagged(tokenizer, tokens: list[str], tags: list[str] | None, label2id: dict[str, int],
-                  max_length: int) -> dict:
+                  max_length: int, spaced: bool = True) -> dict:
     """Tokenise pre-split ``tokens``; ``labels`` holds the tag id at each word's first sub-token
     and -100 elsewhere (special tokens, continuation pieces, padding); ``first`` (n_words_kept,)
     gives each kept word's first-sub-token position and ``word_index`` (n_words_kept,) that
     word's index in ``tokens`` (a word past ``max_length``, or one that yields no sub-token, is
-    not kept). Tags outside ``label2id`` raise KeyError."""
+    not kept). Tags outside ``label2id`` raise KeyError.
+
+    ``spaced=False``: the words are written without spaces between them (Chinese or Japanese
+    characters, one per token): each word is read as running text, without the word-boundary
+    marker that a SentencePiece tokenizer puts before every pre-split word
+    (:func:`unspaced_pieces`). Split into words, a Chinese sentence would otherwise read as
+    ``▁ 在 ▁ 过 ▁ 去``, twice as many pieces as characters and half of them markers that the
+    base model rarely saw between Chinese characters."""
+    if not spaced:
+        return _encode_pieces(tokenizer, unspaced_pieces(tokenizer, tokens), tags, label2id, max_length)
     enc = tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=max_length)
     labels, first, word_index, prev = [], [], [], None
     for pos, w in enumerate(enc.word_ids()):
@@ -24,6 +33,48 @@ def encode_tagged(tokenizer, tokens: list[str], tags: list[str] | None, label2id
             labels.append(-100)
         prev = w
     return {"input_ids": enc["input_ids"], "labels": labels, "first": first, "word_index": word_index}
+
+
+def unspaced_pieces(tokenizer, words: list[str]) -> list[list[int]]:
+    """Sub-token ids of each of ``words`` read as part of a text without spaces: the word's own
+    vocabulary entry where it has one (``"在"``, not ``"▁在"``), else its pieces tokenised alone
+    without a leading piece that is only the word-boundary marker (``"▁"``). Returns one list
+    per word (empty for a word that yields no piece)."""
+    if not words:
+        return []
+    unk = tokenizer.unk_token_id
+    alone = tokenizer(list(words), add_special_tokens=False)["input_ids"]
+    out = []
+    for w, ids in zip(words, alone):
+        own = tokenizer.convert_tokens_to_ids(w)
+        if own is not None and own != unk:
+            out.append([own])
+            continue
+        if ids and not tokenizer.convert_ids_to_tokens(ids[0]).strip("▁"):
+            ids = ids[1:]
+        out.append(list(ids))
+    return out
+
+
+def _encode_pieces(tokenizer, pieces: list[list[int]], tags: list[str] | None, label2id: dict[str, int],
+                   max_length: int) -> dict:
+    """:func:`encode_tagged`'s output from each word's sub-token ids, special tokens added, words
+    that do not fit ``max_length`` left out."""
+    template = tokenizer.build_inputs_with_special_tokens([-1])
+    lead, budget = template.index(-1), max(0, max_length - (len(template) - 1))
+    content, labels, first, word_index = [], [], [], []
+    for w, ids in enumerate(pieces):
+        if not ids:
+            continue
+        if len(content) + len(ids) > budget:
+            break
+        first.append(lead + len(content))
+        word_index.append(w)
+        labels += [label2id[tags[w]] if tags is not None else 0] + [-100] * (len(ids) - 1)
+        content += ids
+    input_ids = tokenizer.build_inputs_with_special_tokens(content)
+    labels = [-100] * lead + labels + [-100] * (len(input_ids) - lead - len(content))
+    return {"input_ids": input_ids, "labels": labels, "first": first, "word_index": word_index}
 
 
 def word_windows(piece_counts: list[int], budget: int, overlap: float = 0.25) -> list[tuple[int, int]]:
@@ -87,7 +138,7 @@ class Tagging(TaskKind):
         return list(example.tags)
 
     def texts(self, example) -> list[str]:
-        return [" ".join(example.tokens)]
+        return [(" " if example.spaced else "").join(example.tokens)]
 
     def check_input(self, x, task: str):
         if isinstance(x, str):
@@ -98,8 +149,13 @@ class Tagging(TaskKind):
         return words
 
     def encode(self, tokenizer, x, label2id, max_length, labelled=True) -> dict:
-        words, tags = (x.tokens, x.tags) if labelled else (x, None)
-        return encode_tagged(tokenizer, words, tags, label2id, max_length)
+        """``x``: a TaggedSentence (its ``spaced`` is honoured; its tags are read if
+        ``labelled``) or, unlabelled, a list of words of a spaced text."""
+        if hasattr(x, "tokens"):
+            words, tags, spaced = x.tokens, x.tags if labelled else None, x.spaced
+        else:
+            words, tags, spaced = x, None, True
+        return encode_tagged(tokenizer, words, tags, label2id, max_length, spaced=spaced)
 
     def collate(self, items, pad_id) -> dict:
         return collate_tagged(items, pad_id)

@@ -12,10 +12,14 @@ from ...errors import ConfigError, DataError
 
 @dataclass(frozen=True)
 class TaggedSentence:
-    """One sentence of a token-level task: ``tokens[i]`` carries ``tags[i]`` (UPOS or IOB2 NER)."""
+    """One sentence of a token-level task: ``tokens[i]`` carries ``tags[i]`` (UPOS or IOB2 NER).
+    ``spaced``: False where the tokens are written without spaces between them (a Chinese corpus
+    with one character per token); the tokenizer then reads them as running text
+    (:func:`~unibridge.tasks.tagging.encode_tagged`)."""
 
     tokens: list[str]
     tags: list[str]
+    spaced: bool = True
 
 
 @dataclass(frozen=True)
