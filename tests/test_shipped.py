@@ -44,8 +44,9 @@ def test_every_shipped_task_adapter_carries_its_source_dev_score_and_none_misses
         assert {k: rec[k] for k in e["dev"]} == e["dev"], name  # the manifest repeats the adapter's record
     ner = [e["dev"] for e in tasks.values() if e["kind"].startswith("task-ner-")]
     assert ner and all(d["floor"] == 0.5 and d["passed"] is (d["score"] >= 0.5) and d["n_dev"] == 500 for d in ner)
-    below = sorted(e["kind"] for e in tasks.values() if e["dev"]["passed"] is False)
-    assert below == ["task-ner-zh", "task-ner-zh"]  # both kinds, after the floor's retraining (docs/hub.md)
+    assert not [e["kind"] for e in tasks.values() if e["dev"]["passed"] is False]
+    zh = sorted(e["dev"]["score"] for e in tasks.values() if e["kind"] == "task-ner-zh")  # read unspaced (docs/hub.md)
+    assert len(zh) == 2 and zh[0] >= 0.5
 
 
 def test_shipped_weights_are_float16_with_the_configured_shapes():
