@@ -4,6 +4,7 @@ shipped source adapters, loading with plain `adapters`; the local hub's location
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -336,3 +337,83 @@ def test_a_packed_artifact_loads_with_plain_adapters_and_gives_the_predictors_lo
     card = ModelCard((art / "README.md").read_text(encoding="utf-8"))
     assert card.data.library_name == "adapter-transformers" and card.data.base_model == base
     assert "unibridge hub pull" in card.text and "load_embeddings" in card.text
+
+
+def test_an_embedding_delta_stores_the_changed_and_appended_rows_and_rebuilds_the_matrix(tmp_path):
+    from unibridge.artifacts import (EMBEDDING_DELTA, apply_embedding_delta, embedding_delta, read_target_embeddings,
+                                     write_embedding_delta)
+    from unibridge.errors import DataError
+
+    torch.manual_seed(0)
+    base = torch.randn(10, 4)
+    trained = torch.cat([base, torch.randn(3, 4)])
+    trained[2] += 1.0
+    trained[7, 0] = 0.5
+    delta = embedding_delta(trained, base)
+    assert delta["index"].tolist() == [2, 7, 10, 11, 12] and delta["index"].dtype == torch.int64
+    assert torch.equal(delta["rows"], trained[[2, 7, 10, 11, 12]])
+    assert torch.equal(apply_embedding_delta(delta, base, 13), trained)
+    shorter = base[:6].clone()
+    shorter[1] -= 1
+    assert torch.equal(apply_embedding_delta(embedding_delta(shorter, base), base, 6), shorter)
+    replaced = base.clone()
+    replaced[:5] = 0  # half the rows: a replaced vocabulary is stored whole
+    assert embedding_delta(replaced, base) is None and embedding_delta(torch.randn(10, 5), base) is None
+    with pytest.raises(DataError, match="outside \\[0, 12\\)"):
+        apply_embedding_delta(delta, base, 12)
+    with pytest.raises(DataError, match="leaves rows past the base's 10 unset"):
+        apply_embedding_delta({"index": torch.tensor([2]), "rows": trained[[2]]}, base, 13)
+
+    write_embedding_delta(tmp_path / EMBEDDING_DELTA, delta, base, 13)
+    assert torch.equal(read_target_embeddings(tmp_path, lambda: base), trained)
+    other = base.clone()
+    other[9, 3] += 1e-3
+    with pytest.raises(DataError, match="other base embeddings than this model's"):
+        read_target_embeddings(tmp_path, lambda: other)
+    with pytest.raises(DataError, match="holds no target embeddings"):
+        read_target_embeddings(tmp_path / "nothing", lambda: base)
+
+
+@needs_data
+def test_an_artifact_of_a_run_that_keeps_the_base_rows_ships_only_the_changed_ones(finished_run, tiny_base, tmp_path):
+    """A run whose target vocabulary is the base's (as with vocabulary augmentation, tokenizer in
+    embeddings/tokenizer): the artifact stores the changed rows; the predictor and the card's
+    plain-adapters lines rebuild the same embeddings and logits as the run directory gives."""
+    import shutil
+    import subprocess
+    import sys
+
+    from safetensors.torch import save_file
+
+    from unibridge import MultiSourcePredictor
+    from unibridge.backbones import load_input_embeddings, load_tokenizer
+    from unibridge.hub import pack, verify
+    from unibridge.hub.artifact import plain_adapters_usage
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run[0], run)
+    tok = load_tokenizer(tiny_base)
+    tok.save_pretrained(str(run / "embeddings" / "tokenizer"))
+    base = load_input_embeddings(str(tiny_base))
+    trained = base[: len(tok)].clone()
+    trained[[5, 300, 4000]] += 0.25
+    save_file({"weight": trained}, str(run / "adaptation" / "embeddings.safetensors"))
+    art = pack(run, tmp_path / "art")
+    files = verify(art)["files"]
+    assert "adaptation/embeddings-delta.safetensors" in files and "embeddings/tokenizer/tokenizer.json" in files
+    assert "adaptation/embeddings.safetensors" not in files and "embeddings/embedding.pt" not in files
+    assert (art / "adaptation" / "embeddings-delta.safetensors").stat().st_size < 10_000  # 3 rows of 32
+
+    text = "ሰኞ እለት በስታንፎርድ ዩኒቨርሲቲ"
+    ours = MultiSourcePredictor(target="amh", task="pos", run_dir=run).predict([text], return_probs=True)[0]["probs"]
+    packed = MultiSourcePredictor(target="amh", task="pos", run_dir=art)
+    assert torch.equal(packed.model.get_input_embeddings().weight.detach(), trained)
+    assert np.allclose(packed.predict([text], return_probs=True)[0]["probs"], ours, atol=1e-6)
+
+    lines = plain_adapters_usage("pos", "amh", str(tiny_base), embeddings_delta=True)
+    code = "\n".join(lines).replace('["..."]', json.dumps([text], ensure_ascii=False)).replace("ARTIFACT_FOLDER", str(art))
+    torch.save(trained, tmp_path / "w.pt")
+    done = subprocess.run([sys.executable, "-c", code + "\nprint(torch.equal(model.get_input_embeddings().weight, "
+                           f"torch.load({str(tmp_path / 'w.pt')!r})))"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip().endswith("True"), done.stderr[-2000:]
+    assert "embeddings-delta.safetensors" in (art / "README.md").read_text(encoding="utf-8")

@@ -49,6 +49,99 @@ def target_tokenizer_dir(run_dir: str | Path) -> Path:
     return augmented if (augmented / "tokenizer_config.json").is_file() else run_dir / "vocab" / "tokenizer"
 
 
+EMBEDDINGS = "embeddings.safetensors"
+EMBEDDING_DELTA = "embeddings-delta.safetensors"
+
+
+def embedding_delta(trained, base) -> dict | None:
+    """The target embeddings ``trained`` (V_T, d) as the rows that differ from the base model's
+    ``base`` (V_S, d): ``{"index": (n,) int64 ascending, "rows": (n, d) float32}``, every row
+    past V_S included. None where they do not share the base's rows: another ``d``, or half or
+    more of the first min(V_T, V_S) rows changed (a replaced vocabulary). With vocabulary
+    augmentation (``va``) the target keeps the base's 250k rows and appends about a hundred, and
+    training moves only the rows its text reaches: a few thousand rows instead of 384 MB."""
+    import torch
+
+    if trained.ndim != 2 or base.ndim != 2 or trained.shape[1] != base.shape[1]:
+        return None
+    shared = min(trained.shape[0], base.shape[0])
+    changed = (trained[:shared] != base[:shared].to(trained.dtype)).any(dim=1)
+    if int(changed.sum()) * 2 >= shared:
+        return None
+    index = torch.cat([changed.nonzero().flatten(), torch.arange(shared, trained.shape[0])]).to(torch.int64)
+    return {"index": index.contiguous(), "rows": trained[index].to(torch.float32).contiguous()}
+
+
+def apply_embedding_delta(delta: dict, base, n_rows: int):
+    """The (n_rows, d) float32 matrix that :func:`embedding_delta` stored as ``delta``: the first
+    n_rows of ``base`` (V_S, d) with the stored rows put in. Raises DataError when the rows'
+    width is not ``d``, an index is outside [0, n_rows), or the rows past V_S are not all stored."""
+    import torch
+
+    index, rows = delta["index"].to(torch.int64), delta["rows"]
+    d = base.shape[1]
+    if rows.ndim != 2 or rows.shape[1] != d or rows.shape[0] != index.numel():
+        raise DataError(f"embedding delta of {tuple(rows.shape)} rows for {index.numel()} indices does not fit "
+                        f"a base of width {d}")
+    if index.numel() and (int(index.min()) < 0 or int(index.max()) >= n_rows):
+        raise DataError(f"embedding delta indexes rows outside [0, {n_rows})")
+    out = torch.zeros(n_rows, d, dtype=torch.float32)
+    shared = min(n_rows, base.shape[0])
+    out[:shared] = base[:shared].to(torch.float32)
+    filled = torch.zeros(n_rows, dtype=torch.bool)
+    filled[:shared] = True
+    out[index] = rows.to(torch.float32)
+    filled[index] = True
+    if not bool(filled.all()):
+        raise DataError(f"embedding delta leaves rows past the base's {base.shape[0]} unset")
+    return out
+
+
+def base_rows_digest(base, n_rows: int) -> str:
+    """sha256 (hex) of the first min(n_rows, V_S) rows of ``base`` as float32 bytes: what an
+    embedding delta was taken against."""
+    import torch
+
+    rows = base[: min(n_rows, base.shape[0])].detach().to(torch.float32).contiguous().cpu()
+    return hashlib.sha256(rows.numpy().tobytes()).hexdigest()
+
+
+def read_target_embeddings(folder: str | Path, base) -> "torch.Tensor":  # noqa: F821
+    """The target embeddings (V_T, d) float32 in ``folder``: ``embeddings.safetensors``
+    (``{"weight": ...}``), else ``embeddings-delta.safetensors`` (:func:`embedding_delta`, with
+    ``n_rows`` and ``base_sha256`` in its metadata) put onto ``base()``, a callable giving the base
+    model's input embeddings (V_S, d), called only for a delta. Raises DataError when neither
+    file is there or the delta was taken against other base embeddings."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if (folder / EMBEDDINGS).is_file():
+        return load_file(str(folder / EMBEDDINGS))["weight"]
+    path = folder / EMBEDDING_DELTA
+    if not path.is_file():
+        raise DataError(f"{folder} holds no target embeddings ({EMBEDDINGS} or {EMBEDDING_DELTA})")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+        delta = {k: f.get_tensor(k) for k in ("index", "rows")}
+    n_rows, base_w = int(meta["n_rows"]), base()
+    if base_rows_digest(base_w, n_rows) != meta.get("base_sha256"):
+        raise DataError(f"{path}: these embeddings were stored as changes to other base embeddings than this "
+                        "model's; load them on the base model they were trained on")
+    return apply_embedding_delta(delta, base_w, n_rows)
+
+
+def write_embedding_delta(path: str | Path, delta: dict, base, n_rows: int) -> None:
+    """Write :func:`embedding_delta`'s ``delta`` of an (n_rows, d) matrix to ``path`` (safetensors,
+    with ``n_rows`` and the base rows' :func:`base_rows_digest` as metadata), atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(delta, str(tmp), metadata={"n_rows": str(n_rows), "base_sha256": base_rows_digest(base, n_rows)})
+    os.replace(tmp, path)
+
+
 DEV_RECORD = "dev.json"
 """A task adapter's score on its source's own dev split, written next to its ``adapter/``
 (:func:`~unibridge.tasks.stage.adapt_task`)."""

@@ -123,13 +123,17 @@ def load_run_target(model, run_dir: str | Path, target: str, tokenizer, *, train
     ``<run>/adaptation``, or the initial one of ``<run>/embeddings`` when not ``trained``),
     activated, and with ``trained`` its language + invertible adapter as adapter ``target``.
     ``tokenizer`` is the run's target tokenizer (:func:`~unibridge.artifacts.target_tokenizer_dir`).
-    The one reader of a run's target stages: the pipeline and the predictor use it.
-    Raises ConfigError if the embeddings do not match the tokenizer (:func:`attach_embeddings`)."""
-    from safetensors.torch import load_file
+    The one reader of a run's target stages: the pipeline and the predictor use it. A hub
+    artifact may store the trained embeddings as their changes to the base model's
+    (:func:`~unibridge.artifacts.read_target_embeddings`), which are put onto ``model``'s own.
+    Raises ConfigError if the embeddings do not match the tokenizer (:func:`attach_embeddings`),
+    DataError if they are missing or were stored against other base embeddings."""
+    from ..artifacts import read_target_embeddings
 
     run_dir = Path(run_dir)
-    emb = run_dir / ("adaptation" if trained else "embeddings") / "embeddings.safetensors"
-    attach_embeddings(model, target, tokenizer, load_file(str(emb))["weight"])
+    base = lambda: model.loaded_embeddings["default"].weight.detach()  # noqa: E731
+    weights = read_target_embeddings(run_dir / ("adaptation" if trained else "embeddings"), base)
+    attach_embeddings(model, target, tokenizer, weights)
     if trained:
         ensure_adapter(model, target, run_dir / "adaptation" / "adapter")
 

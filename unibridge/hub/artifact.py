@@ -8,7 +8,11 @@ reads, under the same relative paths, plus a manifest, a model card and the reci
     recipe.yaml                       the recipe that produced it
     run.json                          base model and the sources of each task
     vocab/tokenizer/ | embeddings/tokenizer/   the target tokenizer
-    adaptation/embeddings.safetensors          trained target embeddings {"weight": (V_T, d)}
+    adaptation/embeddings.safetensors          trained target embeddings {"weight": (V_T, d)}, or
+    adaptation/embeddings-delta.safetensors    only their rows that differ from the base model's
+                                               (vocabulary augmentation keeps the base's rows)
+    embeddings/                                the same in adapters' save_embeddings layout
+                                               (embedding.pt, tokenizer/; tokenizer/ alone with a delta)
     adaptation/adapter/                        language adapter (adapters' format, safetensors)
     harmony/weights.json                       harmony weights and distances
     tasks/<task>/<source>/adapter/             task adapter + head per source (safetensors); tasks-base/
@@ -88,17 +92,35 @@ def _copy_adapter(src: Path, dst: Path) -> None:
             shutil.copyfile(p, dst / p.name)
 
 
-def _adapters_embeddings(weights: Path, tokenizer_dir: Path, out: Path) -> None:
-    """The target embeddings and tokenizer in adapters' ``save_embeddings`` layout (``embedding.pt``,
-    a bare tensor that ``load_embeddings`` reads with ``torch.load(weights_only=True)``, and
-    ``tokenizer/``), so plain ``adapters`` code loads them with ``model.load_embeddings(out, name)``."""
+def _pack_embeddings(run_dir: Path, base_model: str, tokenizer_dir: Path, out: Path) -> bool:
+    """Write the run's trained target embeddings into artifact folder ``out``; returns whether
+    they went as a delta. Where they keep the base model's rows (vocabulary augmentation,
+    :func:`~unibridge.artifacts.embedding_delta`), only the rows that differ:
+    ``adaptation/embeddings-delta.safetensors`` and the tokenizer in ``embeddings/tokenizer``
+    (about 7 MB for an Amharic run instead of twice 384 MB). Otherwise the full matrix twice:
+    ``adaptation/embeddings.safetensors`` for the predictor and adapters' ``save_embeddings``
+    layout in ``embeddings/`` (``embedding.pt``, a bare tensor that ``load_embeddings`` reads with
+    ``torch.load(weights_only=True)``, and ``tokenizer/``), so plain ``adapters`` code loads them
+    with ``model.load_embeddings(out, name)``."""
     import torch
     from adapters.utils import EMBEDDING_FILE, TOKENIZER_PATH
     from safetensors.torch import load_file
 
-    out.mkdir(parents=True)
-    torch.save(load_file(str(weights))["weight"].contiguous(), out / EMBEDDING_FILE)
-    shutil.copytree(tokenizer_dir, out / TOKENIZER_PATH)
+    from ..artifacts import EMBEDDING_DELTA, EMBEDDINGS, embedding_delta, write_embedding_delta
+    from ..backbones import load_input_embeddings
+
+    trained = load_file(str(run_dir / "adaptation" / EMBEDDINGS))["weight"]
+    base = load_input_embeddings(base_model)
+    delta = embedding_delta(trained, base)
+    plain = out / "embeddings"
+    if (plain / TOKENIZER_PATH) != out / tokenizer_dir.relative_to(run_dir):
+        shutil.copytree(tokenizer_dir, plain / TOKENIZER_PATH)  # (va's tokenizer is there already)
+    if delta is not None:
+        write_embedding_delta(out / "adaptation" / EMBEDDING_DELTA, delta, base, trained.shape[0])
+        return True
+    shutil.copyfile(run_dir / "adaptation" / EMBEDDINGS, out / "adaptation" / EMBEDDINGS)
+    torch.save(trained.contiguous(), plain / EMBEDDING_FILE)
+    return False
 
 
 # Hugging Face hub ids of the backbones the recipes name (the card's ``base_model``)
@@ -108,7 +130,7 @@ HUB_IDS = {"me5-small": "intfloat/multilingual-e5-small", "xlm-roberta-base": "F
 
 
 def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks",
-                         head_type: str = "tagging") -> list[str]:
+                         head_type: str = "tagging", embeddings_delta: bool = False) -> list[str]:
     """Python lines that load an artifact with ``adapters`` and ``transformers`` alone and
     compute the harmony-weighted logits (docs/hub.md; a test runs them). ``folder``: where the
     artifact holds the task's adapters (``tasks``, or ``tasks-base`` for ones trained on the bare
@@ -117,8 +139,10 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     register first. The forward line and what the logits hold come from the task's kind
     (:meth:`TaskKind.usage_call <unibridge.tasks.kind.TaskKind.usage_call>`): a tagging task reads a
     sentence and gives (1, tokens, labels) logits, a pair task (nli) a (premise, hypothesis)
-    pair and a text task (topic) one text, each giving (1, labels). Raises ConfigError for an
-    unknown task."""
+    pair and a text task (topic) one text, each giving (1, labels). ``embeddings_delta``: the
+    artifact stores its embeddings as the rows changed from the base model's
+    (``adaptation/embeddings-delta.safetensors``); the lines put them onto the base's. Raises
+    ConfigError for an unknown task."""
     from ..registry import TASKS
 
     kind = TASKS.get(task).kind
@@ -143,7 +167,8 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
         "art = pathlib.Path(\"ARTIFACT_FOLDER\")",
         f"model = AutoAdapterModel.from_pretrained(\"{base}\")",
         *register,
-        f"tokenizer = model.load_embeddings(str(art / \"embeddings\"), \"{target}\")  # target vocabulary",
+        *(_delta_embedding_lines(target) if embeddings_delta else
+          [f"tokenizer = model.load_embeddings(str(art / \"embeddings\"), \"{target}\")  # target vocabulary"]),
         f"model.load_adapter(str(art / \"adaptation\" / \"adapter\"), load_as=\"{target}\", with_head=False,",
         "                   use_safetensors=True)",
         "stored = json.loads((art / \"harmony\" / \"weights.json\").read_text())",
@@ -164,6 +189,23 @@ def plain_adapters_usage(task: str, target: str, base: str, folder: str = "tasks
     ]
 
 
+def _delta_embedding_lines(target: str) -> list[str]:
+    """:func:`plain_adapters_usage`'s lines that build the target embeddings from the base
+    model's and the rows the artifact stores (:func:`~unibridge.artifacts.embedding_delta`)."""
+    return [
+        "from safetensors import safe_open",
+        "from transformers import AutoTokenizer",
+        "tokenizer = AutoTokenizer.from_pretrained(str(art / \"embeddings\" / \"tokenizer\"))  # target vocabulary",
+        "with safe_open(str(art / \"adaptation\" / \"embeddings-delta.safetensors\"), \"pt\") as f:  # changed rows",
+        "    n_rows, index, rows = int(f.metadata()[\"n_rows\"]), f.get_tensor(\"index\"), f.get_tensor(\"rows\")",
+        "base = model.get_input_embeddings().weight.detach()",
+        "weight = torch.cat([base[:n_rows], base.new_zeros(max(0, n_rows - len(base)), base.shape[1])])",
+        "weight[index] = rows",
+        f"model.add_embeddings(\"{target}\", tokenizer)  # the new embeddings are active",
+        "model.get_input_embeddings().weight.data.copy_(weight)",
+    ]
+
+
 def heads_type(task_dirs: list[Path]) -> str:
     """The head type (adapters' ``head_config.json``: ``config.head_type``) of the task adapters
     saved in ``task_dirs`` (each with ``adapter/``): the first one that has a head, else ``tagging``."""
@@ -171,7 +213,8 @@ def heads_type(task_dirs: list[Path]) -> str:
     return next((read_json(h)["config"]["head_type"] for h in heads if h.is_file()), "tagging")
 
 
-def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], head_type: str = "tagging") -> str:
+def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, str], head_type: str = "tagging",
+                embeddings_delta: bool = False) -> str:
     from ..data import get_language
 
     lang = get_language(manifest["target"])
@@ -203,7 +246,7 @@ def _model_card(manifest: dict, recipe: dict, metrics: dict, folders: dict[str, 
             "print(p.predict([\"...\"]))", "```", "",
             "With `adapters` and `transformers` alone (no unibridge):", "", "```python",
             *plain_adapters_usage(task, manifest["target"], base_id, folders.get(task, "tasks"),
-                                  head_type=head_type), "```", ""]
+                                  head_type=head_type, embeddings_delta=embeddings_delta), "```", ""]
     if base == "me5-small":
         body += [f"The base model of this run is `{base}`: UniBridge's 4-bit rebuild of `{base_id}`; the "
                  "adapters were trained on it, so loading them on the original weights is close but not identical.", ""]
@@ -251,8 +294,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
         tok = target_tokenizer_dir(run_dir)
         shutil.copytree(tok, tmp / tok.relative_to(run_dir))
         (tmp / "adaptation").mkdir()
-        shutil.copyfile(run_dir / "adaptation" / "embeddings.safetensors", tmp / "adaptation" / "embeddings.safetensors")
-        _adapters_embeddings(run_dir / "adaptation" / "embeddings.safetensors", tok, tmp / "embeddings")
+        delta = _pack_embeddings(run_dir, str(run["base_model"]), tok, tmp)
         _copy_adapter(run_dir / "adaptation" / "adapter", tmp / "adaptation" / "adapter")
         (tmp / "harmony").mkdir()
         shutil.copyfile(run_dir / "harmony" / "weights.json", tmp / "harmony" / "weights.json")
@@ -275,7 +317,7 @@ def pack(run_dir: str | Path, out_dir: str | Path, *, version: str = "1.0.0", na
                     "version": version, "tasks": tasks, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         first = next(iter(tasks), None)  # the task of the card's usage lines
         head_type = heads_type(list(used[first].values())) if first else "tagging"
-        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, head_type), encoding="utf-8")
+        (tmp / "README.md").write_text(_model_card(manifest, recipe, metrics, folders, head_type, delta), encoding="utf-8")
         manifest["files"] = {rel: sha256_file(tmp / rel) for rel in _files(tmp)}
         write_json(tmp / MANIFEST, manifest)
         tmp.rename(out)
