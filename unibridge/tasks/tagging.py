@@ -18,7 +18,7 @@ def encode_tagged(tokenizer, tokens: list[str], tags: list[str] | None, label2id
     characters, one per token): each word is read as running text, without the word-boundary
     marker that a SentencePiece tokenizer puts before every pre-split word
     (:func:`unspaced_pieces`). Split into words, a Chinese sentence would otherwise read as
-    ``▁ 在 ▁ 过 ▁ 去``, twice as many pieces as characters and half of them markers that the
+    ``▁在 ▁ 过 ▁ 去``, twice as many pieces as characters and half of them markers that the
     base model rarely saw between Chinese characters."""
     if not spaced:
         return _encode_pieces(tokenizer, unspaced_pieces(tokenizer, tokens), tags, label2id, max_length)
