@@ -476,14 +476,18 @@ class Pipeline:
                     out.extend(get_task(task).read(p, limit=n - len(out), label_map=spec.label_map(task)))
                     if len(out) >= n:
                         break
-                return _as_spaced(out[:n], spec.is_spaced(task)), "dev files"
+                return out[:n], "dev files"
             if not cap:
                 return [], ""
             rows = []
             for p in spec.task_files(task):
                 rows.extend(get_task(task).read(p, limit=cap + n, label_map=spec.label_map(task)))
-            return _as_spaced(rows[cap:cap + n], spec.is_spaced(task)), f"training rows past {cap}"
-        return self._read_once(("source-dev", lang, task), read)
+            return rows[cap:cap + n], f"training rows past {cap}"
+
+        def read_marked():
+            examples, where = read()
+            return _as_spaced(examples, spec.is_spaced(task)), where
+        return self._read_once(("source-dev", lang, task), read_marked)
 
     def _restore_source(self, path: Path, fp: str, kind: str, on_source: bool | None = None) -> bool:
         """A source adapter from the run, the stage cache or the shipped ones (verified), if any has it."""

@@ -40,19 +40,14 @@ def unspaced_pieces(tokenizer, words: list[str]) -> list[list[int]]:
     vocabulary entry where it has one (``"在"``, not ``"▁在"``), else its pieces tokenised alone
     without a leading piece that is only the word-boundary marker (``"▁"``). Returns one list
     per word (empty for a word that yields no piece)."""
-    if not words:
-        return []
     unk = tokenizer.unk_token_id
-    alone = tokenizer(list(words), add_special_tokens=False)["input_ids"]
-    out = []
-    for w, ids in zip(words, alone):
-        own = tokenizer.convert_tokens_to_ids(w)
-        if own is not None and own != unk:
-            out.append([own])
-            continue
+    out = [[i] if i is not None and i != unk else None for i in tokenizer.convert_tokens_to_ids(list(words))]
+    missing = [k for k, ids in enumerate(out) if ids is None]  # tokenised alone, only these
+    alone = tokenizer([words[k] for k in missing], add_special_tokens=False)["input_ids"] if missing else []
+    for k, ids in zip(missing, alone):
         if ids and not tokenizer.convert_ids_to_tokens(ids[0]).strip("▁"):
             ids = ids[1:]
-        out.append(list(ids))
+        out[k] = list(ids)
     return out
 
 
